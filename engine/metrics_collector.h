@@ -1,0 +1,63 @@
+#pragma once
+
+#include "latency_histogram.h"
+#include "metrics.h"
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+namespace eddy {
+
+// Turns monotonic counters into rates over the last second and keeps produce->consume latency
+// in a ring of per-tick histograms so percentiles cover the last second too. Entities are
+// strings ("broker", "topic/NAME", "group/NAME"). recordConsume may be called from any thread;
+// rates() and advance() are called by the metrics tick.
+class MetricsCollector
+{
+public:
+    static constexpr int kWindowTicks = 10;
+
+    // A consumer (or group member, when group is non-empty) received records whose append
+    // times lie latenciesUs ago.
+    void recordConsume(const std::string &topic, const std::string &group, uint64_t records,
+                       uint64_t bytes, const std::vector<int64_t> &latenciesUs);
+
+    // Rates of entity given its current totals: the difference to the oldest sample within the
+    // window, divided by the time between them.
+    Rates rates(const std::string &entity, uint64_t recordsIn, uint64_t bytesIn, uint64_t recordsOut,
+                uint64_t bytesOut, int64_t nowMs);
+    LatencySummary latency(const std::string &entity);
+    // Records and bytes consumed by a group since start.
+    std::pair<uint64_t, uint64_t> groupTotals(const std::string &group);
+    // Moves the latency window one tick on.
+    void advance();
+
+private:
+    struct LatencyRing {
+        std::array<LatencyHistogram, kWindowTicks> slots;
+    };
+    struct Sample {
+        int64_t ms;
+        uint64_t rin, bin, rout, bout;
+    };
+    struct GroupCounter {
+        std::atomic<uint64_t> records{0};
+        std::atomic<uint64_t> bytes{0};
+    };
+    LatencyRing &ringLocked(const std::string &entity);
+
+    std::mutex m_mutex;
+    std::atomic<int> m_slot{0};
+    std::map<std::string, std::unique_ptr<LatencyRing>> m_latency;
+    std::map<std::string, std::deque<Sample>> m_samples;
+    std::map<std::string, std::unique_ptr<GroupCounter>> m_groups;
+};
+
+} // namespace eddy

@@ -1,0 +1,794 @@
+// The SQLite store. Record batches are blobs (see batch_codec.cpp). One writer thread owns the
+// write connection and commits every queued op in one transaction per wake-up: while one
+// transaction syncs, the next group accumulates, which is the group commit that lets durable
+// producers share an fsync. Reads go through a second connection so they never wait behind it.
+#include "sqlite_store.h"
+
+#include "batch_codec.h"
+
+#include <sqlite3.h>
+
+#include <chrono>
+#include <future>
+
+namespace eddy {
+
+namespace {
+
+constexpr int kSchemaVersion = 1;
+
+const char *const kSchema = R"sql(
+CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS topics(
+    id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, partitions INTEGER NOT NULL,
+    ret_records INTEGER NOT NULL, ret_bytes INTEGER NOT NULL, ret_ms INTEGER NOT NULL,
+    created_ms INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS partitions(
+    topic_id INTEGER NOT NULL, partition INTEGER NOT NULL, log_start INTEGER NOT NULL,
+    PRIMARY KEY(topic_id, partition)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS batches(
+    topic_id INTEGER NOT NULL, partition INTEGER NOT NULL, base_offset INTEGER NOT NULL,
+    end_offset INTEGER NOT NULL, append_us INTEGER NOT NULL, max_ts INTEGER NOT NULL,
+    bytes INTEGER NOT NULL, payload BLOB NOT NULL,
+    PRIMARY KEY(topic_id, partition, base_offset));
+CREATE TABLE IF NOT EXISTS producers(
+    topic_id INTEGER NOT NULL, partition INTEGER NOT NULL, producer_id INTEGER NOT NULL,
+    base_seq INTEGER NOT NULL, count INTEGER NOT NULL, base_offset INTEGER NOT NULL,
+    PRIMARY KEY(topic_id, partition, producer_id)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS offsets(
+    group_id TEXT NOT NULL, topic TEXT NOT NULL, partition INTEGER NOT NULL,
+    committed INTEGER NOT NULL, metadata TEXT NOT NULL, commit_ms INTEGER NOT NULL,
+    PRIMARY KEY(group_id, topic, partition)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS groups(
+    group_id TEXT PRIMARY KEY, assignor TEXT NOT NULL, created_ms INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS history(
+    resolution INTEGER NOT NULL, entity TEXT NOT NULL, ts_ms INTEGER NOT NULL,
+    rin REAL NOT NULL, bin REAL NOT NULL, rout REAL NOT NULL, bout REAL NOT NULL,
+    lag INTEGER NOT NULL, p50 INTEGER NOT NULL, p99 INTEGER NOT NULL,
+    PRIMARY KEY(resolution, entity, ts_ms)) WITHOUT ROWID;
+)sql";
+
+Error sqliteError(sqlite3 *db, int rc, const std::string &what)
+{
+    const int primary = rc & 0xff;
+    const std::string detail = what + ": " + (db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+    if (primary == SQLITE_FULL)
+        return makeError(Errc::StorageFull, "store is full (" + detail + ")");
+    if (primary == SQLITE_CORRUPT || primary == SQLITE_NOTADB)
+        return makeError(Errc::CorruptStore, "store is corrupt (" + detail + ")");
+    return makeError(Errc::StorageError, detail);
+}
+
+Result<void> exec(sqlite3 *db, const std::string &sql)
+{
+    char *err = nullptr;
+    const int rc = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &err);
+    sqlite3_free(err);
+    if (rc != SQLITE_OK)
+        return sqliteError(db, rc, sql.substr(0, 60));
+    return {};
+}
+
+// A prepared statement owned for the duration of one read.
+class Stmt
+{
+public:
+    Stmt(sqlite3 *db, const char *sql) : m_db(db)
+    {
+        m_rc = sqlite3_prepare_v2(db, sql, -1, &m_stmt, nullptr);
+    }
+    ~Stmt() { sqlite3_finalize(m_stmt); }
+    bool prepared() const { return m_rc == SQLITE_OK; }
+    sqlite3_stmt *get() const { return m_stmt; }
+    Error error(const std::string &what) const { return sqliteError(m_db, m_rc, what); }
+    void bind(int i, int64_t v) { sqlite3_bind_int64(m_stmt, i, v); }
+
+private:
+    sqlite3 *m_db;
+    sqlite3_stmt *m_stmt = nullptr;
+    int m_rc;
+};
+
+std::string columnText(sqlite3_stmt *s, int col)
+{
+    const auto *p = reinterpret_cast<const char *>(sqlite3_column_text(s, col));
+    return p ? std::string(p, static_cast<std::size_t>(sqlite3_column_bytes(s, col))) : std::string();
+}
+
+std::string_view columnBlob(sqlite3_stmt *s, int col)
+{
+    const auto *p = static_cast<const char *>(sqlite3_column_blob(s, col));
+    return p ? std::string_view(p, static_cast<std::size_t>(sqlite3_column_bytes(s, col)))
+             : std::string_view();
+}
+
+} // namespace
+
+// ---- StoreWriter ----------------------------------------------------------------------------
+
+sqlite3_stmt *StoreWriter::stmt(const char *sql)
+{
+    auto it = m_stmts.find(sql);
+    if (it != m_stmts.end()) {
+        sqlite3_reset(it->second);
+        sqlite3_clear_bindings(it->second);
+        return it->second;
+    }
+    sqlite3_stmt *s = nullptr;
+    if (sqlite3_prepare_v3(m_db, sql, -1, SQLITE_PREPARE_PERSISTENT, &s, nullptr) != SQLITE_OK)
+        return nullptr;
+    m_stmts.emplace(sql, s);
+    return s;
+}
+
+Result<void> StoreWriter::run(sqlite3_stmt *s)
+{
+    if (!s)
+        return sqliteError(m_db, sqlite3_errcode(m_db), "prepare");
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+    }
+    sqlite3_reset(s);
+    if (rc != SQLITE_DONE)
+        return sqliteError(m_db, rc, "write");
+    return {};
+}
+
+Result<void> StoreWriter::insertTopic(int64_t id, const TopicSpec &spec, int64_t createdMs)
+{
+    auto *s = stmt("INSERT INTO topics(id, name, partitions, ret_records, ret_bytes, ret_ms, "
+                   "created_ms) VALUES(?,?,?,?,?,?,?)");
+    if (!s)
+        return run(s);
+    sqlite3_bind_int64(s, 1, id);
+    sqlite3_bind_text(s, 2, spec.name.data(), static_cast<int>(spec.name.size()), SQLITE_TRANSIENT);
+    sqlite3_bind_int64(s, 3, spec.partitions);
+    sqlite3_bind_int64(s, 4, spec.retention.maxRecords);
+    sqlite3_bind_int64(s, 5, spec.retention.maxBytes);
+    sqlite3_bind_int64(s, 6, spec.retention.maxAgeMs);
+    sqlite3_bind_int64(s, 7, createdMs);
+    if (auto r = run(s); !r)
+        return r;
+    for (int32_t p = 0; p < spec.partitions; ++p)
+        if (auto r = setLogStart(id, p, 0); !r)
+            return r;
+    return {};
+}
+
+Result<void> StoreWriter::updateTopic(int64_t id, const TopicSpec &spec)
+{
+    auto *s = stmt("UPDATE topics SET partitions=?, ret_records=?, ret_bytes=?, ret_ms=? WHERE id=?");
+    if (!s)
+        return run(s);
+    sqlite3_bind_int64(s, 1, spec.partitions);
+    sqlite3_bind_int64(s, 2, spec.retention.maxRecords);
+    sqlite3_bind_int64(s, 3, spec.retention.maxBytes);
+    sqlite3_bind_int64(s, 4, spec.retention.maxAgeMs);
+    sqlite3_bind_int64(s, 5, id);
+    if (auto r = run(s); !r)
+        return r;
+    auto *p = stmt("INSERT OR IGNORE INTO partitions(topic_id, partition, log_start) VALUES(?,?,0)");
+    for (int32_t i = 0; i < spec.partitions; ++i) {
+        if (!p)
+            return run(p);
+        sqlite3_reset(p);
+        sqlite3_bind_int64(p, 1, id);
+        sqlite3_bind_int64(p, 2, i);
+        if (auto r = run(p); !r)
+            return r;
+    }
+    return {};
+}
+
+Result<void> StoreWriter::deleteTopic(int64_t id, const std::string &name)
+{
+    for (const char *sql : {"DELETE FROM topics WHERE id=?", "DELETE FROM partitions WHERE topic_id=?",
+                            "DELETE FROM producers WHERE topic_id=?"}) {
+        auto *s = stmt(sql);
+        if (!s)
+            return run(s);
+        sqlite3_bind_int64(s, 1, id);
+        if (auto r = run(s); !r)
+            return r;
+    }
+    auto *s = stmt("DELETE FROM offsets WHERE topic=?");
+    if (!s)
+        return run(s);
+    sqlite3_bind_text(s, 1, name.data(), static_cast<int>(name.size()), SQLITE_TRANSIENT);
+    return run(s);
+}
+
+Result<void> StoreWriter::insertBatch(int64_t topicId, int32_t partition, const RecordBatch &batch)
+{
+    auto *s = stmt("INSERT INTO batches(topic_id, partition, base_offset, end_offset, append_us, "
+                   "max_ts, bytes, payload) VALUES(?,?,?,?,?,?,?,?)");
+    if (!s)
+        return run(s);
+    const std::string blob = encodeBatchRecords(batch);
+    sqlite3_bind_int64(s, 1, topicId);
+    sqlite3_bind_int64(s, 2, partition);
+    sqlite3_bind_int64(s, 3, batch.baseOffset);
+    sqlite3_bind_int64(s, 4, batch.endOffset());
+    sqlite3_bind_int64(s, 5, batch.appendTimeUs);
+    sqlite3_bind_int64(s, 6, batch.maxTimestamp);
+    sqlite3_bind_int64(s, 7, static_cast<int64_t>(batch.bytes));
+    sqlite3_bind_blob(s, 8, blob.data(), static_cast<int>(blob.size()), SQLITE_STATIC);
+    if (auto r = run(s); !r)
+        return r;
+    if (batch.producerId < 0)
+        return {};
+    auto *p = stmt("INSERT INTO producers(topic_id, partition, producer_id, base_seq, count, "
+                   "base_offset) VALUES(?,?,?,?,?,?) ON CONFLICT(topic_id, partition, producer_id) "
+                   "DO UPDATE SET base_seq=excluded.base_seq, count=excluded.count, "
+                   "base_offset=excluded.base_offset");
+    if (!p)
+        return run(p);
+    sqlite3_bind_int64(p, 1, topicId);
+    sqlite3_bind_int64(p, 2, partition);
+    sqlite3_bind_int64(p, 3, batch.producerId);
+    sqlite3_bind_int64(p, 4, batch.baseSequence);
+    sqlite3_bind_int64(p, 5, static_cast<int64_t>(batch.records.size()));
+    sqlite3_bind_int64(p, 6, batch.baseOffset);
+    return run(p);
+}
+
+Result<void> StoreWriter::setLogStart(int64_t topicId, int32_t partition, int64_t logStart)
+{
+    auto *s = stmt("INSERT INTO partitions(topic_id, partition, log_start) VALUES(?,?,?) "
+                   "ON CONFLICT(topic_id, partition) DO UPDATE SET log_start=excluded.log_start");
+    if (!s)
+        return run(s);
+    sqlite3_bind_int64(s, 1, topicId);
+    sqlite3_bind_int64(s, 2, partition);
+    sqlite3_bind_int64(s, 3, logStart);
+    return run(s);
+}
+
+Result<void> StoreWriter::deleteBatchesBelow(int64_t topicId, int32_t partition, int64_t offset)
+{
+    auto *s = stmt("DELETE FROM batches WHERE topic_id=? AND partition=? AND base_offset < ? "
+                   "AND end_offset <= ?");
+    if (!s)
+        return run(s);
+    sqlite3_bind_int64(s, 1, topicId);
+    sqlite3_bind_int64(s, 2, partition);
+    sqlite3_bind_int64(s, 3, offset);
+    sqlite3_bind_int64(s, 4, offset);
+    return run(s);
+}
+
+Result<void> StoreWriter::upsertOffset(const StoredOffset &o)
+{
+    auto *s = stmt("INSERT INTO offsets(group_id, topic, partition, committed, metadata, commit_ms) "
+                   "VALUES(?,?,?,?,?,?) ON CONFLICT(group_id, topic, partition) DO UPDATE SET "
+                   "committed=excluded.committed, metadata=excluded.metadata, "
+                   "commit_ms=excluded.commit_ms");
+    if (!s)
+        return run(s);
+    sqlite3_bind_text(s, 1, o.group.data(), static_cast<int>(o.group.size()), SQLITE_TRANSIENT);
+    sqlite3_bind_text(s, 2, o.topic.data(), static_cast<int>(o.topic.size()), SQLITE_TRANSIENT);
+    sqlite3_bind_int64(s, 3, o.partition);
+    sqlite3_bind_int64(s, 4, o.offset);
+    sqlite3_bind_text(s, 5, o.metadata.data(), static_cast<int>(o.metadata.size()),
+                      SQLITE_TRANSIENT);
+    sqlite3_bind_int64(s, 6, o.commitMs);
+    return run(s);
+}
+
+Result<void> StoreWriter::deleteOffsets(const std::string &group)
+{
+    auto *s = stmt("DELETE FROM offsets WHERE group_id=?");
+    if (!s)
+        return run(s);
+    sqlite3_bind_text(s, 1, group.data(), static_cast<int>(group.size()), SQLITE_TRANSIENT);
+    return run(s);
+}
+
+Result<void> StoreWriter::upsertGroup(const StoredGroup &g)
+{
+    auto *s = stmt("INSERT INTO groups(group_id, assignor, created_ms) VALUES(?,?,?) "
+                   "ON CONFLICT(group_id) DO UPDATE SET assignor=excluded.assignor");
+    if (!s)
+        return run(s);
+    sqlite3_bind_text(s, 1, g.group.data(), static_cast<int>(g.group.size()), SQLITE_TRANSIENT);
+    sqlite3_bind_text(s, 2, g.assignor.data(), static_cast<int>(g.assignor.size()),
+                      SQLITE_TRANSIENT);
+    sqlite3_bind_int64(s, 3, g.createdMs);
+    return run(s);
+}
+
+Result<void> StoreWriter::deleteGroup(const std::string &group)
+{
+    auto *s = stmt("DELETE FROM groups WHERE group_id=?");
+    if (!s)
+        return run(s);
+    sqlite3_bind_text(s, 1, group.data(), static_cast<int>(group.size()), SQLITE_TRANSIENT);
+    if (auto r = run(s); !r)
+        return r;
+    return deleteOffsets(group);
+}
+
+Result<void> StoreWriter::setMeta(const std::string &key, int64_t value)
+{
+    auto *s = stmt("INSERT INTO meta(key, value) VALUES(?,?) "
+                   "ON CONFLICT(key) DO UPDATE SET value=excluded.value");
+    if (!s)
+        return run(s);
+    sqlite3_bind_text(s, 1, key.data(), static_cast<int>(key.size()), SQLITE_TRANSIENT);
+    sqlite3_bind_int64(s, 2, value);
+    return run(s);
+}
+
+Result<void> StoreWriter::insertHistory(int resolutionS, const std::vector<HistoryRow> &rows)
+{
+    auto *s = stmt("INSERT OR REPLACE INTO history(resolution, entity, ts_ms, rin, bin, rout, bout, "
+                   "lag, p50, p99) VALUES(?,?,?,?,?,?,?,?,?,?)");
+    for (const auto &row : rows) {
+        if (!s)
+            return run(s);
+        sqlite3_reset(s);
+        sqlite3_bind_int64(s, 1, resolutionS);
+        sqlite3_bind_text(s, 2, row.entity.data(), static_cast<int>(row.entity.size()),
+                          SQLITE_TRANSIENT);
+        sqlite3_bind_int64(s, 3, row.tsMs);
+        sqlite3_bind_double(s, 4, row.recordsInPerSec);
+        sqlite3_bind_double(s, 5, row.bytesInPerSec);
+        sqlite3_bind_double(s, 6, row.recordsOutPerSec);
+        sqlite3_bind_double(s, 7, row.bytesOutPerSec);
+        sqlite3_bind_int64(s, 8, row.lag);
+        sqlite3_bind_int64(s, 9, row.p50Us);
+        sqlite3_bind_int64(s, 10, row.p99Us);
+        if (auto r = run(s); !r)
+            return r;
+    }
+    return {};
+}
+
+Result<void> StoreWriter::downsampleHistory(int64_t fromMs, int64_t toMs, int64_t fineKeepMs,
+                                            int64_t coarseKeepMs)
+{
+    auto *s = stmt("INSERT OR REPLACE INTO history(resolution, entity, ts_ms, rin, bin, rout, bout, "
+                   "lag, p50, p99) SELECT 60, entity, ?1, AVG(rin), AVG(bin), AVG(rout), AVG(bout), "
+                   "MAX(lag), CAST(AVG(p50) AS INTEGER), MAX(p99) FROM history "
+                   "WHERE resolution=1 AND ts_ms >= ?1 AND ts_ms < ?2 GROUP BY entity");
+    if (!s)
+        return run(s);
+    sqlite3_bind_int64(s, 1, fromMs);
+    sqlite3_bind_int64(s, 2, toMs);
+    if (auto r = run(s); !r)
+        return r;
+    auto *d = stmt("DELETE FROM history WHERE (resolution=1 AND ts_ms < ?) OR "
+                   "(resolution=60 AND ts_ms < ?)");
+    if (!d)
+        return run(d);
+    sqlite3_bind_int64(d, 1, toMs - fineKeepMs);
+    sqlite3_bind_int64(d, 2, toMs - coarseKeepMs);
+    return run(d);
+}
+
+Result<int> StoreWriter::purgeOrphanBatches(int limit)
+{
+    auto *s = stmt("DELETE FROM batches WHERE rowid IN (SELECT rowid FROM batches WHERE topic_id "
+                   "NOT IN (SELECT id FROM topics) LIMIT ?)");
+    if (!s)
+        return run(s).error();
+    sqlite3_bind_int64(s, 1, limit);
+    if (auto r = run(s); !r)
+        return r.error();
+    return sqlite3_changes(m_db);
+}
+
+// ---- SqliteStore ----------------------------------------------------------------------------
+
+SqliteStore::SqliteStore(Options options) : m_options(std::move(options)) {}
+
+SqliteStore::~SqliteStore()
+{
+    close();
+    if (m_writer) {
+        for (auto &[sql, s] : m_writer->m_stmts)
+            sqlite3_finalize(s);
+    }
+    sqlite3_close_v2(m_writeDb);
+    sqlite3_close_v2(m_readDb);
+}
+
+Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const Options &options)
+{
+    std::unique_ptr<SqliteStore> store(new SqliteStore(options));
+    if (auto r = store->openConnections(); !r)
+        return r.error();
+    store->m_thread = std::thread([s = store.get()] { s->writerLoop(); });
+    return store;
+}
+
+Result<void> SqliteStore::openConnections()
+{
+    const int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
+    int rc = sqlite3_open_v2(m_options.path.c_str(), &m_writeDb, flags, nullptr);
+    if (rc != SQLITE_OK)
+        return sqliteError(m_writeDb, rc, "open " + m_options.path);
+    sqlite3_busy_timeout(m_writeDb, 5000);
+    sqlite3_extended_result_codes(m_writeDb, 1);
+
+    // The integrity check comes first: a damaged file must never be "repaired" by writing to it.
+    {
+        Stmt check(m_writeDb, "PRAGMA quick_check");
+        if (!check.prepared())
+            return check.error("integrity check of " + m_options.path);
+        int step = sqlite3_step(check.get());
+        if (step != SQLITE_ROW)
+            return sqliteError(m_writeDb, step, "integrity check of " + m_options.path);
+        const std::string verdict = columnText(check.get(), 0);
+        if (verdict != "ok")
+            return makeError(Errc::CorruptStore, "store " + m_options.path
+                                                     + " failed its integrity check: " + verdict);
+    }
+    const bool durable = m_options.durability == Durability::Durable;
+    // WAL + synchronous=FULL fsyncs the WAL at every commit: a committed transaction survives
+    // power loss. WAL + NORMAL syncs only at checkpoints: safe against a process crash once
+    // committed, but the last commits can roll back on power loss.
+    std::string pragmas = "PRAGMA journal_mode=WAL; PRAGMA synchronous=";
+    pragmas += durable ? "FULL;" : "NORMAL;";
+    pragmas += "PRAGMA foreign_keys=OFF; PRAGMA cache_size=-65536;";
+    if (m_options.maxPageCount > 0)
+        pragmas += "PRAGMA max_page_count=" + std::to_string(m_options.maxPageCount) + ";";
+    if (auto r = exec(m_writeDb, pragmas); !r)
+        return r;
+    if (auto r = exec(m_writeDb, kSchema); !r)
+        return r;
+    {
+        Stmt v(m_writeDb, "SELECT value FROM meta WHERE key='schema_version'");
+        if (v.prepared() && sqlite3_step(v.get()) == SQLITE_ROW
+            && sqlite3_column_int64(v.get(), 0) != kSchemaVersion)
+            return makeError(Errc::CorruptStore, "store " + m_options.path
+                                                     + " has an unknown schema version");
+    }
+    if (auto r = exec(m_writeDb, "INSERT OR IGNORE INTO meta(key, value) VALUES('schema_version', "
+                                     + std::to_string(kSchemaVersion) + ")");
+        !r)
+        return r;
+    m_writer.reset(new StoreWriter(m_writeDb));
+
+    rc = sqlite3_open_v2(m_options.path.c_str(), &m_readDb, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX,
+                         nullptr);
+    if (rc != SQLITE_OK)
+        return sqliteError(m_readDb, rc, "open for reading " + m_options.path);
+    sqlite3_busy_timeout(m_readDb, 5000);
+    return {};
+}
+
+Result<StoreContents> SqliteStore::load()
+{
+    std::lock_guard lock(m_readMutex);
+    StoreContents out;
+    sqlite3 *db = m_readDb;
+    {
+        Stmt s(db, "SELECT key, value FROM meta");
+        if (!s.prepared())
+            return s.error("load meta");
+        while (sqlite3_step(s.get()) == SQLITE_ROW) {
+            const auto key = columnText(s.get(), 0);
+            if (key == "next_producer_id")
+                out.nextProducerId = sqlite3_column_int64(s.get(), 1);
+        }
+    }
+    {
+        Stmt s(db, "SELECT id, name, partitions, ret_records, ret_bytes, ret_ms, created_ms "
+                   "FROM topics ORDER BY id");
+        if (!s.prepared())
+            return s.error("load topics");
+        while (sqlite3_step(s.get()) == SQLITE_ROW) {
+            StoredTopic t;
+            t.id = sqlite3_column_int64(s.get(), 0);
+            t.spec.name = columnText(s.get(), 1);
+            t.spec.partitions = sqlite3_column_int(s.get(), 2);
+            t.spec.retention.maxRecords = sqlite3_column_int64(s.get(), 3);
+            t.spec.retention.maxBytes = sqlite3_column_int64(s.get(), 4);
+            t.spec.retention.maxAgeMs = sqlite3_column_int64(s.get(), 5);
+            t.createdMs = sqlite3_column_int64(s.get(), 6);
+            out.nextTopicId = std::max<int64_t>(out.nextTopicId, t.id + 1);
+            out.topics.push_back(std::move(t));
+        }
+    }
+    // Topic ids of deleted topics are never reused, even before their batches are purged.
+    {
+        Stmt s(db, "SELECT MAX(topic_id) FROM batches");
+        if (s.prepared() && sqlite3_step(s.get()) == SQLITE_ROW)
+            out.nextTopicId = std::max<int64_t>(out.nextTopicId, sqlite3_column_int64(s.get(), 0) + 1);
+    }
+    Stmt part(db, "SELECT log_start FROM partitions WHERE topic_id=? AND partition=?");
+    Stmt ends(db, "SELECT MAX(end_offset), SUM(bytes) FROM batches WHERE topic_id=? AND "
+                  "partition=? AND end_offset > ?");
+    Stmt prods(db, "SELECT producer_id, base_seq, count, base_offset FROM producers WHERE "
+                   "topic_id=? AND partition=?");
+    if (!part.prepared() || !ends.prepared() || !prods.prepared())
+        return part.error("load partitions");
+    for (auto &t : out.topics) {
+        for (int32_t p = 0; p < t.spec.partitions; ++p) {
+            StoredPartition sp;
+            sp.partition = p;
+            sqlite3_reset(part.get());
+            part.bind(1, t.id);
+            part.bind(2, p);
+            if (sqlite3_step(part.get()) == SQLITE_ROW)
+                sp.logStart = sqlite3_column_int64(part.get(), 0);
+            sqlite3_reset(ends.get());
+            ends.bind(1, t.id);
+            ends.bind(2, p);
+            ends.bind(3, sp.logStart);
+            if (sqlite3_step(ends.get()) == SQLITE_ROW) {
+                sp.endOffset = std::max<int64_t>(sp.logStart, sqlite3_column_int64(ends.get(), 0));
+                sp.bytes = sqlite3_column_int64(ends.get(), 1);
+            }
+            sp.endOffset = std::max(sp.endOffset, sp.logStart);
+            sqlite3_reset(prods.get());
+            prods.bind(1, t.id);
+            prods.bind(2, p);
+            while (sqlite3_step(prods.get()) == SQLITE_ROW) {
+                StoredProducer pr;
+                pr.producerId = sqlite3_column_int64(prods.get(), 0);
+                pr.baseSequence = sqlite3_column_int(prods.get(), 1);
+                pr.count = sqlite3_column_int(prods.get(), 2);
+                pr.baseOffset = sqlite3_column_int64(prods.get(), 3);
+                sp.producers.push_back(pr);
+            }
+            t.partitions.push_back(std::move(sp));
+        }
+    }
+    {
+        Stmt s(db, "SELECT group_id, topic, partition, committed, metadata, commit_ms FROM offsets");
+        if (!s.prepared())
+            return s.error("load offsets");
+        while (sqlite3_step(s.get()) == SQLITE_ROW) {
+            StoredOffset o;
+            o.group = columnText(s.get(), 0);
+            o.topic = columnText(s.get(), 1);
+            o.partition = sqlite3_column_int(s.get(), 2);
+            o.offset = sqlite3_column_int64(s.get(), 3);
+            o.metadata = columnText(s.get(), 4);
+            o.commitMs = sqlite3_column_int64(s.get(), 5);
+            out.offsets.push_back(std::move(o));
+        }
+    }
+    {
+        Stmt s(db, "SELECT group_id, assignor, created_ms FROM groups");
+        if (!s.prepared())
+            return s.error("load groups");
+        while (sqlite3_step(s.get()) == SQLITE_ROW)
+            out.groups.push_back({columnText(s.get(), 0), columnText(s.get(), 1),
+                                  sqlite3_column_int64(s.get(), 2)});
+    }
+    return out;
+}
+
+void SqliteStore::submit(StoreOp op)
+{
+    {
+        std::unique_lock lock(m_queueMutex);
+        if (!m_closing) {
+            if (op.urgent)
+                m_urgent = true;
+            m_queue.push_back(std::move(op));
+            ++m_submitted;
+            lock.unlock();
+            m_queueCv.notify_one();
+            return;
+        }
+    }
+    if (op.done)
+        op.done(makeError(Errc::ShuttingDown, "the store is closed"));
+}
+
+Result<void> SqliteStore::submitAndWait(std::function<Result<void>(StoreWriter &)> apply)
+{
+    auto promise = std::make_shared<std::promise<Result<void>>>();
+    auto future = promise->get_future();
+    submit({std::move(apply), [promise](const Result<void> &r) { promise->set_value(r); }, true});
+    return future.get();
+}
+
+void SqliteStore::flush()
+{
+    std::unique_lock lock(m_queueMutex);
+    const uint64_t target = m_submitted;
+    m_urgent = true;
+    m_queueCv.notify_one();
+    m_idleCv.wait(lock, [&] { return m_completed >= target || m_closed; });
+}
+
+void SqliteStore::close()
+{
+    {
+        std::lock_guard lock(m_queueMutex);
+        if (m_closing)
+            return;
+        m_closing = true;
+    }
+    m_queueCv.notify_one();
+    if (m_thread.joinable())
+        m_thread.join();
+}
+
+void SqliteStore::writerLoop()
+{
+    const bool durable = m_options.durability == Durability::Durable;
+    const auto interval = std::chrono::milliseconds(m_options.flushIntervalMs);
+    for (;;) {
+        std::vector<StoreOp> ops;
+        {
+            std::unique_lock lock(m_queueMutex);
+            m_queueCv.wait(lock, [&] { return !m_queue.empty() || m_closing; });
+            if (m_queue.empty() && m_closing)
+                break;
+            if (!durable && !m_urgent && !m_closing) {
+                // Fast mode: let a flush interval's worth of work accumulate into one commit.
+                m_queueCv.wait_until(lock, std::chrono::steady_clock::now() + interval,
+                                     [&] { return m_urgent || m_closing; });
+            }
+            m_urgent = false;
+            ops.reserve(m_queue.size());
+            for (auto &op : m_queue)
+                ops.push_back(std::move(op));
+            m_queue.clear();
+        }
+        const Result<void> outcome = commitGroup(ops);
+        for (auto &op : ops)
+            if (op.done)
+                op.done(outcome);
+        {
+            std::lock_guard lock(m_queueMutex);
+            m_completed += ops.size();
+        }
+        m_idleCv.notify_all();
+    }
+    std::lock_guard lock(m_queueMutex);
+    m_closed = true;
+    m_idleCv.notify_all();
+}
+
+Result<void> SqliteStore::commitGroup(std::vector<StoreOp> &ops)
+{
+    if (auto r = exec(m_writeDb, "BEGIN IMMEDIATE"); !r)
+        return r;
+    for (auto &op : ops) {
+        if (!op.apply)
+            continue;
+        if (auto r = op.apply(*m_writer); !r) {
+            (void)exec(m_writeDb, "ROLLBACK");
+            return r;
+        }
+    }
+    if (auto r = exec(m_writeDb, "COMMIT"); !r) {
+        (void)exec(m_writeDb, "ROLLBACK");
+        return r;
+    }
+    return {};
+}
+
+Result<std::vector<std::pair<Record, int64_t>>>
+SqliteStore::readRecords(int64_t topicId, int32_t partition, int64_t fromOffset, int64_t toOffset,
+                         std::size_t maxRecords, std::size_t maxBytes)
+{
+    std::lock_guard lock(m_readMutex);
+    std::vector<std::pair<Record, int64_t>> out;
+    Stmt s(m_readDb, "SELECT base_offset, append_us, payload FROM batches WHERE topic_id=?1 AND "
+                     "partition=?2 AND base_offset >= IFNULL((SELECT MAX(base_offset) FROM batches "
+                     "WHERE topic_id=?1 AND partition=?2 AND base_offset <= ?3), 0) AND "
+                     "base_offset < ?4 ORDER BY base_offset");
+    if (!s.prepared())
+        return s.error("read records");
+    s.bind(1, topicId);
+    s.bind(2, partition);
+    s.bind(3, fromOffset);
+    s.bind(4, toOffset);
+    std::size_t bytes = 0;
+    int rc;
+    while ((rc = sqlite3_step(s.get())) == SQLITE_ROW) {
+        RecordBatch batch;
+        batch.baseOffset = sqlite3_column_int64(s.get(), 0);
+        const int64_t appendUs = sqlite3_column_int64(s.get(), 1);
+        if (auto r = decodeBatchRecords(columnBlob(s.get(), 2), batch); !r)
+            return r.error();
+        for (auto &rec : batch.records) {
+            if (rec.offset < fromOffset)
+                continue;
+            if (rec.offset >= toOffset || out.size() >= maxRecords)
+                return out;
+            const std::size_t size = recordPayloadBytes(rec);
+            if (!out.empty() && bytes + size > maxBytes)
+                return out;
+            bytes += size;
+            out.emplace_back(std::move(rec), appendUs);
+        }
+    }
+    if (rc != SQLITE_DONE)
+        return sqliteError(m_readDb, rc, "read records");
+    return out;
+}
+
+Result<std::optional<int64_t>> SqliteStore::offsetForTimestamp(int64_t topicId, int32_t partition,
+                                                               int64_t fromOffset, int64_t toOffset,
+                                                               int64_t timestampMs)
+{
+    std::lock_guard lock(m_readMutex);
+    Stmt s(m_readDb, "SELECT base_offset, payload FROM batches WHERE topic_id=?1 AND partition=?2 "
+                     "AND end_offset > ?3 AND base_offset < ?4 AND max_ts >= ?5 "
+                     "ORDER BY base_offset");
+    if (!s.prepared())
+        return s.error("offset for timestamp");
+    s.bind(1, topicId);
+    s.bind(2, partition);
+    s.bind(3, fromOffset);
+    s.bind(4, toOffset);
+    s.bind(5, timestampMs);
+    int rc;
+    while ((rc = sqlite3_step(s.get())) == SQLITE_ROW) {
+        RecordBatch batch;
+        batch.baseOffset = sqlite3_column_int64(s.get(), 0);
+        if (auto r = decodeBatchRecords(columnBlob(s.get(), 1), batch); !r)
+            return r.error();
+        for (const auto &rec : batch.records)
+            if (rec.offset >= fromOffset && rec.offset < toOffset && rec.timestamp >= timestampMs)
+                return std::optional<int64_t>(rec.offset);
+    }
+    if (rc != SQLITE_DONE)
+        return sqliteError(m_readDb, rc, "offset for timestamp");
+    return std::optional<int64_t>();
+}
+
+Result<std::vector<BatchSummary>> SqliteStore::oldestBatches(int64_t topicId, int32_t partition,
+                                                             int64_t fromOffset, int limit)
+{
+    std::lock_guard lock(m_readMutex);
+    std::vector<BatchSummary> out;
+    Stmt s(m_readDb, "SELECT base_offset, end_offset, append_us, bytes FROM batches WHERE "
+                     "topic_id=? AND partition=? AND end_offset > ? ORDER BY base_offset LIMIT ?");
+    if (!s.prepared())
+        return s.error("oldest batches");
+    s.bind(1, topicId);
+    s.bind(2, partition);
+    s.bind(3, fromOffset);
+    s.bind(4, limit);
+    int rc;
+    while ((rc = sqlite3_step(s.get())) == SQLITE_ROW)
+        out.push_back({sqlite3_column_int64(s.get(), 0), sqlite3_column_int64(s.get(), 1),
+                       sqlite3_column_int64(s.get(), 2), sqlite3_column_int64(s.get(), 3)});
+    if (rc != SQLITE_DONE)
+        return sqliteError(m_readDb, rc, "oldest batches");
+    return out;
+}
+
+Result<std::vector<HistoryRow>> SqliteStore::history(int resolutionS, const std::string &entity,
+                                                     int64_t fromMs, int64_t toMs)
+{
+    std::lock_guard lock(m_readMutex);
+    std::vector<HistoryRow> out;
+    Stmt s(m_readDb, "SELECT ts_ms, rin, bin, rout, bout, lag, p50, p99 FROM history WHERE "
+                     "resolution=? AND entity=? AND ts_ms >= ? AND ts_ms < ? ORDER BY ts_ms");
+    if (!s.prepared())
+        return s.error("history");
+    s.bind(1, resolutionS);
+    sqlite3_bind_text(s.get(), 2, entity.data(), static_cast<int>(entity.size()), SQLITE_TRANSIENT);
+    s.bind(3, fromMs);
+    s.bind(4, toMs);
+    int rc;
+    while ((rc = sqlite3_step(s.get())) == SQLITE_ROW) {
+        HistoryRow row;
+        row.tsMs = sqlite3_column_int64(s.get(), 0);
+        row.entity = entity;
+        row.recordsInPerSec = sqlite3_column_double(s.get(), 1);
+        row.bytesInPerSec = sqlite3_column_double(s.get(), 2);
+        row.recordsOutPerSec = sqlite3_column_double(s.get(), 3);
+        row.bytesOutPerSec = sqlite3_column_double(s.get(), 4);
+        row.lag = sqlite3_column_int64(s.get(), 5);
+        row.p50Us = sqlite3_column_int64(s.get(), 6);
+        row.p99Us = sqlite3_column_int64(s.get(), 7);
+        out.push_back(std::move(row));
+    }
+    if (rc != SQLITE_DONE)
+        return sqliteError(m_readDb, rc, "history");
+    return out;
+}
+
+} // namespace eddy

@@ -1,0 +1,220 @@
+#pragma once
+
+#include "record.h"
+#include "result.h"
+#include "topic_config.h"
+
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+struct sqlite3;
+struct sqlite3_stmt;
+
+namespace eddy {
+
+enum class Durability {
+    // A produce is acknowledged only after the SQLite transaction holding it has been committed
+    // with journal_mode=WAL and synchronous=FULL, i.e. after the WAL was fsync'ed.
+    Durable,
+    // Acknowledged on append; the writer commits at least every flushInterval with
+    // synchronous=NORMAL. A process crash loses at most the unflushed interval; a power loss may
+    // also lose WAL frames written since the last checkpoint sync.
+    Fast,
+};
+
+// A persisted partition's state at open.
+struct StoredProducer {
+    int64_t producerId = -1;
+    int32_t baseSequence = 0;
+    int32_t count = 0;
+    int64_t baseOffset = 0;
+};
+
+struct StoredPartition {
+    int32_t partition = 0;
+    int64_t logStart = 0;
+    int64_t endOffset = 0; // one past the last stored offset
+    int64_t bytes = 0;     // payload bytes stored at or after logStart (batch granularity)
+    std::vector<StoredProducer> producers;
+};
+
+struct StoredTopic {
+    int64_t id = 0;
+    TopicSpec spec;
+    int64_t createdMs = 0;
+    std::vector<StoredPartition> partitions;
+};
+
+struct StoredOffset {
+    std::string group;
+    std::string topic;
+    int32_t partition = 0;
+    int64_t offset = 0;
+    std::string metadata;
+    int64_t commitMs = 0;
+};
+
+struct StoredGroup {
+    std::string group;
+    std::string assignor;
+    int64_t createdMs = 0;
+};
+
+struct StoreContents {
+    std::vector<StoredTopic> topics;
+    std::vector<StoredOffset> offsets;
+    std::vector<StoredGroup> groups;
+    int64_t nextProducerId = 1;
+    int64_t nextTopicId = 1;
+};
+
+// Oldest stored batches of a partition, for retention.
+struct BatchSummary {
+    int64_t baseOffset = 0;
+    int64_t endOffset = 0;
+    int64_t appendTimeUs = 0;
+    int64_t bytes = 0;
+};
+
+// One metrics-history row. resolutionS is 1 for fine rows, 60 for downsampled ones.
+struct HistoryRow {
+    int64_t tsMs = 0;
+    std::string entity;
+    double recordsInPerSec = 0;
+    double bytesInPerSec = 0;
+    double recordsOutPerSec = 0;
+    double bytesOutPerSec = 0;
+    int64_t lag = 0;
+    int64_t p50Us = 0;
+    int64_t p99Us = 0;
+};
+
+class StoreWriter;
+
+// A unit of work for the writer thread. apply runs inside the current group-commit transaction;
+// done runs after that transaction committed (ok) or rolled back (the error), with no store lock
+// held. If any op of a transaction fails, the whole transaction rolls back and every op in it
+// gets the error: nothing of it was stored.
+struct StoreOp {
+    std::function<Result<void>(StoreWriter &)> apply;
+    std::function<void(const Result<void> &)> done;
+    bool urgent = false; // fast mode: commit now rather than at the next flush interval
+};
+
+// Write-side statements, usable only from StoreOp::apply on the writer thread.
+class StoreWriter
+{
+public:
+    Result<void> insertTopic(int64_t id, const TopicSpec &spec, int64_t createdMs);
+    Result<void> updateTopic(int64_t id, const TopicSpec &spec);
+    Result<void> deleteTopic(int64_t id, const std::string &name); // metadata + offsets; batches purged later
+    Result<void> insertBatch(int64_t topicId, int32_t partition, const RecordBatch &batch);
+    Result<void> setLogStart(int64_t topicId, int32_t partition, int64_t logStart);
+    Result<void> deleteBatchesBelow(int64_t topicId, int32_t partition, int64_t offset);
+    Result<void> upsertOffset(const StoredOffset &offset);
+    Result<void> deleteOffsets(const std::string &group);
+    Result<void> upsertGroup(const StoredGroup &group);
+    Result<void> deleteGroup(const std::string &group);
+    Result<void> setMeta(const std::string &key, int64_t value);
+    Result<void> insertHistory(int resolutionS, const std::vector<HistoryRow> &rows);
+    // Averages fine rows of [fromMs, toMs) into one coarse row per entity, then drops fine rows
+    // older than fineKeepMs and coarse rows older than coarseKeepMs (relative to toMs).
+    Result<void> downsampleHistory(int64_t fromMs, int64_t toMs, int64_t fineKeepMs,
+                                   int64_t coarseKeepMs);
+    // Deletes up to limit batch rows of topics that no longer exist; returns how many went.
+    Result<int> purgeOrphanBatches(int limit);
+
+private:
+    friend class SqliteStore;
+    explicit StoreWriter(sqlite3 *db) : m_db(db) {}
+    sqlite3_stmt *stmt(const char *sql);
+    Result<void> run(sqlite3_stmt *s);
+    sqlite3 *m_db;
+    std::map<const char *, sqlite3_stmt *> m_stmts;
+};
+
+// The broker's SQLite store: topics, record batches, producer state, committed offsets, group
+// definitions and metrics history. One writer thread owns the write connection and commits
+// queued StoreOps in groups; reads use a separate connection (WAL lets them run alongside).
+class SqliteStore
+{
+public:
+    struct Options {
+        std::string path;
+        Durability durability = Durability::Fast;
+        int flushIntervalMs = 50;
+        int64_t maxPageCount = 0; // 0 = SQLite's default; tests set it to simulate a full disk
+    };
+
+    // Opens or creates the database, checks its integrity (PRAGMA quick_check) and starts the
+    // writer. A database that fails the check or is not a database gives CorruptStore.
+    static Result<std::unique_ptr<SqliteStore>> open(const Options &options);
+    ~SqliteStore();
+
+    SqliteStore(const SqliteStore &) = delete;
+    SqliteStore &operator=(const SqliteStore &) = delete;
+
+    // Everything needed to rebuild the broker's memory.
+    Result<StoreContents> load();
+
+    // Queues an op; FIFO order is commit order. After close() ops fail with ShuttingDown.
+    void submit(StoreOp op);
+    // Queues op and waits until its transaction finished.
+    Result<void> submitAndWait(std::function<Result<void>(StoreWriter &)> apply);
+    // Waits until everything queued before the call has been committed (or failed).
+    void flush();
+    // Commits what is queued and stops the writer; further submits fail.
+    void close();
+
+    // Reads persisted records of [fromOffset, toOffset) up to the limits (at least one record).
+    Result<std::vector<std::pair<Record, int64_t>>> readRecords(int64_t topicId, int32_t partition,
+                                                                int64_t fromOffset, int64_t toOffset,
+                                                                std::size_t maxRecords,
+                                                                std::size_t maxBytes);
+    // The first offset in [fromOffset, toOffset) whose record timestamp is >= timestampMs, if any.
+    Result<std::optional<int64_t>> offsetForTimestamp(int64_t topicId, int32_t partition,
+                                                      int64_t fromOffset, int64_t toOffset,
+                                                      int64_t timestampMs);
+    // The oldest stored batches at or after fromOffset, up to limit.
+    Result<std::vector<BatchSummary>> oldestBatches(int64_t topicId, int32_t partition,
+                                                    int64_t fromOffset, int limit);
+    // History rows of an entity in [fromMs, toMs) at the given resolution.
+    Result<std::vector<HistoryRow>> history(int resolutionS, const std::string &entity,
+                                            int64_t fromMs, int64_t toMs);
+
+    Durability durability() const { return m_options.durability; }
+    const std::string &path() const { return m_options.path; }
+
+private:
+    explicit SqliteStore(Options options);
+    Result<void> openConnections();
+    void writerLoop();
+    Result<void> commitGroup(std::vector<StoreOp> &ops);
+
+    Options m_options;
+    sqlite3 *m_writeDb = nullptr;
+    sqlite3 *m_readDb = nullptr;
+    std::unique_ptr<StoreWriter> m_writer;
+    std::mutex m_readMutex;
+
+    std::mutex m_queueMutex;
+    std::condition_variable m_queueCv;
+    std::condition_variable m_idleCv;
+    std::deque<StoreOp> m_queue;
+    bool m_urgent = false;
+    bool m_closing = false;
+    bool m_closed = false;
+    uint64_t m_submitted = 0;
+    uint64_t m_completed = 0;
+    std::thread m_thread;
+};
+
+} // namespace eddy

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Installs the Debian packages Eddy needs when any is missing. Sourced by run.sh and test.sh.
+# Uses sudo when not root; does nothing (and needs no network) when everything is present.
+set -euo pipefail
+
+EDDY_PACKAGES=(
+    build-essential cmake ninja-build ccache pkg-config
+    qt6-base-dev libqcustomplot-dev libgl-dev
+    libnng-dev nng-utils libsqlite3-dev nlohmann-json3-dev
+    xvfb xauth
+)
+
+eddy_install_deps() {
+    local missing=()
+    for p in "${EDDY_PACKAGES[@]}"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+    done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    echo "eddy: installing missing packages: ${missing[*]}"
+    local sudo=()
+    [ "$(id -u)" -eq 0 ] || sudo=(sudo)
+    "${sudo[@]}" apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+}
+
+# Configures (once) and builds the tree in $EDDY_BUILD_DIR.
+eddy_build() {
+    local root="$1"
+    EDDY_BUILD_DIR="${EDDY_BUILD_DIR:-$root/build}"
+    if [ ! -f "$EDDY_BUILD_DIR/build.ninja" ]; then
+        cmake -S "$root" -B "$EDDY_BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE="${EDDY_BUILD_TYPE:-Release}"
+    fi
+    cmake --build "$EDDY_BUILD_DIR" --parallel "$(nproc)"
+}
