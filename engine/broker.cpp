@@ -13,6 +13,7 @@
 #include "scheduler.h"
 
 #include <algorithm>
+#include <deque>
 #include <filesystem>
 #include <future>
 #include <map>
@@ -75,8 +76,45 @@ public:
     uint64_t m_tick = 0;
     int64_t m_lastDownsampleMs = 0;
 
+    // Parked long-polls, weakly: the partition logs own them. close() completes the live ones.
     std::mutex m_parkedMutex;
-    std::set<WaiterPtr> m_parked;
+    std::set<std::weak_ptr<Waiter>, std::owner_less<std::weak_ptr<Waiter>>> m_parked;
+
+    mutable std::mutex m_listenerMutex;
+    RecordListener m_recordListener;
+    EventListener m_eventListener;
+    std::deque<BrokerEvent> m_events;
+
+    void emitEvent(std::string kind, std::string subject, std::string detail)
+    {
+        BrokerEvent e{wallClockMs(), std::move(kind), std::move(subject), std::move(detail)};
+        EventListener listener;
+        {
+            std::lock_guard lock(m_listenerMutex);
+            m_events.push_back(e);
+            if (m_events.size() > 1000)
+                m_events.pop_front();
+            listener = m_eventListener;
+        }
+        if (listener)
+            listener(e);
+    }
+
+    void emitVisible(const std::string &topic, int32_t partition, const BatchPtr &batch)
+    {
+        RecordListener listener;
+        {
+            std::lock_guard lock(m_listenerMutex);
+            listener = m_recordListener;
+        }
+        if (listener)
+            listener(topic, partition, batch);
+    }
+
+    // Parks waiter until data arrives on any of logs past its offset, or waitMs passes.
+    void park(const WaiterPtr &waiter, std::shared_ptr<std::atomic<Scheduler::TaskId>> timer,
+              int32_t waitMs,
+              const std::vector<std::pair<std::shared_ptr<PartitionLog>, int64_t>> &logs);
 
     std::shared_ptr<Topic> findTopic(const std::string &name) const
     {
@@ -206,6 +244,7 @@ public:
 
     void produce(ProduceRequest req, ProduceCallback done);
     void fetch(FetchRequest req, FetchCallback done);
+    void poll(PollRequest req, PollCallback done, bool mayPark);
     void metricsTick();
     void retentionPass();
     Result<std::optional<int64_t>> findTimestamp(const Topic &topic, PartitionLog &log,
@@ -287,6 +326,9 @@ Result<std::unique_ptr<Broker>> Broker::open(BrokerConfig config)
         return std::make_pair(found->second->logStartOffset(), found->second->highWatermark());
     };
     hooks.persist = [d](StoreOp op) { d->m_store->submit(std::move(op)); };
+    hooks.event = [d](const std::string &group, const std::string &what) {
+        d->emitEvent("group", group, what);
+    };
     d->m_groups = std::make_unique<GroupCoordinator>(std::move(hooks), d->m_config.minSessionTimeoutMs,
                                                      d->m_config.maxSessionTimeoutMs);
     d->m_groups->restore(contents->groups, contents->offsets);
@@ -306,13 +348,14 @@ void Broker::close()
     if (!d || d->m_closed.exchange(true))
         return;
     d->m_scheduler->stop();
-    std::set<WaiterPtr> parked;
+    std::set<std::weak_ptr<Waiter>, std::owner_less<std::weak_ptr<Waiter>>> parked;
     {
         std::lock_guard lock(d->m_parkedMutex);
         parked.swap(d->m_parked);
     }
-    for (const auto &w : parked)
-        w->fire(true);
+    for (const auto &weak : parked)
+        if (auto w = weak.lock())
+            w->fire(true);
     d->m_store->flush();
     d->m_store->close();
 }
@@ -345,6 +388,9 @@ Result<TopicInfo> Broker::createTopic(const TopicSpec &spec)
         d->m_topics[spec.name] = topic;
     }
     d->m_groups->topicsChanged();
+    d->emitEvent("topic_created", spec.name,
+                 "topic " + spec.name + " created with " + std::to_string(spec.partitions)
+                     + " partitions");
     return d->infoOf(*topic);
 }
 
@@ -370,6 +416,7 @@ Result<void> Broker::deleteTopic(const std::string &name)
     }
     d->m_groups->topicDeleted(name);
     d->m_groups->topicsChanged();
+    d->emitEvent("topic_deleted", name, "topic " + name + " deleted");
     return {};
 }
 
@@ -417,6 +464,8 @@ Result<TopicInfo> Broker::alterPartitions(const std::string &name, int32_t parti
             topic->partitions.push_back(d->makeLog(p, 0, 0, 0));
     }
     d->m_groups->topicsChanged();
+    d->emitEvent("partitions_added", name,
+                 "topic " + name + " now has " + std::to_string(partitions) + " partitions");
     std::shared_lock lock(d->m_topicsMutex);
     return d->infoOf(*topic);
 }
@@ -533,10 +582,13 @@ void BrokerImpl::produce(ProduceRequest req, ProduceCallback done)
                 }
                 return w.insertBatch(topicId, p, *batch);
             };
-            op.done = [log, epoch, end = batch->endOffset(), skipped, pending, waitDurable,
-                       finish](const Result<void> &r) {
-                if (r && !*skipped)
+            op.done = [this, log, epoch, batch, end = batch->endOffset(), skipped, pending,
+                       waitDurable, finish, topicName = req.topic, p](const Result<void> &r) {
+                if (r && !*skipped) {
                     log->markPersisted(epoch, end);
+                    if (m_config.durability == Durability::Durable)
+                        emitVisible(topicName, p, batch);
+                }
                 else if (!r)
                     log->truncateToPersisted(epoch);
                 if (waitDurable) {
@@ -560,6 +612,8 @@ void BrokerImpl::produce(ProduceRequest req, ProduceCallback done)
                 return pending->done(appended.error());
             continue;
         }
+        if (appended->batch && m_config.durability == Durability::Fast)
+            emitVisible(req.topic, partition, appended->batch);
         {
             std::lock_guard lock(pending->mutex);
             pending->result.placements.push_back(
@@ -634,27 +688,36 @@ void BrokerImpl::fetch(FetchRequest req, FetchCallback done)
                 return done(makeError(Errc::ShuttingDown, "the broker is closing"));
             done(self->readNow(*topic, *log, req));
         });
+    park(waiter, timer, req.waitMs, {{log, req.offset}});
+}
+
+void BrokerImpl::park(const WaiterPtr &waiter,
+                      std::shared_ptr<std::atomic<Scheduler::TaskId>> timer, int32_t waitMs,
+                      const std::vector<std::pair<std::shared_ptr<PartitionLog>, int64_t>> &logs)
+{
+    bool closing = false;
     {
         std::lock_guard lock(m_parkedMutex);
-        m_parked.insert(waiter);
+        // close() sets m_closed before it takes this lock to collect the parked waiters, so a
+        // waiter arriving after that would wait on a stopped scheduler forever: complete it now
+        // (its action reports ShuttingDown).
+        if (m_closed) {
+            closing = true;
+        } else {
+            if (m_parked.size() >= 256)
+                std::erase_if(m_parked, [](const auto &w) { return w.expired(); });
+            m_parked.insert(waiter);
+        }
     }
+    if (closing)
+        return waiter->fire(true);
     std::weak_ptr<Waiter> weak = waiter;
-    auto unpark = [self, weak] {
-        if (auto w = weak.lock()) {
-            std::lock_guard lock(self->m_parkedMutex);
-            self->m_parked.erase(w);
-        }
-    };
-    timer->store(m_scheduler->after(std::chrono::milliseconds(req.waitMs), [weak, unpark] {
-        if (auto w = weak.lock()) {
-            unpark();
+    timer->store(m_scheduler->after(std::chrono::milliseconds(waitMs), [weak] {
+        if (auto w = weak.lock())
             w->fire(true);
-        }
     }));
-    log->addWaiter(req.offset, waiter);
-    // Unpark on data too; the set only matters for close() and must not grow.
-    if (waiter->fired())
-        unpark();
+    for (const auto &[log, offset] : logs)
+        log->addWaiter(offset, waiter);
 }
 
 Result<FetchResult> Broker::fetchSync(FetchRequest request)
@@ -715,6 +778,90 @@ Result<MemberAssignment> Broker::heartbeat(const std::string &group, const std::
 Result<void> Broker::leaveGroup(const std::string &group, const std::string &memberId)
 {
     return m_impl->m_groups->leave(group, memberId);
+}
+
+void Broker::poll(PollRequest request, PollCallback done)
+{
+    m_impl->poll(std::move(request), std::move(done), true);
+}
+
+void BrokerImpl::poll(PollRequest req, PollCallback done, bool mayPark)
+{
+    if (m_closed)
+        return done(makeError(Errc::ShuttingDown, "the broker is closing"));
+    if (req.maxRecords == 0 || req.waitMs < 0)
+        return done(makeError(Errc::InvalidRequest, "max_records must be >= 1 and wait_ms >= 0"));
+    auto start = m_groups->pollPositions(req.group, req.memberId, req.generation, wallClockMs());
+    if (!start)
+        return done(start.error());
+    auto &[assignment, positions] = *start;
+    PollResult out;
+    std::vector<std::pair<std::shared_ptr<PartitionLog>, int64_t>> parkOn;
+    std::size_t bytes = 0;
+    // Rotate the starting partition so one busy partition cannot starve the others.
+    const std::size_t n = positions.size();
+    const std::size_t first = n ? static_cast<std::size_t>(m_partitioner.choose({}, {}, 1024)) % n : 0;
+    for (std::size_t k = 0; k < n; ++k) {
+        const auto &pos = positions[(first + k) % n];
+        auto found = findPartition(pos.partition.topic, pos.partition.partition);
+        if (!found)
+            continue; // deleted meanwhile: the next rebalance drops it
+        auto &[topic, log] = *found;
+        if (out.records.size() >= req.maxRecords || bytes >= req.maxBytes) {
+            continue;
+        }
+        FetchRequest fr{pos.partition.topic, pos.partition.partition, pos.offset,
+                        req.maxRecords - out.records.size(),
+                        req.maxBytes > bytes ? req.maxBytes - bytes : 1, 0, req.group};
+        auto read = readNow(*topic, *log, fr);
+        if (!read && read.code() == Errc::OffsetOutOfRange) {
+            // Retention moved past the position (or it is beyond the end): restart at the
+            // nearest valid offset, as Kafka's auto.offset.reset does.
+            const int64_t start = log->logStartOffset();
+            fr.offset = pos.offset < start ? start : log->highWatermark();
+            m_groups->advancePosition(req.group, req.memberId, pos.partition, fr.offset);
+            read = readNow(*topic, *log, fr);
+        }
+        if (!read)
+            continue;
+        if (read->records.empty()) {
+            parkOn.emplace_back(log, fr.offset);
+            continue;
+        }
+        m_groups->advancePosition(req.group, req.memberId, pos.partition,
+                                  read->records.back().offset + 1);
+        for (auto &r : read->records) {
+            bytes += recordPayloadBytes(r);
+            out.records.push_back({pos.partition.topic, pos.partition.partition, std::move(r)});
+        }
+    }
+    out.assignment = std::move(assignment);
+    if (!out.records.empty() || !mayPark || req.waitMs == 0 || parkOn.empty())
+        return done(std::move(out));
+
+    auto timer = std::make_shared<std::atomic<Scheduler::TaskId>>(0);
+    auto self = this;
+    auto waiter = std::make_shared<Waiter>([self, req, done, timer](bool timedOut) mutable {
+        if (!timedOut) {
+            if (auto id = timer->load())
+                self->m_scheduler->cancel(id);
+        }
+        if (self->m_closed)
+            return done(makeError(Errc::ShuttingDown, "the broker is closing"));
+        self->poll(req, std::move(done), false);
+    });
+    park(waiter, timer, req.waitMs, parkOn);
+}
+
+Result<PollResult> Broker::pollSync(PollRequest request)
+{
+    return waitFor<PollResult>([&](auto cb) { poll(std::move(request), std::move(cb)); });
+}
+
+Result<void> Broker::seek(const std::string &group, const std::string &memberId,
+                          const std::string &topic, int32_t partition, int64_t offset)
+{
+    return m_impl->m_groups->seek(group, memberId, {topic, partition}, offset);
 }
 
 void Broker::commitOffsets(const CommitRequest &request, DoneCallback done)
@@ -938,6 +1085,24 @@ Result<std::vector<HistoryPoint>> Broker::metricsHistory(const std::string &enti
 void Broker::runRetention()
 {
     m_impl->retentionPass();
+}
+
+void Broker::setRecordListener(RecordListener listener)
+{
+    std::lock_guard lock(m_impl->m_listenerMutex);
+    m_impl->m_recordListener = std::move(listener);
+}
+
+void Broker::setEventListener(EventListener listener)
+{
+    std::lock_guard lock(m_impl->m_listenerMutex);
+    m_impl->m_eventListener = std::move(listener);
+}
+
+std::vector<BrokerEvent> Broker::recentEvents() const
+{
+    std::lock_guard lock(m_impl->m_listenerMutex);
+    return {m_impl->m_events.begin(), m_impl->m_events.end()};
 }
 
 void BrokerImpl::retentionPass()

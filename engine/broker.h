@@ -94,8 +94,43 @@ struct FetchResult {
     int64_t logStartOffset = 0;
 };
 
+struct PollRequest {
+    std::string group;
+    std::string memberId;
+    int32_t generation = 0;    // also acknowledged, as by a heartbeat
+    std::size_t maxRecords = 500;
+    std::size_t maxBytes = 1 << 20;
+    int32_t waitMs = 0;        // long-poll across every assigned partition
+};
+
+struct PolledRecord {
+    std::string topic;
+    int32_t partition = 0;
+    Record record;
+};
+
+struct PollResult {
+    std::vector<PolledRecord> records;
+    MemberAssignment assignment; // as after the implied heartbeat
+};
+
+// Something that happened in the broker, for the event log and the live stream.
+struct BrokerEvent {
+    int64_t timestampMs = 0;
+    std::string kind;    // "topic_created", "topic_deleted", "partitions_added", "group"
+    std::string subject; // the topic or group name
+    std::string detail;  // a sentence
+};
+
+// Called with each batch when it becomes visible to readers (on append in fast mode, on commit
+// in durable mode), on the thread that made it visible. Must not block or call back.
+using RecordListener =
+    std::function<void(const std::string &topic, int32_t partition, const BatchPtr &batch)>;
+using EventListener = std::function<void(const BrokerEvent &event)>;
+
 using ProduceCallback = std::function<void(Result<ProduceResult>)>;
 using FetchCallback = std::function<void(Result<FetchResult>)>;
+using PollCallback = std::function<void(Result<PollResult>)>;
 using DoneCallback = std::function<void(const Result<void> &)>;
 
 class BrokerImpl;
@@ -151,6 +186,13 @@ public:
     Result<MemberAssignment> heartbeat(const std::string &group, const std::string &memberId,
                                        int32_t generation);
     Result<void> leaveGroup(const std::string &group, const std::string &memberId);
+    // The next records for a group member from its assigned partitions, starting at its
+    // positions (committed offsets at first); positions move past what is returned.
+    void poll(PollRequest request, PollCallback done);
+    Result<PollResult> pollSync(PollRequest request);
+    // Moves a member's read position on one of its assigned partitions.
+    Result<void> seek(const std::string &group, const std::string &memberId,
+                      const std::string &topic, int32_t partition, int64_t offset);
     void commitOffsets(const CommitRequest &request, DoneCallback done);
     Result<void> commitOffsetsSync(const CommitRequest &request);
     Result<std::vector<CommittedOffset>> committedOffsets(const std::string &group,
@@ -171,6 +213,12 @@ public:
                                                      int64_t toMs) const;
     // Runs a retention pass now (it also runs every retentionIntervalMs).
     void runRetention();
+
+    // ---- listeners (set before serving; one of each) ----
+    void setRecordListener(RecordListener listener);
+    void setEventListener(EventListener listener);
+    // The last 1,000 events, oldest first.
+    std::vector<BrokerEvent> recentEvents() const;
 
 private:
     explicit Broker(std::unique_ptr<BrokerImpl> impl);

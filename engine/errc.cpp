@@ -36,6 +36,9 @@ std::string_view errcName(Errc code)
     case Errc::Timeout: return "TIMEOUT";
     case Errc::ShuttingDown: return "SHUTTING_DOWN";
     case Errc::Internal: return "INTERNAL";
+    case Errc::MalformedRequest: return "MALFORMED_REQUEST";
+    case Errc::UnknownOp: return "UNKNOWN_OP";
+    case Errc::UnsupportedVersion: return "UNSUPPORTED_VERSION";
     }
     return "INTERNAL";
 }

@@ -37,6 +37,9 @@ enum class Errc {
     Timeout,
     ShuttingDown,
     Internal,
+    MalformedRequest,    // not valid JSON / not a valid binary frame, or nested too deeply
+    UnknownOp,
+    UnsupportedVersion,  // protocol version the broker does not speak
 };
 
 // The stable upper-snake code of an error, e.g. "UNKNOWN_TOPIC".

@@ -100,8 +100,13 @@ void GroupCoordinator::rebalanceLocked(Group &group, const std::string &reason)
     topics.erase(std::unique(topics.begin(), topics.end()), topics.end());
     group.subscribedCounts = m_hooks.partitionCounts(topics);
     auto assignment = assignPartitions(group.assignor, members, group.subscribedCounts);
-    for (auto &[id, m] : group.members)
+    for (auto &[id, m] : group.members) {
         m.target = std::move(assignment[id]);
+        // Positions survive only on partitions the member keeps.
+        std::erase_if(m.positions, [&](const auto &p) {
+            return std::find(m.target.begin(), m.target.end(), p.first) == m.target.end();
+        });
+    }
     emit(group.name, "rebalance to generation " + std::to_string(group.generation) + ": " + reason);
 }
 
@@ -176,13 +181,30 @@ Result<MemberAssignment> GroupCoordinator::join(const JoinGroupRequest &request,
     member.topics = topics;
     member.sessionTimeoutMs = request.sessionTimeoutMs;
     member.lastHeartbeatMs = nowMs;
+    member.resetToLatest = request.resetToLatest;
     if (changed)
         rebalanceLocked(group, isNew ? "member " + memberId + " joined"
                                      : "member " + memberId + " changed its subscription");
     // A joining member owns nothing yet, so it has nothing to release: it is current at once.
     if (isNew)
         member.ackedGeneration = group.generation;
-    return assignmentLocked(group, member);
+    return respondLocked(group, member, isNew);
+}
+
+MemberAssignment GroupCoordinator::respondLocked(const Group &group, Member &member,
+                                                 bool current)
+{
+    auto out = assignmentLocked(group, member);
+    // The member may consume what it is told is assigned as soon as it reads the response, so
+    // that must count as owned right away, or a later generation could hand the same partition
+    // to someone else before this member ever acknowledges. A member current with the group
+    // consumes exactly its assigned partitions; one that is not yet current has released
+    // nothing, so it keeps what it owned as well.
+    if (!current)
+        member.owned.insert(out.assigned.begin(), out.assigned.end());
+    else
+        member.owned = std::set<TopicPartition>(out.assigned.begin(), out.assigned.end());
+    return out;
 }
 
 Result<MemberAssignment> GroupCoordinator::heartbeat(const std::string &groupId,
@@ -203,12 +225,11 @@ Result<MemberAssignment> GroupCoordinator::heartbeat(const std::string &groupId,
                                                    + " was never issued by group '" + groupId + "'");
     auto &member = m->second;
     member.lastHeartbeatMs = nowMs;
-    if (generation == group.generation && member.ackedGeneration != generation) {
-        // Acknowledging the generation means the member stopped consuming what it lost.
+    // Acknowledging the generation means the member stopped consuming what it lost.
+    const bool current = generation == group.generation;
+    if (current)
         member.ackedGeneration = generation;
-        member.owned = std::set<TopicPartition>(member.target.begin(), member.target.end());
-    }
-    return assignmentLocked(group, member);
+    return respondLocked(group, member, current);
 }
 
 Result<void> GroupCoordinator::leave(const std::string &groupId, const std::string &memberId)
@@ -220,6 +241,76 @@ Result<void> GroupCoordinator::leave(const std::string &groupId, const std::stri
     if (!g->second.members.erase(memberId))
         return makeError(Errc::UnknownMember, "member '" + memberId + "' is not in group '" + groupId + "'");
     rebalanceLocked(g->second, "member " + memberId + " left");
+    return {};
+}
+
+Result<std::pair<MemberAssignment, std::vector<MemberPosition>>>
+GroupCoordinator::pollPositions(const std::string &groupId, const std::string &memberId,
+                                int32_t generation, int64_t nowMs)
+{
+    auto beat = heartbeat(groupId, memberId, generation, nowMs);
+    if (!beat)
+        return beat.error();
+    std::vector<MemberPosition> out;
+    std::lock_guard lock(m_mutex);
+    auto g = m_groups.find(groupId);
+    if (g == m_groups.end())
+        return makeError(Errc::UnknownGroup, "group '" + groupId + "' does not exist");
+    auto m = g->second.members.find(memberId);
+    if (m == g->second.members.end())
+        return makeError(Errc::UnknownMember, "member '" + memberId + "' left the group");
+    auto &member = m->second;
+    for (const auto &tp : beat->assigned) {
+        auto pos = member.positions.find(tp);
+        if (pos == member.positions.end()) {
+            int64_t start = -1;
+            auto committed = g->second.offsets.find(tp);
+            if (committed != g->second.offsets.end())
+                start = committed->second.offset;
+            if (start < 0) {
+                const auto wm = m_hooks.watermarks(tp.topic, tp.partition);
+                start = wm ? (member.resetToLatest ? wm->second : wm->first) : 0;
+            }
+            pos = member.positions.emplace(tp, start).first;
+        }
+        out.push_back({tp, pos->second});
+    }
+    return std::make_pair(std::move(*beat), std::move(out));
+}
+
+void GroupCoordinator::advancePosition(const std::string &groupId, const std::string &memberId,
+                                       const TopicPartition &partition, int64_t offset)
+{
+    std::lock_guard lock(m_mutex);
+    auto g = m_groups.find(groupId);
+    if (g == m_groups.end())
+        return;
+    auto m = g->second.members.find(memberId);
+    if (m == g->second.members.end())
+        return;
+    auto pos = m->second.positions.find(partition);
+    if (pos != m->second.positions.end())
+        pos->second = offset;
+}
+
+Result<void> GroupCoordinator::seek(const std::string &groupId, const std::string &memberId,
+                                    const TopicPartition &partition, int64_t offset)
+{
+    if (offset < 0)
+        return makeError(Errc::InvalidOffset, "seek offset " + std::to_string(offset) + " is negative");
+    std::lock_guard lock(m_mutex);
+    auto g = m_groups.find(groupId);
+    if (g == m_groups.end())
+        return makeError(Errc::UnknownGroup, "group '" + groupId + "' does not exist");
+    auto m = g->second.members.find(memberId);
+    if (m == g->second.members.end())
+        return makeError(Errc::UnknownMember, "member '" + memberId + "' is not in group '" + groupId + "'");
+    auto &target = m->second.target;
+    if (std::find(target.begin(), target.end(), partition) == target.end())
+        return makeError(Errc::NotAssigned, "member '" + memberId + "' is not assigned "
+                                                + partition.topic + "/"
+                                                + std::to_string(partition.partition));
+    m->second.positions[partition] = offset;
     return {};
 }
 

@@ -64,6 +64,20 @@ public:
     // Deletes a group that has no active members, with its committed offsets.
     Result<void> remove(const std::string &group);
 
+    // A poll by a member: heartbeats (acknowledging generation), then returns the member's
+    // assignment and its read position on each usable partition -- the position it reached,
+    // else the committed offset, else the log start (or end, for resetToLatest members).
+    Result<std::pair<MemberAssignment, std::vector<MemberPosition>>>
+    pollPositions(const std::string &group, const std::string &memberId, int32_t generation,
+                  int64_t nowMs);
+    // Moves a member's position after records were handed to it; ignored when the partition
+    // is no longer the member's.
+    void advancePosition(const std::string &group, const std::string &memberId,
+                         const TopicPartition &partition, int64_t offset);
+    // Sets a member's position on one of its assigned partitions.
+    Result<void> seek(const std::string &group, const std::string &memberId,
+                      const TopicPartition &partition, int64_t offset);
+
     // Evicts members whose session timed out; returns how many were evicted.
     int expireSessions(int64_t nowMs);
     // Topic metadata changed (created, deleted, partitions added): rebalance affected groups.
@@ -80,7 +94,9 @@ private:
         int64_t lastHeartbeatMs = 0;
         int32_t ackedGeneration = 0;
         std::vector<TopicPartition> target; // assignment of the current generation
-        std::set<TopicPartition> owned;     // assignment of the acknowledged generation
+        std::set<TopicPartition> owned;     // what the member may be consuming (see respondLocked)
+        bool resetToLatest = false;
+        std::map<TopicPartition, int64_t> positions; // read positions on assigned partitions
     };
     struct OffsetEntry {
         int64_t offset = -1;
@@ -101,6 +117,9 @@ private:
     void rebalanceLocked(Group &group, const std::string &reason);
     GroupState stateLocked(const Group &group) const;
     MemberAssignment assignmentLocked(const Group &group, const Member &member) const;
+    // The assignment sent to member, recording what it may now consume in its owned set;
+    // current: the member is at the group's generation (it joined or acknowledged it).
+    MemberAssignment respondLocked(const Group &group, Member &member, bool current);
     std::vector<CommittedOffset> offsetsLocked(const Group &group, const std::string &topic) const;
     void emit(const std::string &group, const std::string &what) const;
 

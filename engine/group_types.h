@@ -38,6 +38,13 @@ struct JoinGroupRequest {
     std::vector<std::string> topics;
     int32_t sessionTimeoutMs = 10000;
     AssignorKind assignor = AssignorKind::Range; // used when the join creates the group
+    bool resetToLatest = false; // where poll starts on a partition with no committed offset
+};
+
+// A group member's read position on one of its partitions.
+struct MemberPosition {
+    TopicPartition partition;
+    int64_t offset = 0;
 };
 
 struct CommittedOffset {

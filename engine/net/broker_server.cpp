@@ -1,0 +1,104 @@
+// Composition of the network side. Records are published as "<topic> <record JSON>" when they
+// become visible; metric snapshots and events are published on reserved "$" prefixes (topic
+// names cannot contain '$', so they never collide).
+#include "broker_server.h"
+
+#include "json_codec.h"
+
+namespace eddy::net {
+
+BrokerServer::BrokerServer(Broker &broker, const BrokerServerOptions &options)
+    : m_broker(broker)
+    , m_options(options)
+    , m_handler(broker, options.brokerId)
+{
+}
+
+Result<std::unique_ptr<BrokerServer>> BrokerServer::start(Broker &broker,
+                                                          const BrokerServerOptions &options)
+{
+    std::unique_ptr<BrokerServer> s(new BrokerServer(broker, options));
+    if (!options.publish.empty()) {
+        auto pub = LivePublisher::start(options.publish);
+        if (!pub)
+            return pub.error();
+        s->m_publisher = std::move(*pub);
+        LivePublisher *p = s->m_publisher.get();
+        broker.setRecordListener([p](const std::string &topic, int32_t partition,
+                                     const BatchPtr &batch) {
+            if (!p->hasSubscribers())
+                return;
+            for (const auto &r : batch->records) {
+                auto j = recordToJson(r);
+                j["topic"] = topic;
+                j["partition"] = partition;
+                p->publish(topic, j.dump(-1, ' ', false, Json::error_handler_t::replace));
+            }
+        });
+        broker.setEventListener([p](const BrokerEvent &e) {
+            if (p->hasSubscribers())
+                p->publish("$events", eventToJson(e).dump());
+        });
+    }
+    auto server = NngServer::start(options.requests, s->m_handler);
+    if (!server) {
+        broker.setRecordListener({});
+        broker.setEventListener({});
+        return server.error();
+    }
+    s->m_server = std::move(*server);
+    if (s->m_publisher)
+        s->m_thread = std::thread([raw = s.get()] { raw->publishLoop(); });
+    return s;
+}
+
+BrokerServer::~BrokerServer()
+{
+    stop();
+}
+
+void BrokerServer::stop()
+{
+    {
+        std::lock_guard lock(m_mutex);
+        if (m_stopping)
+            return;
+        m_stopping = true;
+    }
+    m_cv.notify_all();
+    if (m_thread.joinable())
+        m_thread.join();
+    m_broker.setRecordListener({});
+    m_broker.setEventListener({});
+    if (m_server)
+        m_server->stop();
+    m_publisher.reset();
+}
+
+std::vector<std::string> BrokerServer::requestUrls() const
+{
+    return m_server ? m_server->urls() : std::vector<std::string>{};
+}
+
+std::vector<std::string> BrokerServer::publishUrls() const
+{
+    return m_publisher ? m_publisher->urls() : std::vector<std::string>{};
+}
+
+void BrokerServer::publishLoop()
+{
+    uint64_t lastSequence = 0;
+    std::unique_lock lock(m_mutex);
+    while (!m_cv.wait_for(lock, std::chrono::milliseconds(m_options.metricsPublishMs),
+                          [this] { return m_stopping; })) {
+        lock.unlock();
+        auto snap = m_broker.metrics();
+        if (snap && snap->sequence != lastSequence && m_publisher->hasSubscribers()) {
+            lastSequence = snap->sequence;
+            m_publisher->publish("$metrics", metricsToJson(*snap).dump());
+        }
+        lock.lock();
+    }
+}
+
+} // namespace eddy::net

@@ -1,0 +1,60 @@
+#pragma once
+
+#include "broker.h"
+#include "result.h"
+
+#include <nlohmann/json.hpp>
+
+#include <string>
+#include <string_view>
+
+namespace eddy::net {
+
+using Json = nlohmann::json;
+
+// Protocol version spoken by this build (docs/protocol.md).
+inline constexpr int kProtocolVersion = 1;
+// Deepest JSON nesting accepted; deeper requests are refused before parsing.
+inline constexpr int kMaxJsonDepth = 32;
+
+// Parses a request object, refusing invalid JSON, non-objects and excessive nesting with
+// MalformedRequest.
+Result<Json> parseRequest(std::string_view text);
+
+// Typed field access that names the offending field in its error.
+Result<std::string> stringField(const Json &j, const char *name);
+Result<std::string> optionalString(const Json &j, const char *name, std::string fallback);
+Result<int64_t> intField(const Json &j, const char *name);
+Result<int64_t> optionalInt(const Json &j, const char *name, int64_t fallback);
+Result<bool> optionalBool(const Json &j, const char *name, bool fallback);
+
+// {"ok":false,"error":{"code":...,"message":...}}
+Json errorReply(const Error &error);
+Json okReply();
+
+// Bytes to JSON: "value" when UTF-8, else "value_base64" (same for key and header values).
+void putBytes(Json &j, const char *name, std::string_view bytes);
+// Reads "name" (UTF-8 string) or "name_base64"; absent gives nullopt.
+Result<std::optional<std::string>> getBytes(const Json &j, const char *name);
+
+Json recordToJson(const Record &record);
+// A record from a produce request: key/key_base64, value/value_base64, headers as an array of
+// {"key","value"|"value_base64"} or an object of strings, optional timestamp.
+Result<Record> recordFromJson(const Json &j);
+
+Json topicInfoToJson(const TopicInfo &info);
+Result<TopicInfo> topicInfoFromJson(const Json &j);
+Json assignmentToJson(const MemberAssignment &a);
+Result<MemberAssignment> assignmentFromJson(const Json &j);
+Json committedToJson(const CommittedOffset &c);
+Json groupDescriptionToJson(const GroupDescription &d);
+Json groupListingToJson(const GroupListing &g);
+Json metricsToJson(const MetricsSnapshot &snapshot);
+Json eventToJson(const BrokerEvent &event);
+Json latencyToJson(const LatencySummary &l);
+Json ratesToJson(const Rates &r);
+
+std::string_view acksName(Acks acks);
+Result<Acks> parseAcks(std::string_view text);
+
+} // namespace eddy::net

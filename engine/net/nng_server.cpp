@@ -1,0 +1,271 @@
+// NNG request server. Each work item cycles RECV -> HANDLE -> SEND; every handler starts the
+// next operation so a work item is never idle by accident. HANDLE hands the request to the sink
+// and returns; the sink's reply (from any thread, possibly much later) starts the SEND. No engine
+// lock is held while an aio is started or finished: replies come from sink callbacks that run
+// outside engine locks, and the only lock here is the work item's own stop flag.
+#include "nng_server.h"
+
+#include <nng/nng.h>
+#include <nng/protocol/reqrep0/rep.h>
+#include <nng/supplemental/tls/tls.h>
+
+#include <arpa/inet.h>
+
+#include <cstring>
+#include <fstream>
+#include <mutex>
+#include <optional>
+
+namespace eddy::net {
+
+std::string formatAddress(const void *nngSockaddr)
+{
+    const auto *sa = static_cast<const nng_sockaddr *>(nngSockaddr);
+    char buf[INET6_ADDRSTRLEN] = {};
+    switch (sa->s_family) {
+    case NNG_AF_INET:
+        inet_ntop(AF_INET, &sa->s_in.sa_addr, buf, sizeof buf);
+        return std::string("tcp://") + buf + ":" + std::to_string(ntohs(sa->s_in.sa_port));
+    case NNG_AF_INET6:
+        inet_ntop(AF_INET6, sa->s_in6.sa_addr, buf, sizeof buf);
+        return std::string("tcp://[") + buf + "]:" + std::to_string(ntohs(sa->s_in6.sa_port));
+    case NNG_AF_IPC:
+        return std::string("ipc://") + sa->s_ipc.sa_path;
+    case NNG_AF_INPROC:
+        return std::string("inproc://") + sa->s_inproc.sa_name;
+    default:
+        return "unknown";
+    }
+}
+
+namespace {
+
+struct Work : std::enable_shared_from_this<Work> {
+    enum class State { Init, Recv, Handle, Send };
+    State state = State::Init;
+    nng_aio *aio = nullptr;
+    nng_ctx ctx = NNG_CTX_INITIALIZER;
+    RequestSink *sink = nullptr;
+    std::mutex mutex;   // guards stopped against a late reply
+    bool stopped = false;
+
+    ~Work()
+    {
+        if (aio)
+            nng_aio_free(aio);
+    }
+};
+
+void onAio(void *arg);
+
+std::optional<std::string> readFile(const std::string &path)
+{
+    std::ifstream in(path, std::ios::binary);
+    if (!in)
+        return std::nullopt;
+    return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+void startRecv(Work &w)
+{
+    w.state = Work::State::Recv;
+    nng_ctx_recv(w.ctx, w.aio);
+}
+
+void handleRecv(Work &w)
+{
+    if (const int rv = nng_aio_result(w.aio); rv != 0) {
+        if (rv == NNG_ECLOSED || rv == NNG_ECANCELED)
+            return; // the socket is closing: this work item ends here
+        return startRecv(w); // a failed receive (e.g. oversized frame) costs only that pipe
+    }
+    nng_msg *msg = nng_aio_get_msg(w.aio);
+    Peer peer;
+    nng_pipe pipe = nng_msg_get_pipe(msg);
+    peer.pipeId = nng_pipe_id(pipe);
+    nng_sockaddr sa;
+    if (nng_pipe_get_addr(pipe, NNG_OPT_REMADDR, &sa) == 0)
+        peer.address = formatAddress(&sa);
+    const std::string_view body(static_cast<const char *>(nng_msg_body(msg)), nng_msg_len(msg));
+    w.state = Work::State::Handle;
+    auto self = w.shared_from_this();
+    // The request is copied by the sink if it needs it beyond handle(); free it after.
+    w.sink->handle(body, peer, [self](std::string reply) {
+        std::lock_guard lock(self->mutex);
+        if (self->stopped)
+            return;
+        nng_msg *out = nullptr;
+        if (nng_msg_alloc(&out, reply.size()) != 0)
+            return startRecv(*self); // out of memory: drop this reply, keep serving
+        if (!reply.empty())
+            std::memcpy(nng_msg_body(out), reply.data(), reply.size());
+        self->state = Work::State::Send;
+        nng_aio_set_msg(self->aio, out);
+        nng_ctx_send(self->ctx, self->aio);
+    });
+    nng_msg_free(msg);
+}
+
+void handleSend(Work &w)
+{
+    if (const int rv = nng_aio_result(w.aio); rv != 0) {
+        nng_msg_free(nng_aio_get_msg(w.aio)); // unsent replies stay ours to free
+        if (rv == NNG_ECLOSED || rv == NNG_ECANCELED)
+            return;
+    }
+    startRecv(w);
+}
+
+void onAio(void *arg)
+{
+    auto &w = *static_cast<Work *>(arg);
+    switch (w.state) {
+    case Work::State::Init:
+        return startRecv(w);
+    case Work::State::Recv:
+        return handleRecv(w);
+    case Work::State::Send:
+        return handleSend(w);
+    case Work::State::Handle:
+        return; // not an aio state: the reply callback moves on from here
+    }
+}
+
+void onPipe(nng_pipe pipe, nng_pipe_ev ev, void *arg)
+{
+    auto *sink = static_cast<RequestSink *>(arg);
+    if (ev == NNG_PIPE_EV_ADD_POST) {
+        Peer peer;
+        peer.pipeId = nng_pipe_id(pipe);
+        nng_sockaddr sa;
+        if (nng_pipe_get_addr(pipe, NNG_OPT_REMADDR, &sa) == 0)
+            peer.address = formatAddress(&sa);
+        sink->peerConnected(peer);
+    } else if (ev == NNG_PIPE_EV_REM_POST) {
+        sink->peerDisconnected(nng_pipe_id(pipe));
+    }
+}
+
+} // namespace
+
+class NngServerImpl
+{
+public:
+    nng_socket socket = NNG_SOCKET_INITIALIZER;
+    std::vector<std::shared_ptr<Work>> works;
+    std::vector<nng_listener> listeners;
+    std::vector<std::string> urls;
+    nng_tls_config *tls = nullptr;
+    bool open = false;
+
+    ~NngServerImpl()
+    {
+        stop();
+        if (tls)
+            nng_tls_config_free(tls);
+    }
+
+    void stop()
+    {
+        if (!open)
+            return;
+        open = false;
+        for (auto &w : works) {
+            std::lock_guard lock(w->mutex);
+            w->stopped = true;
+        }
+        nng_close(socket);
+        for (auto &w : works)
+            nng_aio_stop(w->aio);
+        // Work items still referenced by a pending reply callback free themselves later.
+        works.clear();
+    }
+};
+
+NngServer::NngServer(std::unique_ptr<NngServerImpl> impl) : m_impl(std::move(impl)) {}
+
+NngServer::~NngServer() = default;
+
+void NngServer::stop()
+{
+    m_impl->stop();
+}
+
+std::vector<std::string> NngServer::urls() const
+{
+    return m_impl->urls;
+}
+
+Result<std::unique_ptr<NngServer>> NngServer::start(const ServerOptions &options, RequestSink &sink)
+{
+    auto impl = std::make_unique<NngServerImpl>();
+    const auto fail = [](const std::string &what, int rv) {
+        return makeError(Errc::InvalidConfig, what + ": " + nng_strerror(rv));
+    };
+    if (int rv = nng_rep0_open(&impl->socket); rv != 0)
+        return fail("cannot open the request socket", rv);
+    impl->open = true;
+    nng_socket_set_size(impl->socket, NNG_OPT_RECVMAXSZ, options.maxMessageBytes);
+    nng_pipe_notify(impl->socket, NNG_PIPE_EV_ADD_POST, onPipe, &sink);
+    nng_pipe_notify(impl->socket, NNG_PIPE_EV_REM_POST, onPipe, &sink);
+
+    for (const auto &url : options.listen) {
+        nng_listener listener;
+        if (int rv = nng_listener_create(&listener, impl->socket, url.c_str()); rv != 0)
+            return fail("cannot listen on " + url, rv);
+        if (url.rfind("tls+tcp://", 0) == 0) {
+            if (!impl->tls) {
+                const auto &tls = options.tls;
+                if (tls.certFile.empty() || tls.keyFile.empty())
+                    return makeError(Errc::InvalidConfig,
+                                     url + " needs a certificate and key (--tls-cert, --tls-key)");
+                if (int rv = nng_tls_config_alloc(&impl->tls, NNG_TLS_MODE_SERVER); rv != 0)
+                    return fail("TLS", rv);
+                const auto cert = readFile(tls.certFile);
+                const auto key = readFile(tls.keyFile);
+                if (!cert || !key)
+                    return makeError(Errc::InvalidConfig, "cannot read TLS certificate "
+                                                              + tls.certFile + " or key "
+                                                              + tls.keyFile);
+                if (int rv = nng_tls_config_own_cert(impl->tls, cert->c_str(), key->c_str(), nullptr);
+                    rv != 0)
+                    return fail("TLS certificate " + tls.certFile, rv);
+                if (!tls.caFile.empty()) {
+                    if (int rv = nng_tls_config_ca_file(impl->tls, tls.caFile.c_str()); rv != 0)
+                        return fail("TLS CA file " + tls.caFile, rv);
+                }
+                nng_tls_config_auth_mode(impl->tls, tls.requireClientCert
+                                                        ? NNG_TLS_AUTH_MODE_REQUIRED
+                                                        : NNG_TLS_AUTH_MODE_NONE);
+            }
+            if (int rv = nng_listener_set_ptr(listener, NNG_OPT_TLS_CONFIG, impl->tls); rv != 0)
+                return fail("TLS on " + url, rv);
+        }
+        if (int rv = nng_listener_start(listener, 0); rv != 0)
+            return fail("cannot listen on " + url, rv);
+        impl->listeners.push_back(listener);
+        std::string bound = url;
+        nng_sockaddr sa;
+        if (url.find("tcp://") != std::string::npos
+            && nng_listener_get_addr(listener, NNG_OPT_LOCADDR, &sa) == 0) {
+            const std::string scheme = url.substr(0, url.find("://") + 3);
+            bound = scheme + formatAddress(&sa).substr(6);
+        }
+        impl->urls.push_back(bound);
+    }
+
+    for (int i = 0; i < std::max(1, options.workers); ++i) {
+        auto w = std::make_shared<Work>();
+        w->sink = &sink;
+        if (int rv = nng_aio_alloc(&w->aio, onAio, w.get()); rv != 0)
+            return fail("cannot allocate a work item", rv);
+        if (int rv = nng_ctx_open(&w->ctx, impl->socket); rv != 0)
+            return fail("cannot open a context", rv);
+        impl->works.push_back(std::move(w));
+    }
+    for (auto &w : impl->works)
+        onAio(w.get()); // INIT: start receiving
+    return std::unique_ptr<NngServer>(new NngServer(std::move(impl)));
+}
+
+} // namespace eddy::net

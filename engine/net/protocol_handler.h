@@ -1,0 +1,64 @@
+#pragma once
+
+#include "broker.h"
+#include "json_codec.h"
+#include "request_sink.h"
+
+#include <map>
+#include <mutex>
+#include <string>
+#include <vector>
+
+namespace eddy::net {
+
+// A connected client as the `clients` op reports it.
+struct ClientInfo {
+    uint32_t id = 0;
+    std::string address;
+    std::string role;          // "producer", "consumer", "producer+consumer", "admin", "idle"
+    int64_t connectedMs = 0;
+    uint64_t requests = 0;
+    double requestsPerSec = 0; // over the last full second
+    std::string lastOp;
+    std::string clientId;      // from hello or join_group, when given
+};
+
+// Decodes requests in either encoding, runs them on the broker and encodes the replies.
+// Thread-safe; long operations (fetch/poll with wait_ms, durable produce) answer later from the
+// engine thread that completes them.
+class ProtocolHandler : public RequestSink
+{
+public:
+    explicit ProtocolHandler(Broker &broker, std::string brokerId = "eddy-1");
+
+    void handle(std::string_view request, const Peer &peer,
+                std::function<void(std::string reply)> reply) override;
+    void peerConnected(const Peer &peer) override;
+    void peerDisconnected(uint32_t pipeId) override;
+
+    std::vector<ClientInfo> clients() const;
+
+private:
+    using Reply = std::function<void(Json)>;
+    void handleJson(const Json &request, const Peer &peer, Reply reply);
+    void handleBinary(std::string_view frame, const Peer &peer,
+                      std::function<void(std::string)> reply);
+    void track(const Peer &peer, std::string_view op, std::string_view clientId = {});
+
+    Broker &m_broker;
+    std::string m_brokerId;
+    mutable std::mutex m_clientsMutex;
+    struct Stats {
+        ClientInfo info;
+        uint64_t produces = 0;
+        uint64_t consumes = 0;
+        int64_t windowStartMs = 0;
+        uint64_t windowCount = 0;
+    };
+    std::map<uint32_t, Stats> m_clients;
+};
+
+// The JSON ops this build answers, in the order `hello` lists them.
+const std::vector<std::string> &supportedOps();
+
+} // namespace eddy::net
