@@ -21,7 +21,11 @@ int main(int argc, char **argv)
     QCommandLineOption screenshot("screenshot", "Save a screenshot to FILE and quit.", "file");
     QCommandLineOption delay("screenshot-delay", "Milliseconds before the screenshot.", "ms",
                              "1500");
-    parser.addOptions({dataDir, screenshot, delay});
+    QCommandLineOption listen("listen", "Request endpoint for external clients (repeatable).",
+                              "url");
+    QCommandLineOption pub("pub", "Live stream endpoint (repeatable).", "url");
+    QCommandLineOption noNetwork("no-network", "Serve no network endpoints.");
+    parser.addOptions({dataDir, screenshot, delay, listen, pub, noNetwork});
     parser.process(app);
 
     const QString dir = parser.isSet(dataDir)
@@ -29,7 +33,16 @@ int main(int argc, char **argv)
                             : QStandardPaths::writableLocation(QStandardPaths::GenericDataLocation)
                                   + "/eddy";
     eddy::ui::BrokerBridge bridge;
-    bridge.openEmbedded(dir);
+    // The embedded broker serves real external clients too, on Eddy's default loopback ports.
+    QStringList listenUrls = parser.isSet(listen) ? parser.values(listen)
+                                                  : QStringList{"tcp://127.0.0.1:7650"};
+    QStringList pubUrls = parser.isSet(pub) ? parser.values(pub)
+                                            : QStringList{"tcp://127.0.0.1:7651"};
+    if (parser.isSet(noNetwork)) {
+        listenUrls.clear();
+        pubUrls.clear();
+    }
+    bridge.openEmbedded(dir, listenUrls, pubUrls);
     eddy::ui::MainWindow window(&bridge);
     window.show();
 

@@ -15,7 +15,8 @@ BrokerBridge::~BrokerBridge()
     close();
 }
 
-bool BrokerBridge::openEmbedded(const QString &dataDir, Durability durability)
+bool BrokerBridge::openEmbedded(const QString &dataDir, const QStringList &listen,
+                                const QStringList &publish, Durability durability)
 {
     close();
     BrokerConfig config;
@@ -29,8 +30,27 @@ bool BrokerBridge::openEmbedded(const QString &dataDir, Durability durability)
         return false;
     }
     m_broker = std::move(*broker);
+    if (!listen.isEmpty()) {
+        net::BrokerServerOptions options;
+        options.requests.listen.clear();
+        for (const auto &url : listen)
+            options.requests.listen.push_back(url.toStdString());
+        options.publish.clear();
+        for (const auto &url : publish)
+            options.publish.push_back(url.toStdString());
+        auto server = net::BrokerServer::start(*m_broker, options);
+        if (!server) {
+            // The studio still works on its embedded broker; say why nobody can connect.
+            m_lastError = QString::fromStdString("network endpoints unavailable: "
+                                                 + server.error().message);
+            emit brokerError(m_lastError);
+        } else {
+            m_server = std::move(*server);
+        }
+    }
     m_dataDir = dataDir;
-    m_lastError.clear();
+    if (m_server)
+        m_lastError.clear();
     poll();
     m_timer.start();
     return true;
@@ -39,10 +59,37 @@ bool BrokerBridge::openEmbedded(const QString &dataDir, Durability durability)
 void BrokerBridge::close()
 {
     m_timer.stop();
+    if (m_server) {
+        m_server->stop();
+        m_server.reset();
+    }
     if (m_broker) {
         m_broker->close();
         m_broker.reset();
     }
+}
+
+QStringList BrokerBridge::requestUrls() const
+{
+    QStringList out;
+    if (m_server)
+        for (const auto &url : m_server->requestUrls())
+            out << QString::fromStdString(url);
+    return out;
+}
+
+QStringList BrokerBridge::publishUrls() const
+{
+    QStringList out;
+    if (m_server)
+        for (const auto &url : m_server->publishUrls())
+            out << QString::fromStdString(url);
+    return out;
+}
+
+std::vector<net::ClientInfo> BrokerBridge::clients() const
+{
+    return m_server ? m_server->clients() : std::vector<net::ClientInfo>{};
 }
 
 void BrokerBridge::poll()

@@ -1,6 +1,7 @@
 #pragma once
 
 #include "broker.h"
+#include "broker_server.h"
 
 #include <QObject>
 #include <QString>
@@ -21,8 +22,11 @@ public:
     explicit BrokerBridge(QObject *parent = nullptr);
     ~BrokerBridge() override;
 
-    // Opens the embedded broker on dataDir. Returns false and sets lastError() on failure.
-    bool openEmbedded(const QString &dataDir, Durability durability = Durability::Fast);
+    // Opens the embedded broker on dataDir and serves it to external clients on the given
+    // request and live-stream URLs (none: embedded use only). Returns false and sets
+    // lastError() on failure.
+    bool openEmbedded(const QString &dataDir, const QStringList &listen = {},
+                      const QStringList &publish = {}, Durability durability = Durability::Fast);
     void close();
     bool isOpen() const { return m_broker != nullptr; }
     QString dataDir() const { return m_dataDir; }
@@ -30,6 +34,10 @@ public:
 
     // The latest snapshot (null before openEmbedded succeeded).
     MetricsSnapshotPtr snapshot() const { return m_snapshot; }
+    // Endpoints actually served (ports resolved), and the clients connected to them.
+    QStringList requestUrls() const;
+    QStringList publishUrls() const;
+    std::vector<net::ClientInfo> clients() const;
 
 signals:
     // A new snapshot arrived (about every 100 ms while open).
@@ -40,6 +48,7 @@ private:
     void poll();
 
     std::unique_ptr<Broker> m_broker;
+    std::unique_ptr<net::BrokerServer> m_server;
     QTimer m_timer;
     MetricsSnapshotPtr m_snapshot;
     QString m_dataDir;

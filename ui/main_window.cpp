@@ -36,6 +36,7 @@ MainWindow::MainWindow(BrokerBridge *bridge, QWidget *parent)
     , m_statusData(new QLabel(this))
     , m_statusRates(new QLabel(this))
     , m_statusTopics(new QLabel(this))
+    , m_statusClients(new QLabel(this))
 {
     setWindowTitle("Eddy Studio");
     resize(1200, 760);
@@ -57,10 +58,18 @@ MainWindow::MainWindow(BrokerBridge *bridge, QWidget *parent)
     addDockWidget(Qt::BottomDockWidgetArea, chartDock);
 
     statusBar()->addWidget(m_statusData, 1);
+    statusBar()->addPermanentWidget(m_statusClients);
     statusBar()->addPermanentWidget(m_statusTopics);
     statusBar()->addPermanentWidget(m_statusRates);
-    m_statusData->setText(bridge->isOpen() ? "data: " + bridge->dataDir()
-                                           : "broker not running: " + bridge->lastError());
+    QString where = bridge->isOpen() ? "data: " + bridge->dataDir()
+                                     : "broker not running: " + bridge->lastError();
+    if (!bridge->requestUrls().isEmpty())
+        where += " · requests " + bridge->requestUrls().join(", ");
+    if (!bridge->publishUrls().isEmpty())
+        where += " · live " + bridge->publishUrls().join(", ");
+    if (bridge->isOpen() && bridge->requestUrls().isEmpty() && !bridge->lastError().isEmpty())
+        where += " · " + bridge->lastError();
+    m_statusData->setText(where);
 
     connect(bridge, &BrokerBridge::snapshotUpdated, this,
             [this](const MetricsSnapshotPtr &snap) { showSnapshot(*snap); });
@@ -95,6 +104,7 @@ void MainWindow::showSnapshot(const MetricsSnapshot &snapshot)
         ++row;
     }
     m_chart->addSnapshot(snapshot);
+    m_statusClients->setText(QString("clients %1").arg(m_bridge->clients().size()));
     m_statusTopics->setText(QString("topics %1 · groups %2")
                                 .arg(snapshot.topics.size())
                                 .arg(snapshot.groups.size()));

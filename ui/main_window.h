@@ -31,6 +31,7 @@ private:
     QLabel *m_statusData;
     QLabel *m_statusRates;
     QLabel *m_statusTopics;
+    QLabel *m_statusClients;
 };
 
 } // namespace eddy::ui
