@@ -7,7 +7,7 @@ EDDY_PACKAGES=(
     build-essential cmake ninja-build ccache pkg-config
     qt6-base-dev libqcustomplot-dev libgl-dev
     libnng-dev nng-utils libsqlite3-dev nlohmann-json3-dev
-    xvfb xauth
+    xvfb xauth openssl
 )
 
 eddy_install_deps() {

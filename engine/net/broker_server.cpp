@@ -68,8 +68,10 @@ void BrokerServer::stop()
     m_cv.notify_all();
     if (m_thread.joinable())
         m_thread.join();
-    m_broker.setRecordListener({});
-    m_broker.setEventListener({});
+    if (m_publisher) {
+        m_broker.setRecordListener({});
+        m_broker.setEventListener({});
+    }
     if (m_server)
         m_server->stop();
     m_publisher.reset();

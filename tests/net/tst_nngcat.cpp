@@ -22,6 +22,7 @@ private slots:
     void createProduceFetch();
     void subscribeReceivesRecord();
     void errorsReachNngcat();
+    void tlsListenerWithThrowawayCa();
 
 private:
     json nngcat(const std::string &request);
@@ -109,6 +110,61 @@ void TestNngcat::errorsReachNngcat()
     QCOMPARE(bad["error"]["code"].get<std::string>(), std::string("UNKNOWN_TOPIC"));
     auto garbage = nngcat("this is not json");
     QCOMPARE(garbage["error"]["code"].get<std::string>(), std::string("MALFORMED_REQUEST"));
+}
+
+void TestNngcat::tlsListenerWithThrowawayCa()
+{
+    // A CA and a server certificate made for this run only.
+    QTemporaryDir pki;
+    const auto run = [&](const QStringList &args) {
+        QProcess p;
+        p.setWorkingDirectory(pki.path());
+        p.start("openssl", args);
+        return p.waitForFinished(30000) && p.exitCode() == 0;
+    };
+    QVERIFY(run({"req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out",
+                 "ca.pem", "-days", "1", "-subj", "/CN=eddy-test-ca"}));
+    QVERIFY(run({"req", "-newkey", "rsa:2048", "-nodes", "-keyout", "server.key", "-out",
+                 "server.csr", "-subj", "/CN=localhost"}));
+    QFile ext(pki.filePath("ext.cnf"));
+    QVERIFY(ext.open(QIODevice::WriteOnly));
+    ext.write("subjectAltName=DNS:localhost\n");
+    ext.close();
+    QVERIFY(run({"x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
+                 "-CAcreateserial", "-out", "server.pem", "-days", "1", "-extfile", "ext.cnf"}));
+
+    eddy::net::BrokerServerOptions options;
+    options.requests.listen = {"tls+tcp://127.0.0.1:0"};
+    options.requests.tls.certFile = pki.filePath("server.pem").toStdString();
+    options.requests.tls.keyFile = pki.filePath("server.key").toStdString();
+    options.publish = {};
+    auto server = eddy::net::BrokerServer::start(*m_broker, options);
+    QVERIFY2(server, server ? "" : server.error().message.c_str());
+    const QString url = QString::fromStdString((*server)->requestUrls().at(0));
+    QVERIFY(url.startsWith("tls+tcp://127.0.0.1:"));
+    // mbedTLS (NNG's TLS engine) verifies DNS names, not IP addresses: dial "localhost".
+    const QString byName = QString(url).replace("127.0.0.1", "localhost");
+
+    QProcess trusted;
+    trusted.start(EDDY_NNGCAT_PATH, {"--req0", "--dial", byName, "--cacert", pki.filePath("ca.pem"),
+                                     "--ascii", "--recv-timeout", "5", "--data", R"({"op":"hello"})"});
+    QVERIFY(trusted.waitForFinished(15000));
+    const auto hello = json::parse(trusted.readAllStandardOutput().toStdString(), nullptr, false);
+    QCOMPARE(hello.value("ok", false), true);
+
+    // A client that does not trust the throwaway CA is refused.
+    QProcess untrusted;
+    untrusted.start(EDDY_NNGCAT_PATH, {"--req0", "--dial", byName, "--ascii", "--recv-timeout",
+                                       "3", "--data", R"({"op":"hello"})"});
+    QVERIFY(untrusted.waitForFinished(15000));
+    QVERIFY(untrusted.exitCode() != 0);
+    QVERIFY(untrusted.readAllStandardOutput().isEmpty());
+
+    // A TLS listener without a certificate is a configuration error, reported as such.
+    options.requests.tls = {};
+    auto bad = eddy::net::BrokerServer::start(*m_broker, options);
+    QVERIFY(!bad);
+    QCOMPARE(bad.code(), eddy::Errc::InvalidConfig);
 }
 
 QTEST_GUILESS_MAIN(TestNngcat)
