@@ -70,6 +70,8 @@ Result<void> decodeBatchRecords(std::string_view blob, RecordBatch &batch)
         rec.offset = batch.baseOffset + static_cast<int64_t>(delta);
         rec.timestamp = baseTs + r.vari();
         const int64_t keyLen = r.vari();
+        if (keyLen < -1)
+            return corrupt("bad key length");
         if (keyLen >= 0) {
             if (static_cast<uint64_t>(keyLen) > r.remaining())
                 return corrupt("key longer than the blob");

@@ -63,6 +63,7 @@ public:
     std::unique_ptr<Scheduler> m_scheduler;
     MetricsCollector m_collector;
     Partitioner m_partitioner;
+    std::atomic<std::size_t> m_pollRotation{0};
 
     mutable std::shared_mutex m_topicsMutex;
     std::map<std::string, std::shared_ptr<Topic>> m_topics;
@@ -800,7 +801,7 @@ void BrokerImpl::poll(PollRequest req, PollCallback done, bool mayPark)
     std::size_t bytes = 0;
     // Rotate the starting partition so one busy partition cannot starve the others.
     const std::size_t n = positions.size();
-    const std::size_t first = n ? static_cast<std::size_t>(m_partitioner.choose({}, {}, 1024)) % n : 0;
+    const std::size_t first = n ? m_pollRotation.fetch_add(1, std::memory_order_relaxed) % n : 0;
     for (std::size_t k = 0; k < n; ++k) {
         const auto &pos = positions[(first + k) % n];
         auto found = findPartition(pos.partition.topic, pos.partition.partition);
@@ -1116,6 +1117,7 @@ void BrokerImpl::retentionPass()
             topics.push_back(t);
     }
     const int64_t nowUs = wallClockUs();
+    bool flushed = false;
     for (const auto &t : topics) {
         RetentionPolicy policy;
         std::vector<std::shared_ptr<PartitionLog>> parts;
@@ -1126,9 +1128,17 @@ void BrokerImpl::retentionPass()
         }
         if (policy == RetentionPolicy{})
             continue;
+        // Sizes and append times come from the stored batches, and only stored bytes are
+        // subtracted from the partition size: commit what is queued first (in fast mode the
+        // newest batches may not have reached the store yet), and never cut past the persisted
+        // end, or the bytes of unstored batches below the new start would be counted forever.
+        if (!flushed) {
+            m_store->flush();
+            flushed = true;
+        }
         for (const auto &log : parts) {
             const int64_t start = log->logStartOffset();
-            const int64_t hw = log->highWatermark();
+            const int64_t hw = std::min(log->highWatermark(), log->persistedEnd());
             int64_t newStart = start;
             if (policy.maxRecords > 0 && hw - start > policy.maxRecords)
                 newStart = hw - policy.maxRecords;

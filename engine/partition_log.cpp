@@ -52,7 +52,10 @@ Result<AppendOutcome> PartitionLog::append(std::vector<Record> &&records, int64_
                     }
                 }
                 const auto &last = it->second.back();
-                const int64_t expected = int64_t(last.baseSequence) + last.count;
+                int64_t expected = int64_t(last.baseSequence) + last.count;
+                // Sequences wrap to 0 after INT32_MAX, as Kafka's do.
+                if (expected > INT32_MAX)
+                    expected -= int64_t(INT32_MAX) + 1;
                 if (stamp.baseSequence > expected)
                     return makeError(Errc::OutOfOrderSequence,
                                      "producer " + std::to_string(stamp.producerId)
@@ -145,6 +148,7 @@ void PartitionLog::truncateToPersisted(uint64_t epoch)
     }
     m_leo = m_persistedEnd;
     m_hw = std::min(m_hw, m_leo);
+    m_logStart = std::min(m_logStart, m_leo);
     // Forget idempotence entries of dropped batches; a producer with none left is treated as new.
     for (auto it = m_producers.begin(); it != m_producers.end();) {
         auto &metas = it->second;
@@ -250,7 +254,8 @@ void PartitionLog::evictCacheLocked()
 int64_t PartitionLog::advanceLogStart(int64_t newStart)
 {
     std::lock_guard lock(m_mutex);
-    newStart = std::min(newStart, m_hw);
+    // Never past what is stored: a storage failure may still roll the unstored tail back.
+    newStart = std::min({newStart, m_hw, m_persistedEnd});
     if (newStart > m_logStart) {
         m_logStart = newStart;
         evictCacheLocked();

@@ -1,11 +1,11 @@
-// Unit tests of the storage codecs: ByteWriter/ByteReader (engine/byte_codec.h) and the record-batch
-// blob format (engine/batch_codec.h). Covers round trips of batches with null and empty keys, binary
-// keys/values/headers containing NUL and high-bit bytes, repeated header keys, negative timestamp
-// deltas, extreme timestamps and a large value; that EVERY strict prefix of a valid blob fails with
-// Errc::CorruptStore (never crashes, never yields records); trailing bytes, a wrong version byte,
-// non-contiguous offsets, out-of-range lengths and random byte corruption are rejected or at least
-// handled without crashing; and ByteReader's bounds checks (over-long varint, length past the end,
-// fixed-width reads past the end, sticky failure) and varint/zigzag extremes.
+// Unit tests of the storage codecs: ByteWriter/ByteReader (engine/byte_codec.h) and the
+// record-batch blob format (engine/batch_codec.h). Covers round trips of batches with null and
+// empty keys, binary keys/values/headers containing NUL and high-bit bytes, repeated header keys,
+// negative timestamp deltas, extreme timestamps and a large value; that EVERY strict prefix of a
+// valid blob fails with Errc::CorruptStore (never crashes, never yields records); trailing bytes, a
+// wrong version byte, non-contiguous offsets, out-of-range lengths and random byte corruption are
+// rejected or at least handled without crashing; and ByteReader's bounds checks (over-long varint,
+// length past the end, fixed-width reads past the end, sticky failure) and varint/zigzag extremes.
 #include "batch_codec.h"
 #include "byte_codec.h"
 
@@ -199,7 +199,8 @@ void TestUnitCodec::roundTripLargeValue()
     std::string value(1 << 20, '\0');
     for (std::size_t i = 0; i < value.size(); ++i)
         value[i] = static_cast<char>((i * 131) & 0xff);
-    const RecordBatch in = makeBatch(9, {rec(1, std::string("big"), value, {{"h", value.substr(0, 70000)}})});
+    const RecordBatch in =
+        makeBatch(9, {rec(1, std::string("big"), value, {{"h", value.substr(0, 70000)}})});
     const std::string blob = encodeBatchRecords(in);
     QVERIFY(blob.size() > value.size() + 70000);
     RecordBatch out;
@@ -229,7 +230,8 @@ void TestUnitCodec::everyTruncationIsCorrupt()
         out.baseOffset = in.baseOffset;
         const auto r = decodeBatchRecords(std::string_view(blob).substr(0, len), out);
         if (r.ok())
-            QFAIL(qPrintable(QStringLiteral("prefix of %1/%2 bytes decoded").arg(len).arg(blob.size())));
+            QFAIL(qPrintable(
+                QStringLiteral("prefix of %1/%2 bytes decoded").arg(len).arg(blob.size())));
         QCOMPARE(r.code(), Errc::CorruptStore);
         QVERIFY(!r.error().message.empty());
     }
@@ -373,13 +375,20 @@ void TestUnitCodec::negativeKeyLengthOtherThanMinusOneRejected()
     w.bytes("v");
     RecordBatch out;
     const auto r = decodeBatchRecords(s, out);
-    QEXPECT_FAIL("", "batch_codec.cpp accepts any negative key length as a null key", Continue);
     QVERIFY(!r.ok());
 }
 
 void TestUnitCodec::randomCorruptionNeverCrashes()
 {
-    const RecordBatch in = richBatch();
+    // Mostly structure (varints, lengths, counts) and little payload, so that most random byte
+    // changes land on a field the decoder has to validate.
+    std::vector<Record> many;
+    for (int i = 0; i < 40; ++i)
+        many.push_back(rec(1000 + (i % 7) - 3,
+                           i % 3 ? std::optional<std::string>(std::string(1, 'k')) : std::nullopt,
+                           std::string(static_cast<std::size_t>(i % 4), 'v'),
+                           {{"h", std::string(static_cast<std::size_t>(i % 2), 'x')}}));
+    const RecordBatch in = makeBatch(77, std::move(many));
     const std::string blob = encodeBatchRecords(in);
     std::mt19937 rng(12345);
     int rejected = 0;
@@ -401,7 +410,7 @@ void TestUnitCodec::randomCorruptionNeverCrashes()
         }
     }
     // Most random corruptions break the structure.
-    QVERIFY(rejected > 1000);
+    QVERIFY2(rejected > 1500, qPrintable(QString::number(rejected)));
 }
 
 void TestUnitCodec::readerVarintRoundTrip()

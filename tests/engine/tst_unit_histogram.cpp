@@ -1,10 +1,10 @@
 // Unit tests of LatencyHistogram (engine/latency_histogram.h), the log-linear microsecond histogram
-// behind the broker's p50/p90/p99 metrics. Covers the empty summary, exact small values, percentiles
-// within the documented 1/16 relative error (never below the true value) on known distributions
-// (uniform 1..10000, a constant, a bimodal mix, powers of two), max tracking, negative values,
-// merge and reset, concurrent record() from several threads, and the consistency of bucketOf with
-// bucketUpperBound for every value below 2^12 and a sweep up to 2^41: a value lies in
-// (upperBound(bucket - 1), upperBound(bucket)], bucket indices are monotonic and the bound of a
+// behind the broker's p50/p90/p99 metrics. Covers the empty summary, exact small values,
+// percentiles within the documented 1/16 relative error (never below the true value) on known
+// distributions (uniform 1..10000, a constant, a bimodal mix, powers of two), max tracking,
+// negative values, merge and reset, concurrent record() from several threads, and the consistency
+// of bucketOf with bucketUpperBound for every value below 2^12 and a sweep up to 2^41: a value lies
+// in (upperBound(bucket - 1), upperBound(bucket)], bucket indices are monotonic and the bound of a
 // value's bucket is within 1/16 of the value.
 #include "latency_histogram.h"
 
@@ -12,6 +12,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <random>
 #include <thread>
 #include <vector>
@@ -20,8 +21,8 @@ using namespace eddy;
 
 namespace {
 
-// The value of rank ceil-ish q over sorted samples, as summary() defines it:
-// rank = floor(q * (n - 1)) + 1 (1-based).
+// The exact q-percentile of samples with summary()'s rank rule: rank = floor(q * (n - 1)) + 1
+// (1-based), i.e. the "lower" interpolation-free definition.
 int64_t exactPercentile(std::vector<int64_t> sorted, double q)
 {
     std::sort(sorted.begin(), sorted.end());
@@ -81,7 +82,7 @@ void TestUnitHistogram::smallValuesAreExact()
     QCOMPARE(s.count, uint64_t(11));
     QCOMPARE(s.p50Us, int64_t(5));
     QCOMPARE(s.p90Us, int64_t(9));
-    QCOMPARE(s.p99Us, int64_t(10));
+    QCOMPARE(s.p99Us, int64_t(9)); // rank floor(0.99 * 10) + 1 = 10, the value 9
     QCOMPARE(s.maxUs, int64_t(10));
     for (int64_t v = 0; v < LatencyHistogram::kSub; ++v) {
         QCOMPARE(LatencyHistogram::bucketOf(v), static_cast<int>(v));
@@ -109,9 +110,13 @@ void TestUnitHistogram::uniformPercentiles()
     QVERIFY2(withinError(s.p50Us, p50), qPrintable(QString::number(s.p50Us)));
     QVERIFY2(withinError(s.p90Us, p90), qPrintable(QString::number(s.p90Us)));
     QVERIFY2(withinError(s.p99Us, p99), qPrintable(QString::number(s.p99Us)));
-    // The reported value is the upper bound of the bucket holding the exact one.
+    // The reported value is the upper bound of the bucket holding the exact one, capped at the
+    // max (9900 is in bucket 9728..10239, so p99 reports the max, 10000).
     QCOMPARE(s.p50Us, LatencyHistogram::bucketUpperBound(LatencyHistogram::bucketOf(p50)));
-    QCOMPARE(s.p99Us, LatencyHistogram::bucketUpperBound(LatencyHistogram::bucketOf(p99)));
+    QCOMPARE(s.p90Us, LatencyHistogram::bucketUpperBound(LatencyHistogram::bucketOf(p90)));
+    QCOMPARE(s.p99Us, std::min(LatencyHistogram::bucketUpperBound(LatencyHistogram::bucketOf(p99)),
+                               s.maxUs));
+    QCOMPARE(s.p99Us, int64_t(10000));
     QVERIFY(s.p50Us <= s.p90Us && s.p90Us <= s.p99Us && s.p99Us <= s.maxUs);
 }
 
@@ -181,9 +186,20 @@ void TestUnitHistogram::maxIsExact()
     h.record(40);
     const LatencySummary s = h.summary();
     QCOMPARE(s.maxUs, int64_t(1'000'003));
-    // p99 of three values is the largest, reported at most as the exact max.
-    QCOMPARE(s.p99Us, int64_t(1'000'003));
+    // summary() ranks with floor(q * (n - 1)) + 1, so with three values p50 and p99 are both
+    // the middle one (40 us, bucket 40..41).
     QVERIFY(withinError(s.p50Us, 40));
+    QVERIFY(withinError(s.p99Us, 40));
+
+    // A single value: every percentile is capped at the exact max, not its bucket's bound.
+    LatencyHistogram one;
+    one.record(1'000'003);
+    QVERIFY(LatencyHistogram::bucketUpperBound(LatencyHistogram::bucketOf(1'000'003)) > 1'000'003);
+    const LatencySummary o = one.summary();
+    QCOMPARE(o.p50Us, int64_t(1'000'003));
+    QCOMPARE(o.p90Us, int64_t(1'000'003));
+    QCOMPARE(o.p99Us, int64_t(1'000'003));
+    QCOMPARE(o.maxUs, int64_t(1'000'003));
 }
 
 void TestUnitHistogram::negativeValuesCountAsZero()
@@ -288,7 +304,8 @@ void TestUnitHistogram::bucketBoundsConsistentExhaustiveSmall()
     for (int b = 0; b < LatencyHistogram::kBuckets; ++b) {
         QCOMPARE(LatencyHistogram::bucketOf(LatencyHistogram::bucketUpperBound(b)), b);
         if (b > 0)
-            QVERIFY(LatencyHistogram::bucketUpperBound(b) > LatencyHistogram::bucketUpperBound(b - 1));
+            QVERIFY(LatencyHistogram::bucketUpperBound(b)
+                    > LatencyHistogram::bucketUpperBound(b - 1));
     }
 }
 

@@ -1,0 +1,923 @@
+// Unit tests of PartitionLog (engine/partition_log.h) driven directly, in fast visibility (HW =
+// LEO) and durable visibility (HW = persisted end). Covers contiguous offsets across appends (also
+// from a non-zero start and from several threads, with the store hand-off in offset order),
+// timestamps of 0 replaced by the append time, read limits (maxRecords, maxBytes with at least one
+// record, reads starting mid-batch), reads at the HW returning nothing, OffsetOutOfRange outside
+// [logStart, HW] and InvalidOffset for negative offsets, the HW moving only on markPersisted in
+// durable mode, waiters firing on append (fast) or markPersisted (durable) exactly once, idempotent
+// producers (duplicate retries return the original offsets without appending, gaps give
+// OutOfOrderSequence, sequences older than the last five batches give DuplicateSequence, restored
+// producer state), truncateToPersisted rolling the LEO back and starting a new epoch so stale
+// markPersisted and truncateToPersisted calls are ignored, and cache eviction making read() ask the
+// store (needsStore) for persisted offsets once the cache is over its limit, while unpersisted
+// batches are never evicted.
+#include "partition_log.h"
+
+#include <QtTest>
+
+#include <atomic>
+#include <limits>
+#include <mutex>
+#include <thread>
+
+namespace eddy {
+// Readable QCOMPARE failures for error codes (found by ADL from QTest).
+char *toString(Errc code)
+{
+    return qstrdup(std::string(errcName(code)).c_str());
+}
+} // namespace eddy
+
+using namespace eddy;
+
+namespace {
+
+// prefix followed by n in decimal. (Spelled out rather than `"lit" + std::to_string(n)`, which
+// trips a GCC 12 -Wrestrict false positive at -O2 and above.)
+std::string tagged(const std::string &prefix, long long n)
+{
+    std::string out = prefix;
+    out += std::to_string(n);
+    return out;
+}
+
+constexpr int64_t kNowUs = 1'700'000'000'123'456;
+constexpr int64_t kNowMs = kNowUs / 1000;
+constexpr std::size_t kBigCache = std::size_t(1) << 30;
+constexpr std::size_t kNoLimit = std::numeric_limits<std::size_t>::max();
+
+// n records with values "<tag>-<i>" padded to valueSize bytes and no key.
+std::vector<Record> records(int n, const std::string &tag = "r", std::size_t valueSize = 0,
+                            int64_t timestamp = 0)
+{
+    std::vector<Record> out;
+    for (int i = 0; i < n; ++i) {
+        Record r;
+        r.timestamp = timestamp;
+        r.value = tagged(tag + "-", i);
+        if (r.value.size() < valueSize)
+            r.value.resize(valueSize, '.');
+        out.push_back(std::move(r));
+    }
+    return out;
+}
+
+// Records what the log hands to the store.
+struct Sink {
+    std::mutex mutex;
+    std::vector<std::pair<BatchPtr, uint64_t>> batches;
+    PartitionLog::EnqueueFn fn()
+    {
+        return [this](const BatchPtr &b, uint64_t epoch) {
+            std::lock_guard lock(mutex);
+            batches.emplace_back(b, epoch);
+        };
+    }
+};
+
+struct Counter {
+    std::atomic<int> fires{0};
+    std::atomic<int> timeouts{0};
+    WaiterPtr make()
+    {
+        return std::make_shared<Waiter>([this](bool timedOut) {
+            fires.fetch_add(1);
+            if (timedOut)
+                timeouts.fetch_add(1);
+        });
+    }
+};
+
+Result<AppendOutcome> appendPlain(PartitionLog &log, std::vector<Record> recs, Sink &sink,
+                                  int64_t nowUs = kNowUs)
+{
+    return log.append(std::move(recs), nowUs, ProducerStamp{}, sink.fn());
+}
+
+Result<AppendOutcome> appendIdem(PartitionLog &log, int64_t pid, int32_t seq, int n, Sink &sink)
+{
+    return log.append(records(n, tagged(tagged("p", pid) + "s", seq)), kNowUs,
+                      ProducerStamp{pid, seq}, sink.fn());
+}
+
+} // namespace
+
+class TestUnitPartitionLog : public QObject
+{
+    Q_OBJECT
+
+private slots:
+    void contiguousOffsetsAcrossAppends();
+    void startsAtStoredEndOffset();
+    void emptyAppendRejected();
+    void zeroTimestampsBecomeAppendTime();
+    void readLimits();
+    void readBounds();
+    void advanceLogStart();
+    void durableHighWatermarkFollowsPersistence();
+    void fastModeTracksPersistedEndSeparately();
+    void waitersFireOnAppendInFastMode();
+    void waitersFireOnPersistInDurableMode();
+    void waiterFiredElsewhereIsNotFiredAgain();
+    void idempotentRetryReturnsOriginalOffsets();
+    void idempotentRetryWithOtherCountRejected();
+    void sequenceGapIsOutOfOrder();
+    void sequenceOlderThanLastFiveIsDuplicate();
+    void producersAreIndependent();
+    void idempotentStampNeedsSequence();
+    void restoredProducerState();
+    void sequenceWrapsAroundLikeKafka();
+    void truncateToPersistedRollsBack();
+    void truncateWithStaleEpochIgnored();
+    void truncateForgetsDroppedProducerBatches();
+    void truncateKeepsLogStartWithinLog();
+    void cacheEvictionNeedsStore();
+    void cacheEvictionDurable();
+    void concurrentAppendsStayContiguous();
+};
+
+void TestUnitPartitionLog::contiguousOffsetsAcrossAppends()
+{
+    PartitionLog log(3, 0, 0, 0, false, kBigCache);
+    QCOMPARE(log.partition(), 3);
+    Sink sink;
+    int64_t expectedBase = 0;
+    std::size_t expectedBytes = 0;
+    for (int n : {3, 1, 5, 2}) {
+        auto r = appendPlain(log, records(n, tagged("b", n)), sink);
+        QVERIFY(r.ok());
+        QCOMPARE(r->baseOffset, expectedBase);
+        QCOMPARE(r->count, n);
+        QVERIFY(!r->duplicate);
+        QVERIFY(r->batch);
+        QCOMPARE(r->batch->baseOffset, expectedBase);
+        QCOMPARE(r->batch->lastOffset(), expectedBase + n - 1);
+        QCOMPARE(r->batch->appendTimeUs, kNowUs);
+        for (int i = 0; i < n; ++i)
+            QCOMPARE(r->batch->records[static_cast<std::size_t>(i)].offset, expectedBase + i);
+        QCOMPARE(r->epoch, uint64_t(0));
+        expectedBase += n;
+        expectedBytes += r->batch->bytes;
+    }
+    QCOMPARE(log.logEndOffset(), int64_t(11));
+    QCOMPARE(log.highWatermark(), int64_t(11));
+    QCOMPARE(log.persistedEnd(), int64_t(0));
+    QCOMPARE(log.logStartOffset(), int64_t(0));
+    QCOMPARE(log.sizeBytes(), static_cast<int64_t>(expectedBytes));
+    QCOMPARE(log.counters().recordsIn.load(), uint64_t(11));
+    QCOMPARE(log.counters().bytesIn.load(), static_cast<uint64_t>(expectedBytes));
+
+    // The store saw every batch once, in offset order, with the current epoch.
+    QCOMPARE(sink.batches.size(), std::size_t(4));
+    int64_t next = 0;
+    for (const auto &[batch, epoch] : sink.batches) {
+        QCOMPARE(batch->baseOffset, next);
+        QCOMPARE(epoch, uint64_t(0));
+        next = batch->endOffset();
+    }
+
+    // Reading everything gives offsets 0..10 in order with the original values.
+    auto read = log.read(0, 1000, kNoLimit);
+    QVERIFY(read.ok());
+    QCOMPARE(read->records.size(), std::size_t(11));
+    QCOMPARE(read->appendTimesUs.size(), std::size_t(11));
+    for (std::size_t i = 0; i < read->records.size(); ++i)
+        QCOMPARE(read->records[i].offset, static_cast<int64_t>(i));
+    QCOMPARE(QByteArray::fromStdString(read->records[0].value), QByteArray("b3-0"));
+    QCOMPARE(QByteArray::fromStdString(read->records[3].value), QByteArray("b1-0"));
+    QCOMPARE(QByteArray::fromStdString(read->records[10].value), QByteArray("b2-1"));
+    QCOMPARE(read->highWatermark, int64_t(11));
+    QVERIFY(!read->needsStore);
+}
+
+void TestUnitPartitionLog::startsAtStoredEndOffset()
+{
+    // A log reopened from the store continues at its end offset; older offsets live in the store.
+    PartitionLog log(0, 100, 150, 4096, false, kBigCache);
+    QCOMPARE(log.logStartOffset(), int64_t(100));
+    QCOMPARE(log.highWatermark(), int64_t(150));
+    QCOMPARE(log.persistedEnd(), int64_t(150));
+    QCOMPARE(log.sizeBytes(), int64_t(4096));
+    Sink sink;
+    auto r = appendPlain(log, records(2), sink);
+    QVERIFY(r.ok());
+    QCOMPARE(r->baseOffset, int64_t(150));
+    QCOMPARE(log.logEndOffset(), int64_t(152));
+
+    auto old = log.read(120, 10, kNoLimit);
+    QVERIFY(old.ok());
+    QVERIFY(old->needsStore);
+    QVERIFY(old->records.empty());
+    QCOMPARE(old->storeTo, int64_t(150));
+    auto fresh = log.read(150, 10, kNoLimit);
+    QVERIFY(fresh.ok());
+    QVERIFY(!fresh->needsStore);
+    QCOMPARE(fresh->records.size(), std::size_t(2));
+    QCOMPARE(log.read(99, 10, kNoLimit).code(), Errc::OffsetOutOfRange);
+}
+
+void TestUnitPartitionLog::emptyAppendRejected()
+{
+    PartitionLog log(0, 0, 0, 0, false, kBigCache);
+    Sink sink;
+    auto r = appendPlain(log, {}, sink);
+    QVERIFY(!r.ok());
+    QCOMPARE(r.code(), Errc::EmptyBatch);
+    QVERIFY(sink.batches.empty());
+    QCOMPARE(log.logEndOffset(), int64_t(0));
+}
+
+void TestUnitPartitionLog::zeroTimestampsBecomeAppendTime()
+{
+    PartitionLog log(0, 0, 0, 0, false, kBigCache);
+    Sink sink;
+    std::vector<Record> recs = records(3);
+    recs[1].timestamp = 1'600'000'000'000; // producer-supplied, kept
+    auto r = appendPlain(log, std::move(recs), sink);
+    QVERIFY(r.ok());
+    QCOMPARE(r->batch->records[0].timestamp, kNowMs);
+    QCOMPARE(r->batch->records[1].timestamp, int64_t(1'600'000'000'000));
+    QCOMPARE(r->batch->records[2].timestamp, kNowMs);
+    QCOMPARE(r->batch->maxTimestamp, kNowMs);
+
+    auto read = log.read(0, 10, kNoLimit);
+    QVERIFY(read.ok());
+    QCOMPARE(read->records[0].timestamp, kNowMs);
+    QCOMPARE(read->records[1].timestamp, int64_t(1'600'000'000'000));
+    QCOMPARE(read->appendTimesUs[0], kNowUs);
+
+    // A later append at another time stamps with its own time.
+    auto later = appendPlain(log, records(1), sink, kNowUs + 5'000'000);
+    QVERIFY(later.ok());
+    QCOMPARE(later->batch->records[0].timestamp, kNowMs + 5000);
+    QCOMPARE(later->batch->maxTimestamp, kNowMs + 5000);
+}
+
+void TestUnitPartitionLog::readLimits()
+{
+    PartitionLog log(0, 0, 0, 0, false, kBigCache);
+    Sink sink;
+    // Three batches of 4 records, each value exactly 10 bytes: offsets 0..11.
+    for (int b = 0; b < 3; ++b)
+        QVERIFY(appendPlain(log, records(4, tagged("v", b), 10), sink).ok());
+    QCOMPARE(log.highWatermark(), int64_t(12));
+
+    auto byCount = log.read(0, 3, kNoLimit);
+    QVERIFY(byCount.ok());
+    QCOMPARE(byCount->records.size(), std::size_t(3));
+    QCOMPARE(byCount->bytes, std::size_t(30));
+
+    // maxBytes stops before the record that would exceed it.
+    auto byBytes = log.read(0, 100, 25);
+    QVERIFY(byBytes.ok());
+    QCOMPARE(byBytes->records.size(), std::size_t(2));
+    QCOMPARE(byBytes->bytes, std::size_t(20));
+    auto exact = log.read(0, 100, 30);
+    QCOMPARE(exact->records.size(), std::size_t(3));
+
+    // At least one record even when it alone exceeds maxBytes.
+    for (std::size_t maxBytes : {std::size_t(0), std::size_t(1), std::size_t(9)}) {
+        auto one = log.read(5, 100, maxBytes);
+        QVERIFY(one.ok());
+        QCOMPARE(one->records.size(), std::size_t(1));
+        QCOMPARE(one->records[0].offset, int64_t(5));
+    }
+
+    // Reads start mid-batch and cross batch boundaries.
+    auto mid = log.read(2, 5, kNoLimit);
+    QVERIFY(mid.ok());
+    QCOMPARE(mid->records.size(), std::size_t(5));
+    for (std::size_t i = 0; i < 5; ++i)
+        QCOMPARE(mid->records[i].offset, int64_t(2 + static_cast<int64_t>(i)));
+    QCOMPARE(QByteArray::fromStdString(mid->records[2].value), QByteArray("v1-0......"));
+
+    // maxRecords of 0 reads nothing.
+    auto none = log.read(0, 0, kNoLimit);
+    QVERIFY(none.ok());
+    QVERIFY(none->records.empty());
+
+    // The tail: fewer records than asked for.
+    auto tail = log.read(10, 100, kNoLimit);
+    QCOMPARE(tail->records.size(), std::size_t(2));
+}
+
+void TestUnitPartitionLog::readBounds()
+{
+    PartitionLog log(0, 0, 0, 0, false, kBigCache);
+    Sink sink;
+    // Empty log: offset 0 is the HW, so it reads nothing but is valid.
+    auto empty = log.read(0, 10, kNoLimit);
+    QVERIFY(empty.ok());
+    QVERIFY(empty->records.empty());
+    QVERIFY(!empty->needsStore);
+
+    QVERIFY(appendPlain(log, records(5), sink).ok());
+    auto atHw = log.read(5, 10, kNoLimit);
+    QVERIFY(atHw.ok());
+    QVERIFY(atHw->records.empty());
+    QVERIFY(!atHw->needsStore);
+    QCOMPARE(atHw->highWatermark, int64_t(5));
+
+    auto past = log.read(6, 10, kNoLimit);
+    QVERIFY(!past.ok());
+    QCOMPARE(past.code(), Errc::OffsetOutOfRange);
+    QCOMPARE(log.read(std::numeric_limits<int64_t>::max(), 10, kNoLimit).code(),
+             Errc::OffsetOutOfRange);
+
+    auto negative = log.read(-1, 10, kNoLimit);
+    QVERIFY(!negative.ok());
+    QCOMPARE(negative.code(), Errc::InvalidOffset);
+    QCOMPARE(log.read(std::numeric_limits<int64_t>::min(), 10, kNoLimit).code(),
+             Errc::InvalidOffset);
+
+    // Below the log start (which only moves over what the store holds).
+    QCOMPARE(log.advanceLogStart(2), int64_t(0));
+    log.markPersisted(log.epoch(), log.logEndOffset());
+    QCOMPARE(log.advanceLogStart(2), int64_t(2));
+    QCOMPARE(log.read(1, 10, kNoLimit).code(), Errc::OffsetOutOfRange);
+    QCOMPARE(log.read(-1, 10, kNoLimit).code(), Errc::InvalidOffset);
+    auto atStart = log.read(2, 10, kNoLimit);
+    QVERIFY(atStart.ok());
+    QCOMPARE(atStart->records.size(), std::size_t(3));
+    QCOMPARE(atStart->records.front().offset, int64_t(2));
+    QCOMPARE(atStart->logStartOffset, int64_t(2));
+}
+
+void TestUnitPartitionLog::advanceLogStart()
+{
+    PartitionLog log(0, 0, 0, 0, false, kBigCache);
+    Sink sink;
+    QVERIFY(appendPlain(log, records(3), sink).ok());
+    QVERIFY(appendPlain(log, records(3), sink).ok());
+    // Never past the persisted end, never backwards, never past the HW.
+    QCOMPARE(log.advanceLogStart(4), int64_t(0));
+    log.markPersisted(log.epoch(), log.logEndOffset());
+    QCOMPARE(log.advanceLogStart(4), int64_t(4));
+    QCOMPARE(log.advanceLogStart(1), int64_t(4));
+    QCOMPARE(log.advanceLogStart(100), int64_t(6));
+    QCOMPARE(log.logStartOffset(), int64_t(6));
+    auto r = log.read(6, 10, kNoLimit);
+    QVERIFY(r.ok());
+    QVERIFY(r->records.empty());
+    // Appends continue after the HW.
+    auto next = appendPlain(log, records(1), sink);
+    QCOMPARE(next->baseOffset, int64_t(6));
+    QCOMPARE(log.read(6, 10, kNoLimit)->records.size(), std::size_t(1));
+
+    // In durable mode the log start cannot pass the (persisted) HW either.
+    PartitionLog durable(0, 0, 0, 0, true, kBigCache);
+    auto a = appendPlain(durable, records(4), sink);
+    QCOMPARE(durable.advanceLogStart(3), int64_t(0));
+    durable.markPersisted(a->epoch, 4);
+    QCOMPARE(durable.advanceLogStart(3), int64_t(3));
+}
+
+void TestUnitPartitionLog::durableHighWatermarkFollowsPersistence()
+{
+    PartitionLog log(0, 0, 0, 0, true, kBigCache);
+    Sink sink;
+    auto a = appendPlain(log, records(3, "a"), sink);
+    QVERIFY(a.ok());
+    QCOMPARE(a->baseOffset, int64_t(0));
+    QCOMPARE(log.logEndOffset(), int64_t(3));
+    QCOMPARE(log.highWatermark(), int64_t(0));
+    // Nothing is visible yet: offset 0 is the HW, offset 1 is past it.
+    auto r0 = log.read(0, 10, kNoLimit);
+    QVERIFY(r0.ok());
+    QVERIFY(r0->records.empty());
+    QCOMPARE(log.read(1, 10, kNoLimit).code(), Errc::OffsetOutOfRange);
+
+    auto b = appendPlain(log, records(2, "b"), sink);
+    QCOMPARE(b->baseOffset, int64_t(3));
+    QCOMPARE(log.highWatermark(), int64_t(0));
+
+    log.markPersisted(a->epoch, 3);
+    QCOMPARE(log.persistedEnd(), int64_t(3));
+    QCOMPARE(log.highWatermark(), int64_t(3));
+    auto r1 = log.read(0, 10, kNoLimit);
+    QVERIFY(r1.ok());
+    QCOMPARE(r1->records.size(), std::size_t(3)); // b is appended but not yet visible
+    QCOMPARE(r1->highWatermark, int64_t(3));
+    QCOMPARE(QByteArray::fromStdString(r1->records[2].value), QByteArray("a-2"));
+
+    // A stale or repeated persistence report does not move anything.
+    log.markPersisted(a->epoch, 2);
+    log.markPersisted(a->epoch, 3);
+    QCOMPARE(log.highWatermark(), int64_t(3));
+
+    // A report beyond the LEO is clamped to it.
+    log.markPersisted(b->epoch, 1000);
+    QCOMPARE(log.persistedEnd(), int64_t(5));
+    QCOMPARE(log.highWatermark(), int64_t(5));
+    QCOMPARE(log.read(3, 10, kNoLimit)->records.size(), std::size_t(2));
+}
+
+void TestUnitPartitionLog::fastModeTracksPersistedEndSeparately()
+{
+    PartitionLog log(0, 0, 0, 0, false, kBigCache);
+    Sink sink;
+    auto a = appendPlain(log, records(4), sink);
+    QCOMPARE(log.highWatermark(), int64_t(4));
+    QCOMPARE(log.persistedEnd(), int64_t(0));
+    log.markPersisted(a->epoch, 4);
+    QCOMPARE(log.persistedEnd(), int64_t(4));
+    QCOMPARE(log.highWatermark(), int64_t(4));
+}
+
+void TestUnitPartitionLog::waitersFireOnAppendInFastMode()
+{
+    PartitionLog log(0, 0, 0, 0, false, kBigCache);
+    Sink sink;
+    Counter atZero;
+    Counter atThree;
+    log.addWaiter(0, atZero.make());
+    log.addWaiter(3, atThree.make());
+    QCOMPARE(atZero.fires.load(), 0);
+
+    QVERIFY(appendPlain(log, records(2), sink).ok()); // HW 2: passes 0, not 3
+    QCOMPARE(atZero.fires.load(), 1);
+    QCOMPARE(atZero.timeouts.load(), 0);
+    QCOMPARE(atThree.fires.load(), 0);
+
+    QVERIFY(appendPlain(log, records(1), sink).ok()); // HW 3: offset 3 still not readable
+    QCOMPARE(atThree.fires.load(), 0);
+    QVERIFY(appendPlain(log, records(1), sink).ok()); // HW 4
+    QCOMPARE(atThree.fires.load(), 1);
+
+    // Exactly once, however many appends follow.
+    for (int i = 0; i < 5; ++i)
+        QVERIFY(appendPlain(log, records(1), sink).ok());
+    QCOMPARE(atZero.fires.load(), 1);
+    QCOMPARE(atThree.fires.load(), 1);
+
+    // A waiter for data that is already there fires at once; one at the HW does not.
+    Counter already;
+    log.addWaiter(2, already.make());
+    QCOMPARE(already.fires.load(), 1);
+    Counter atHw;
+    log.addWaiter(log.highWatermark(), atHw.make());
+    QCOMPARE(atHw.fires.load(), 0);
+    QVERIFY(appendPlain(log, records(1), sink).ok());
+    QCOMPARE(atHw.fires.load(), 1);
+}
+
+void TestUnitPartitionLog::waitersFireOnPersistInDurableMode()
+{
+    PartitionLog log(0, 0, 0, 0, true, kBigCache);
+    Sink sink;
+    Counter waiter;
+    log.addWaiter(0, waiter.make());
+    auto a = appendPlain(log, records(2), sink);
+    QVERIFY(a.ok());
+    QCOMPARE(waiter.fires.load(), 0); // appended, but not visible
+    // A waiter registered now (offset 0 == HW) waits as well.
+    Counter late;
+    log.addWaiter(0, late.make());
+    QCOMPARE(late.fires.load(), 0);
+
+    log.markPersisted(a->epoch, 2);
+    QCOMPARE(waiter.fires.load(), 1);
+    QCOMPARE(late.fires.load(), 1);
+    QCOMPARE(waiter.timeouts.load(), 0);
+
+    // Further persistence does not fire it again.
+    auto b = appendPlain(log, records(1), sink);
+    log.markPersisted(b->epoch, 3);
+    QCOMPARE(waiter.fires.load(), 1);
+
+    // Waiting beyond the HW: only the persistence that passes it fires.
+    Counter far;
+    log.addWaiter(4, far.make());
+    auto c = appendPlain(log, records(1), sink);
+    auto d = appendPlain(log, records(1), sink);
+    log.markPersisted(c->epoch, 4);
+    QCOMPARE(far.fires.load(), 0);
+    log.markPersisted(d->epoch, 5);
+    QCOMPARE(far.fires.load(), 1);
+}
+
+void TestUnitPartitionLog::waiterFiredElsewhereIsNotFiredAgain()
+{
+    // The scheduler fires timed-out waiters; the log must not run them a second time.
+    PartitionLog log(0, 0, 0, 0, false, kBigCache);
+    Sink sink;
+    Counter c;
+    auto w = c.make();
+    log.addWaiter(0, w);
+    w->fire(true);
+    QCOMPARE(c.fires.load(), 1);
+    QCOMPARE(c.timeouts.load(), 1);
+    QVERIFY(appendPlain(log, records(1), sink).ok());
+    QCOMPARE(c.fires.load(), 1);
+    QCOMPARE(c.timeouts.load(), 1);
+
+    // Many timed-out waiters are pruned without firing anything.
+    std::vector<WaiterPtr> parked;
+    Counter many;
+    for (int i = 0; i < 200; ++i) {
+        auto pw = many.make();
+        log.addWaiter(100, pw);
+        pw->fire(true);
+        parked.push_back(pw);
+    }
+    QCOMPARE(many.fires.load(), 200);
+    QVERIFY(appendPlain(log, records(1), sink).ok());
+    QCOMPARE(many.fires.load(), 200);
+}
+
+void TestUnitPartitionLog::idempotentRetryReturnsOriginalOffsets()
+{
+    PartitionLog log(0, 0, 0, 0, false, kBigCache);
+    Sink sink;
+    QVERIFY(appendPlain(log, records(2), sink).ok()); // offsets 0-1, not idempotent
+    auto first = appendIdem(log, 7, 0, 3, sink);      // offsets 2-4
+    QVERIFY(first.ok());
+    QCOMPARE(first->baseOffset, int64_t(2));
+    auto second = appendIdem(log, 7, 3, 2, sink);     // offsets 5-6
+    QVERIFY(second.ok());
+    QCOMPARE(second->baseOffset, int64_t(5));
+    QCOMPARE(second->batch->producerId, int64_t(7));
+    QCOMPARE(second->batch->baseSequence, 3);
+    const std::size_t handedOff = sink.batches.size();
+    const uint64_t recordsIn = log.counters().recordsIn.load();
+
+    for (int round = 0; round < 2; ++round) {
+        auto retryFirst = appendIdem(log, 7, 0, 3, sink);
+        QVERIFY(retryFirst.ok());
+        QVERIFY(retryFirst->duplicate);
+        QCOMPARE(retryFirst->baseOffset, int64_t(2));
+        QCOMPARE(retryFirst->count, 3);
+        QVERIFY(!retryFirst->batch);
+        auto retrySecond = appendIdem(log, 7, 3, 2, sink);
+        QVERIFY(retrySecond.ok());
+        QVERIFY(retrySecond->duplicate);
+        QCOMPARE(retrySecond->baseOffset, int64_t(5));
+        QCOMPARE(retrySecond->count, 2);
+    }
+    // Nothing was appended or handed to the store.
+    QCOMPARE(log.logEndOffset(), int64_t(7));
+    QCOMPARE(sink.batches.size(), handedOff);
+    QCOMPARE(log.counters().recordsIn.load(), recordsIn);
+
+    // The next sequence appends normally.
+    auto third = appendIdem(log, 7, 5, 1, sink);
+    QVERIFY(third.ok());
+    QVERIFY(!third->duplicate);
+    QCOMPARE(third->baseOffset, int64_t(7));
+    QCOMPARE(log.producerSnapshot().at(7).baseSequence, 5);
+    QCOMPARE(log.producerSnapshot().at(7).baseOffset, int64_t(7));
+}
+
+void TestUnitPartitionLog::idempotentRetryWithOtherCountRejected()
+{
+    PartitionLog log(0, 0, 0, 0, false, kBigCache);
+    Sink sink;
+    QVERIFY(appendIdem(log, 1, 0, 3, sink).ok());
+    auto r = appendIdem(log, 1, 0, 2, sink);
+    QVERIFY(!r.ok());
+    QCOMPARE(r.code(), Errc::InvalidRequest);
+    QCOMPARE(log.logEndOffset(), int64_t(3));
+}
+
+void TestUnitPartitionLog::sequenceGapIsOutOfOrder()
+{
+    PartitionLog log(0, 0, 0, 0, false, kBigCache);
+    Sink sink;
+    QVERIFY(appendIdem(log, 4, 0, 3, sink).ok()); // next expected sequence: 3
+    const std::size_t handedOff = sink.batches.size();
+    for (int32_t seq : {4, 10, std::numeric_limits<int32_t>::max()}) {
+        auto r = appendIdem(log, 4, seq, 1, sink);
+        QVERIFY(!r.ok());
+        QCOMPARE(r.code(), Errc::OutOfOrderSequence);
+    }
+    QCOMPARE(log.logEndOffset(), int64_t(3));
+    QCOMPARE(sink.batches.size(), handedOff);
+    // The expected sequence still works after the rejected ones.
+    auto ok = appendIdem(log, 4, 3, 1, sink);
+    QVERIFY(ok.ok());
+    QCOMPARE(ok->baseOffset, int64_t(3));
+}
+
+void TestUnitPartitionLog::sequenceOlderThanLastFiveIsDuplicate()
+{
+    PartitionLog log(0, 0, 0, 0, false, kBigCache);
+    Sink sink;
+    // Six one-record batches, sequences 0..5 at offsets 0..5; the log keeps the last five (1..5).
+    for (int32_t seq = 0; seq < 6; ++seq)
+        QVERIFY(appendIdem(log, 9, seq, 1, sink).ok());
+    auto old = appendIdem(log, 9, 0, 1, sink);
+    QVERIFY(!old.ok());
+    QCOMPARE(old.code(), Errc::DuplicateSequence);
+    // The five kept batches still dedupe to their offsets.
+    for (int32_t seq = 1; seq < 6; ++seq) {
+        auto r = appendIdem(log, 9, seq, 1, sink);
+        QVERIFY(r.ok());
+        QVERIFY(r->duplicate);
+        QCOMPARE(r->baseOffset, static_cast<int64_t>(seq));
+    }
+    // A sequence inside a kept batch but not at its start is a duplicate too, not a new batch.
+    QVERIFY(appendIdem(log, 9, 6, 4, sink).ok()); // sequences 6..9 at offsets 6..9
+    auto inside = appendIdem(log, 9, 8, 1, sink);
+    QVERIFY(!inside.ok());
+    QCOMPARE(inside.code(), Errc::DuplicateSequence);
+    QCOMPARE(log.logEndOffset(), int64_t(10));
+}
+
+void TestUnitPartitionLog::producersAreIndependent()
+{
+    PartitionLog log(0, 0, 0, 0, false, kBigCache);
+    Sink sink;
+    auto a = appendIdem(log, 1, 0, 2, sink);
+    auto b = appendIdem(log, 2, 0, 2, sink); // same sequence, other producer: not a duplicate
+    QVERIFY(a.ok() && b.ok());
+    QVERIFY(!b->duplicate);
+    QCOMPARE(b->baseOffset, int64_t(2));
+    // Non-idempotent appends never dedupe.
+    auto p1 = appendPlain(log, records(1), sink);
+    auto p2 = appendPlain(log, records(1), sink);
+    QCOMPARE(p1->baseOffset, int64_t(4));
+    QCOMPARE(p2->baseOffset, int64_t(5));
+    QVERIFY(!p2->duplicate);
+    const auto snapshot = log.producerSnapshot();
+    QCOMPARE(snapshot.size(), std::size_t(2));
+    QCOMPARE(snapshot.at(1).baseOffset, int64_t(0));
+    QCOMPARE(snapshot.at(2).baseOffset, int64_t(2));
+    QCOMPARE(snapshot.at(2).count, 2);
+}
+
+void TestUnitPartitionLog::idempotentStampNeedsSequence()
+{
+    PartitionLog log(0, 0, 0, 0, false, kBigCache);
+    Sink sink;
+    auto r = log.append(records(1), kNowUs, ProducerStamp{5, -1}, sink.fn());
+    QVERIFY(!r.ok());
+    QCOMPARE(r.code(), Errc::InvalidRequest);
+    QCOMPARE(log.logEndOffset(), int64_t(0));
+}
+
+void TestUnitPartitionLog::restoredProducerState()
+{
+    // After a restart the store's last batch per producer answers retries and fixes the next
+    // expected sequence.
+    PartitionLog log(0, 0, 42, 0, false, kBigCache);
+    log.restoreProducer(5, ProducerBatchMeta{10, 2, 40});
+    Sink sink;
+    auto retry = appendIdem(log, 5, 10, 2, sink);
+    QVERIFY(retry.ok());
+    QVERIFY(retry->duplicate);
+    QCOMPARE(retry->baseOffset, int64_t(40));
+    QCOMPARE(appendIdem(log, 5, 15, 1, sink).code(), Errc::OutOfOrderSequence);
+    QCOMPARE(appendIdem(log, 5, 9, 1, sink).code(), Errc::DuplicateSequence);
+    auto next = appendIdem(log, 5, 12, 3, sink);
+    QVERIFY(next.ok());
+    QVERIFY(!next->duplicate);
+    QCOMPARE(next->baseOffset, int64_t(42));
+    QCOMPARE(log.producerSnapshot().at(5).baseSequence, 12);
+}
+
+void TestUnitPartitionLog::sequenceWrapsAroundLikeKafka()
+{
+    // Kafka's sequence numbers are int32 and wrap: after a batch ending at Integer.MAX_VALUE the
+    // next expected sequence is 0 (ProducerAppendInfo.inSequence). Without the wrap, an
+    // idempotent producer that has sent 2^31 records can never produce again.
+    PartitionLog log(0, 0, 0, 0, false, kBigCache);
+    Sink sink;
+    const int32_t nearMax = std::numeric_limits<int32_t>::max() - 1;
+    QVERIFY(appendIdem(log, 3, nearMax, 2, sink).ok()); // sequences MAX-1 and MAX
+    auto wrapped = appendIdem(log, 3, 0, 1, sink);
+    QVERIFY(wrapped.ok());
+}
+
+void TestUnitPartitionLog::truncateToPersistedRollsBack()
+{
+    PartitionLog log(0, 0, 0, 0, true, kBigCache);
+    Sink sink;
+    auto a = appendPlain(log, records(3, "a", 10), sink);
+    QCOMPARE(a->epoch, uint64_t(0));
+    log.markPersisted(a->epoch, 3);
+    const int64_t bytesAfterA = log.sizeBytes();
+    auto b = appendPlain(log, records(2, "b", 10), sink);
+    QCOMPARE(b->epoch, uint64_t(0));
+    QCOMPARE(log.logEndOffset(), int64_t(5));
+    QCOMPARE(log.sizeBytes(), bytesAfterA + 20);
+
+    // The store failed to persist b.
+    log.truncateToPersisted(b->epoch);
+    QCOMPARE(log.epoch(), uint64_t(1));
+    QCOMPARE(log.logEndOffset(), int64_t(3));
+    QCOMPARE(log.highWatermark(), int64_t(3));
+    QCOMPARE(log.persistedEnd(), int64_t(3));
+    QCOMPARE(log.sizeBytes(), bytesAfterA);
+
+    // A late success report for the old epoch is ignored.
+    log.markPersisted(b->epoch, 5);
+    QCOMPARE(log.persistedEnd(), int64_t(3));
+    QCOMPARE(log.highWatermark(), int64_t(3));
+
+    // The next append reuses b's offsets in the new epoch.
+    auto c = appendPlain(log, records(2, "c", 10), sink);
+    QVERIFY(c.ok());
+    QCOMPARE(c->baseOffset, int64_t(3));
+    QCOMPARE(c->epoch, uint64_t(1));
+    QCOMPARE(sink.batches.back().second, uint64_t(1));
+    log.markPersisted(b->epoch, 5); // still stale
+    QCOMPARE(log.highWatermark(), int64_t(3));
+    log.markPersisted(c->epoch, 5);
+    QCOMPARE(log.highWatermark(), int64_t(5));
+    auto read = log.read(3, 10, kNoLimit);
+    QVERIFY(read.ok());
+    QCOMPARE(read->records.size(), std::size_t(2));
+    QCOMPARE(QByteArray::fromStdString(read->records[0].value), QByteArray("c-0......."));
+
+    // Fast mode: readers saw b, but the rollback still drops it and the HW follows the LEO.
+    PartitionLog fast(0, 0, 0, 0, false, kBigCache);
+    auto fa = appendPlain(fast, records(2), sink);
+    fast.markPersisted(fa->epoch, 2);
+    QVERIFY(appendPlain(fast, records(3), sink).ok());
+    QCOMPARE(fast.highWatermark(), int64_t(5));
+    fast.truncateToPersisted(fa->epoch);
+    QCOMPARE(fast.logEndOffset(), int64_t(2));
+    QCOMPARE(fast.highWatermark(), int64_t(2));
+    QCOMPARE(fast.epoch(), uint64_t(1));
+    QCOMPARE(fast.read(3, 10, kNoLimit).code(), Errc::OffsetOutOfRange);
+    QCOMPARE(appendPlain(fast, records(1), sink)->baseOffset, int64_t(2));
+}
+
+void TestUnitPartitionLog::truncateWithStaleEpochIgnored()
+{
+    // Two failed batches of one store transaction both report the failure: only the first
+    // truncates; the second (old epoch) must not drop what was appended since.
+    PartitionLog log(0, 0, 0, 0, true, kBigCache);
+    Sink sink;
+    auto a = appendPlain(log, records(2, "a"), sink);
+    auto b = appendPlain(log, records(2, "b"), sink);
+    QCOMPARE(a->epoch, b->epoch);
+    log.truncateToPersisted(a->epoch);
+    QCOMPARE(log.epoch(), uint64_t(1));
+    QCOMPARE(log.logEndOffset(), int64_t(0));
+    auto c = appendPlain(log, records(3, "c"), sink);
+    QCOMPARE(c->baseOffset, int64_t(0));
+    log.truncateToPersisted(b->epoch); // stale: ignored
+    QCOMPARE(log.epoch(), uint64_t(1));
+    QCOMPARE(log.logEndOffset(), int64_t(3));
+    log.markPersisted(c->epoch, 3);
+    QCOMPARE(log.highWatermark(), int64_t(3));
+    auto read = log.read(0, 10, kNoLimit);
+    QCOMPARE(read->records.size(), std::size_t(3));
+    QCOMPARE(QByteArray::fromStdString(read->records[0].value), QByteArray("c-0"));
+}
+
+void TestUnitPartitionLog::truncateForgetsDroppedProducerBatches()
+{
+    PartitionLog log(0, 0, 0, 0, true, kBigCache);
+    Sink sink;
+    auto a = appendIdem(log, 9, 0, 3, sink);
+    log.markPersisted(a->epoch, 3);
+    auto lost = appendIdem(log, 9, 3, 2, sink); // never persisted
+    QVERIFY(lost.ok());
+    log.truncateToPersisted(lost->epoch);
+    // The retry of the dropped batch is appended again, not answered as a duplicate.
+    auto retry = appendIdem(log, 9, 3, 2, sink);
+    QVERIFY(retry.ok());
+    QVERIFY(!retry->duplicate);
+    QCOMPARE(retry->baseOffset, int64_t(3));
+    // The persisted batch still dedupes.
+    auto old = appendIdem(log, 9, 0, 3, sink);
+    QVERIFY(old.ok());
+    QVERIFY(old->duplicate);
+    QCOMPARE(old->baseOffset, int64_t(0));
+
+    // A producer whose only batch was dropped starts over.
+    auto b = appendIdem(log, 11, 0, 1, sink);
+    QVERIFY(b.ok());
+    log.truncateToPersisted(b->epoch);
+    QCOMPARE(log.producerSnapshot().count(11), std::size_t(0));
+    QVERIFY(appendIdem(log, 11, 0, 1, sink).ok());
+}
+
+void TestUnitPartitionLog::truncateKeepsLogStartWithinLog()
+{
+    // Fast mode: the HW is the LEO, but the log start never moves past the persisted end (a
+    // storage failure may still roll the unstored tail back), and a rollback leaves
+    // logStart <= HW <= LEO.
+    PartitionLog log(0, 0, 0, 0, false, kBigCache);
+    Sink sink;
+    auto a = appendPlain(log, records(10), sink);
+    QCOMPARE(log.advanceLogStart(8), int64_t(0));
+    log.markPersisted(a->epoch, 5);
+    QCOMPARE(log.advanceLogStart(8), int64_t(5));
+    log.truncateToPersisted(a->epoch);
+    QCOMPARE(log.logEndOffset(), int64_t(5));
+    QCOMPARE(log.highWatermark(), int64_t(5));
+    QVERIFY(log.logStartOffset() <= log.highWatermark());
+    QCOMPARE(log.logStartOffset(), int64_t(5));
+}
+
+void TestUnitPartitionLog::cacheEvictionNeedsStore()
+{
+    // Cache limit 50 payload bytes; each batch is one 20-byte record.
+    PartitionLog log(0, 0, 0, 0, false, 50);
+    Sink sink;
+    std::vector<AppendOutcome> outcomes;
+    for (int i = 0; i < 5; ++i) {
+        auto r = appendPlain(log, records(1, tagged("x", i), 20), sink);
+        QVERIFY(r.ok());
+        outcomes.push_back(*r);
+    }
+    // 100 bytes cached, over the limit, but nothing is persisted so nothing may leave memory.
+    auto all = log.read(0, 100, kNoLimit);
+    QVERIFY(all.ok());
+    QVERIFY(!all->needsStore);
+    QCOMPARE(all->records.size(), std::size_t(5));
+
+    // Persisting 0..2 lets the log evict the oldest batches until it is under the limit.
+    log.markPersisted(outcomes[2].epoch, 3);
+    for (int64_t offset : {0, 1, 2}) {
+        auto r = log.read(offset, 100, kNoLimit);
+        QVERIFY(r.ok());
+        QVERIFY2(r->needsStore, qPrintable(QString::number(offset)));
+        QVERIFY(r->records.empty());
+        QCOMPARE(r->storeTo, int64_t(3));
+        QCOMPARE(r->highWatermark, int64_t(5));
+    }
+    auto cached = log.read(3, 100, kNoLimit);
+    QVERIFY(cached.ok());
+    QVERIFY(!cached->needsStore);
+    QCOMPARE(cached->records.size(), std::size_t(2));
+    QCOMPARE(QByteArray::fromStdString(cached->records[0].value).left(2), QByteArray("x3"));
+
+    // Under the limit, persisted batches stay cached.
+    PartitionLog roomy(0, 0, 0, 0, false, 1000);
+    for (int i = 0; i < 5; ++i)
+        QVERIFY(appendPlain(roomy, records(1, "y", 20), sink).ok());
+    roomy.markPersisted(0, 5);
+    auto stillCached = roomy.read(0, 100, kNoLimit);
+    QVERIFY(!stillCached->needsStore);
+    QCOMPARE(stillCached->records.size(), std::size_t(5));
+
+    // The log start passing a batch evicts it regardless of the limit.
+    roomy.advanceLogStart(2);
+    auto afterStart = roomy.read(2, 100, kNoLimit);
+    QVERIFY(!afterStart->needsStore);
+    QCOMPARE(afterStart->records.size(), std::size_t(3));
+}
+
+void TestUnitPartitionLog::cacheEvictionDurable()
+{
+    PartitionLog log(0, 0, 0, 0, true, 30);
+    Sink sink;
+    std::vector<AppendOutcome> outcomes;
+    for (int i = 0; i < 4; ++i)
+        outcomes.push_back(*appendPlain(log, records(1, tagged("d", i), 20), sink));
+    // Not persisted: not visible, not evictable.
+    QCOMPARE(log.highWatermark(), int64_t(0));
+    log.markPersisted(outcomes[1].epoch, 2);
+    // 80 bytes cached, 0..1 persisted: both go (40 bytes left > 30 but the rest is unpersisted).
+    auto old = log.read(0, 10, kNoLimit);
+    QVERIFY(old.ok());
+    QVERIFY(old->needsStore);
+    QCOMPARE(old->storeTo, int64_t(2));
+    // Offset 2 is the HW: nothing to read, and not a store read either.
+    auto atHw = log.read(2, 10, kNoLimit);
+    QVERIFY(atHw.ok());
+    QVERIFY(!atHw->needsStore);
+    QVERIFY(atHw->records.empty());
+    log.markPersisted(outcomes[3].epoch, 4);
+    // Now 2 is evicted too (40 > 30), 3 stays (20 <= 30).
+    auto two = log.read(2, 10, kNoLimit);
+    QVERIFY(two->needsStore);
+    QCOMPARE(two->storeTo, int64_t(3));
+    auto three = log.read(3, 10, kNoLimit);
+    QVERIFY(!three->needsStore);
+    QCOMPARE(three->records.size(), std::size_t(1));
+}
+
+void TestUnitPartitionLog::concurrentAppendsStayContiguous()
+{
+    PartitionLog log(0, 0, 0, 0, false, kBigCache);
+    Sink sink;
+    const int threads = 4;
+    const int perThread = 300;
+    std::vector<std::thread> workers;
+    for (int t = 0; t < threads; ++t)
+        workers.emplace_back([&, t] {
+            for (int i = 0; i < perThread; ++i)
+                (void)log.append(records(1 + (i % 3), tagged("t", t)), kNowUs,
+                                 ProducerStamp{}, sink.fn());
+        });
+    for (auto &w : workers)
+        w.join();
+    // Every batch handed to the store follows the previous one with no gap or overlap.
+    QCOMPARE(sink.batches.size(), std::size_t(threads * perThread));
+    int64_t next = 0;
+    for (const auto &[batch, epoch] : sink.batches) {
+        QCOMPARE(batch->baseOffset, next);
+        next = batch->endOffset();
+    }
+    QCOMPARE(log.logEndOffset(), next);
+    QCOMPARE(log.highWatermark(), next);
+    QCOMPARE(log.counters().recordsIn.load(), static_cast<uint64_t>(next));
+}
+
+QTEST_GUILESS_MAIN(TestUnitPartitionLog)
+#include "tst_unit_partition_log.moc"

@@ -1,0 +1,709 @@
+// Unit tests of SqliteStore (engine/sqlite_store.h) on real database files in a QTemporaryDir.
+// Covers: insertTopic + insertBatch through submitAndWait, then load() returning the topic spec,
+// per-partition log start, end offset, stored bytes and idempotent-producer state, committed
+// offsets, groups and the producer-id counter, also after closing and reopening; readRecords
+// returning the stored records (keys, headers, binary values, append times) within [from, to) and
+// the maxRecords/maxBytes limits (at least one record); offsetForTimestamp; oldestBatches;
+// log-start moves and deleteBatchesBelow; topic ids of deleted topics not being reused; a
+// transaction with one failing op storing nothing of any op; corrupted files (random garbage, a
+// valid file truncated mid-page, an unknown schema version) failing with Errc::CorruptStore; a full
+// disk (maxPageCount) reported as Errc::StorageFull through the op's done callback without storing
+// the batch, and the store recovering for new writes after deleting data; close() committing queued
+// ops and later submits failing with Errc::ShuttingDown.
+#include "sqlite_store.h"
+
+#include <QtTest>
+
+#include <future>
+#include <random>
+
+namespace eddy {
+// Readable QCOMPARE failures for error codes (found by ADL from QTest).
+char *toString(Errc code)
+{
+    return qstrdup(std::string(errcName(code)).c_str());
+}
+} // namespace eddy
+
+using namespace eddy;
+
+namespace {
+
+constexpr std::size_t kNoLimit = std::numeric_limits<std::size_t>::max();
+
+std::unique_ptr<SqliteStore> openStore(const std::string &path,
+                                       Durability durability = Durability::Durable,
+                                       int64_t maxPageCount = 0, int flushIntervalMs = 50)
+{
+    SqliteStore::Options options;
+    options.path = path;
+    options.durability = durability;
+    options.maxPageCount = maxPageCount;
+    options.flushIntervalMs = flushIntervalMs;
+    auto r = SqliteStore::open(options);
+    if (!r.ok()) {
+        qWarning("open %s failed: %s", path.c_str(), r.error().message.c_str());
+        return nullptr;
+    }
+    return std::move(r.value());
+}
+
+// A batch as PartitionLog would hand it to the store: offsets from baseOffset, bytes summed,
+// max timestamp set.
+RecordBatch makeBatch(int64_t baseOffset, std::vector<Record> records, int64_t appendUs,
+                      int64_t producerId = -1, int32_t baseSequence = -1)
+{
+    RecordBatch batch;
+    batch.baseOffset = baseOffset;
+    batch.appendTimeUs = appendUs;
+    batch.producerId = producerId;
+    batch.baseSequence = baseSequence;
+    int64_t offset = baseOffset;
+    for (auto &r : records) {
+        r.offset = offset++;
+        batch.bytes += recordPayloadBytes(r);
+        batch.maxTimestamp = std::max(batch.maxTimestamp, r.timestamp);
+    }
+    batch.records = std::move(records);
+    return batch;
+}
+
+Record rec(int64_t ts, std::string value, std::optional<std::string> key = std::nullopt,
+           std::vector<Header> headers = {})
+{
+    Record r;
+    r.timestamp = ts;
+    r.value = std::move(value);
+    r.key = std::move(key);
+    r.headers = std::move(headers);
+    return r;
+}
+
+// n records of valueSize bytes with timestamps ts0, ts0 + 1, ...
+std::vector<Record> filler(int n, std::size_t valueSize, int64_t ts0 = 1000)
+{
+    std::vector<Record> out;
+    for (int i = 0; i < n; ++i)
+        out.push_back(rec(ts0 + i, std::string(valueSize, static_cast<char>('a' + i % 26))));
+    return out;
+}
+
+TopicSpec spec(const std::string &name, int32_t partitions, RetentionPolicy retention = {})
+{
+    TopicSpec s;
+    s.name = name;
+    s.partitions = partitions;
+    s.retention = retention;
+    return s;
+}
+
+// Submits apply as a plain (non-urgent unless asked) op and returns a future of its outcome.
+std::future<Result<void>> submitOp(SqliteStore &store,
+                                   std::function<Result<void>(StoreWriter &)> apply,
+                                   bool urgent = true)
+{
+    auto promise = std::make_shared<std::promise<Result<void>>>();
+    auto future = promise->get_future();
+    store.submit({std::move(apply), [promise](const Result<void> &r) { promise->set_value(r); },
+                  urgent});
+    return future;
+}
+
+const StoredTopic *findTopic(const StoreContents &c, const std::string &name)
+{
+    for (const auto &t : c.topics)
+        if (t.spec.name == name)
+            return &t;
+    return nullptr;
+}
+
+} // namespace
+
+class TestUnitStore : public QObject
+{
+    Q_OBJECT
+
+private slots:
+    void init();
+    void insertThenLoad();
+    void loadSurvivesReopen();
+    void readRecordsWithLimits();
+    void offsetForTimestamp();
+    void oldestBatches();
+    void logStartAndDeleteBatchesBelow();
+    void deletedTopicIdsNotReused();
+    void failingOpRollsBackWholeGroup();
+    void garbageFileIsCorrupt();
+    void truncatedFileIsCorrupt();
+    void unknownSchemaVersionIsCorrupt();
+    void diskFullThenRecovery();
+    void closeCommitsQueuedThenRefuses();
+
+private:
+    std::unique_ptr<QTemporaryDir> m_dir;
+    std::string dbPath(const char *name = "eddy.db") const
+    {
+        return m_dir->filePath(QString::fromLatin1(name)).toStdString();
+    }
+};
+
+void TestUnitStore::init()
+{
+    m_dir = std::make_unique<QTemporaryDir>();
+    QVERIFY(m_dir->isValid());
+}
+
+void TestUnitStore::insertThenLoad()
+{
+    auto store = openStore(dbPath());
+    QVERIFY(store);
+    {
+        // A fresh store is empty.
+        auto empty = store->load();
+        QVERIFY(empty.ok());
+        QVERIFY(empty->topics.empty());
+        QCOMPARE(empty->nextTopicId, int64_t(1));
+        QCOMPARE(empty->nextProducerId, int64_t(1));
+    }
+    const RecordBatch b0 = makeBatch(0, filler(3, 10), 111);
+    const RecordBatch b1 = makeBatch(3, filler(2, 7), 222, 77, 3);
+    const RecordBatch p1 = makeBatch(0, filler(1, 5), 333, 88, 0);
+    auto r = store->submitAndWait([&](StoreWriter &w) -> Result<void> {
+        if (auto x = w.insertTopic(1, spec("orders", 3, {100, 2000, 60000}), 1234); !x)
+            return x;
+        if (auto x = w.insertBatch(1, 0, b0); !x)
+            return x;
+        if (auto x = w.insertBatch(1, 0, b1); !x)
+            return x;
+        if (auto x = w.insertBatch(1, 1, p1); !x)
+            return x;
+        if (auto x = w.setMeta("next_producer_id", 89); !x)
+            return x;
+        if (auto x = w.upsertGroup({"billing", "roundrobin", 555}); !x)
+            return x;
+        return w.upsertOffset({"billing", "orders", 0, 4, "meta", 999});
+    });
+    QVERIFY2(r.ok(), r.ok() ? "" : r.error().message.c_str());
+
+    auto loaded = store->load();
+    QVERIFY(loaded.ok());
+    QCOMPARE(loaded->topics.size(), std::size_t(1));
+    const StoredTopic &t = loaded->topics[0];
+    QCOMPARE(t.id, int64_t(1));
+    QCOMPARE(QByteArray::fromStdString(t.spec.name), QByteArray("orders"));
+    QCOMPARE(t.spec.partitions, 3);
+    QVERIFY(t.spec.retention == (RetentionPolicy{100, 2000, 60000}));
+    QCOMPARE(t.createdMs, int64_t(1234));
+    QCOMPARE(t.partitions.size(), std::size_t(3));
+
+    const StoredPartition &sp0 = t.partitions[0];
+    QCOMPARE(sp0.partition, 0);
+    QCOMPARE(sp0.logStart, int64_t(0));
+    QCOMPARE(sp0.endOffset, int64_t(5));
+    QCOMPARE(sp0.bytes, static_cast<int64_t>(b0.bytes + b1.bytes));
+    QCOMPARE(sp0.bytes, int64_t(3 * 10 + 2 * 7));
+    QCOMPARE(sp0.producers.size(), std::size_t(1));
+    QCOMPARE(sp0.producers[0].producerId, int64_t(77));
+    QCOMPARE(sp0.producers[0].baseSequence, 3);
+    QCOMPARE(sp0.producers[0].count, 2);
+    QCOMPARE(sp0.producers[0].baseOffset, int64_t(3));
+
+    const StoredPartition &sp1 = t.partitions[1];
+    QCOMPARE(sp1.endOffset, int64_t(1));
+    QCOMPARE(sp1.bytes, int64_t(5));
+    QCOMPARE(sp1.producers.size(), std::size_t(1));
+    QCOMPARE(sp1.producers[0].producerId, int64_t(88));
+
+    const StoredPartition &sp2 = t.partitions[2];
+    QCOMPARE(sp2.endOffset, int64_t(0));
+    QCOMPARE(sp2.bytes, int64_t(0));
+    QVERIFY(sp2.producers.empty());
+
+    QCOMPARE(loaded->nextTopicId, int64_t(2));
+    QCOMPARE(loaded->nextProducerId, int64_t(89));
+    QCOMPARE(loaded->groups.size(), std::size_t(1));
+    QCOMPARE(QByteArray::fromStdString(loaded->groups[0].assignor), QByteArray("roundrobin"));
+    QCOMPARE(loaded->groups[0].createdMs, int64_t(555));
+    QCOMPARE(loaded->offsets.size(), std::size_t(1));
+    QCOMPARE(loaded->offsets[0].offset, int64_t(4));
+    QCOMPARE(QByteArray::fromStdString(loaded->offsets[0].metadata), QByteArray("meta"));
+
+    // A later batch of the same producer replaces its stored state.
+    const RecordBatch b2 = makeBatch(5, filler(4, 1), 444, 77, 5);
+    QVERIFY(store->submitAndWait([&](StoreWriter &w) { return w.insertBatch(1, 0, b2); }).ok());
+    auto again = store->load();
+    QVERIFY(again.ok());
+    const StoredPartition &sp0b = again->topics[0].partitions[0];
+    QCOMPARE(sp0b.endOffset, int64_t(9));
+    QCOMPARE(sp0b.producers.size(), std::size_t(1));
+    QCOMPARE(sp0b.producers[0].baseSequence, 5);
+    QCOMPARE(sp0b.producers[0].count, 4);
+    QCOMPARE(sp0b.producers[0].baseOffset, int64_t(5));
+
+    // A batch at an offset that is already stored is refused (primary key), not duplicated.
+    auto dup = store->submitAndWait([&](StoreWriter &w) { return w.insertBatch(1, 0, b0); });
+    QVERIFY(!dup.ok());
+    QCOMPARE(dup.code(), Errc::StorageError);
+}
+
+void TestUnitStore::loadSurvivesReopen()
+{
+    const std::string path = dbPath();
+    {
+        auto store = openStore(path, Durability::Fast);
+        QVERIFY(store);
+        QVERIFY(store->submitAndWait([](StoreWriter &w) -> Result<void> {
+                          if (auto x = w.insertTopic(4, spec("events", 2), 10); !x)
+                              return x;
+                          return w.insertBatch(4, 1, makeBatch(0, filler(6, 3), 1));
+                      })
+                    .ok());
+        store->close();
+    }
+    auto store = openStore(path, Durability::Durable);
+    QVERIFY(store);
+    auto loaded = store->load();
+    QVERIFY(loaded.ok());
+    const StoredTopic *t = findTopic(*loaded, "events");
+    QVERIFY(t);
+    QCOMPARE(t->id, int64_t(4));
+    QCOMPARE(t->partitions[1].endOffset, int64_t(6));
+    QCOMPARE(t->partitions[1].bytes, int64_t(18));
+    QCOMPARE(loaded->nextTopicId, int64_t(5));
+    auto records = store->readRecords(4, 1, 0, 6, 100, kNoLimit);
+    QVERIFY(records.ok());
+    QCOMPARE(records->size(), std::size_t(6));
+}
+
+void TestUnitStore::readRecordsWithLimits()
+{
+    auto store = openStore(dbPath());
+    QVERIFY(store);
+    // Partition 0: [0,3) at 1000us, [3,5) at 2000us, [5,9) at 3000us; values of 10 bytes.
+    std::vector<Record> first;
+    first.push_back(rec(50, std::string(10, 'a'), std::nullopt));
+    first.push_back(rec(51, std::string("\0\1\2\3\4\5\6\7\x08\xff", 10), std::string()));
+    first.push_back(rec(52, std::string(10, 'c'), std::string("key"),
+                        {{"h", "1"}, {"h", "2"}}));
+    const RecordBatch b0 = makeBatch(0, first, 1000);
+    const RecordBatch b1 = makeBatch(3, filler(2, 10, 60), 2000);
+    const RecordBatch b2 = makeBatch(5, filler(4, 10, 70), 3000);
+    QVERIFY(store->submitAndWait([&](StoreWriter &w) -> Result<void> {
+                      if (auto x = w.insertTopic(1, spec("t", 2), 0); !x)
+                          return x;
+                      for (const RecordBatch *b : {&b0, &b1, &b2})
+                          if (auto x = w.insertBatch(1, 0, *b); !x)
+                              return x;
+                      return w.insertBatch(1, 1, makeBatch(0, filler(1, 1), 9));
+                  })
+                .ok());
+
+    auto all = store->readRecords(1, 0, 0, 9, 100, kNoLimit);
+    QVERIFY(all.ok());
+    QCOMPARE(all->size(), std::size_t(9));
+    for (std::size_t i = 0; i < all->size(); ++i)
+        QCOMPARE((*all)[i].first.offset, static_cast<int64_t>(i));
+    // Content and append times round-trip.
+    QVERIFY((*all)[0].first == b0.records[0]);
+    QVERIFY((*all)[1].first == b0.records[1]);
+    QVERIFY((*all)[2].first == b0.records[2]);
+    QVERIFY(!(*all)[0].first.key.has_value());
+    QVERIFY((*all)[1].first.key.has_value() && (*all)[1].first.key->empty());
+    QCOMPARE((*all)[2].first.headers.size(), std::size_t(2));
+    QCOMPARE((*all)[0].second, int64_t(1000));
+    QCOMPARE((*all)[4].second, int64_t(2000));
+    QCOMPARE((*all)[8].second, int64_t(3000));
+    QCOMPARE((*all)[8].first.timestamp, int64_t(73));
+
+    // From the middle of a batch, up to an exclusive end in another one.
+    auto mid = store->readRecords(1, 0, 4, 7, 100, kNoLimit);
+    QVERIFY(mid.ok());
+    QCOMPARE(mid->size(), std::size_t(3));
+    QCOMPARE(mid->front().first.offset, int64_t(4));
+    QCOMPARE(mid->back().first.offset, int64_t(6));
+
+    // maxRecords.
+    auto two = store->readRecords(1, 0, 1, 9, 2, kNoLimit);
+    QCOMPARE(two->size(), std::size_t(2));
+    QCOMPARE(two->back().first.offset, int64_t(2));
+
+    // maxBytes: whole records only, at least one.
+    auto bytes = store->readRecords(1, 0, 0, 9, 100, 25);
+    QVERIFY(bytes.ok());
+    QCOMPARE(bytes->size(), std::size_t(2));
+    auto one = store->readRecords(1, 0, 2, 9, 100, 1);
+    QCOMPARE(one->size(), std::size_t(1));
+    QCOMPARE(one->front().first.offset, int64_t(2));
+
+    // Empty ranges and other partitions/topics.
+    QVERIFY(store->readRecords(1, 0, 9, 20, 100, kNoLimit)->empty());
+    QVERIFY(store->readRecords(1, 0, 3, 3, 100, kNoLimit)->empty());
+    QCOMPARE(store->readRecords(1, 1, 0, 10, 100, kNoLimit)->size(), std::size_t(1));
+    QVERIFY(store->readRecords(2, 0, 0, 10, 100, kNoLimit)->empty());
+}
+
+void TestUnitStore::offsetForTimestamp()
+{
+    auto store = openStore(dbPath());
+    QVERIFY(store);
+    // Timestamps by offset: 0:100 1:300 2:200 | 3:400 4:400 | 5:1000.
+    const RecordBatch b0 = makeBatch(0, {rec(100, "a"), rec(300, "b"), rec(200, "c")}, 1);
+    const RecordBatch b1 = makeBatch(3, {rec(400, "d"), rec(400, "e")}, 2);
+    const RecordBatch b2 = makeBatch(5, {rec(1000, "f")}, 3);
+    QVERIFY(store->submitAndWait([&](StoreWriter &w) -> Result<void> {
+                      if (auto x = w.insertTopic(1, spec("t", 1), 0); !x)
+                          return x;
+                      for (const RecordBatch *b : {&b0, &b1, &b2})
+                          if (auto x = w.insertBatch(1, 0, *b); !x)
+                              return x;
+                      return {};
+                  })
+                .ok());
+    const auto at = [&](int64_t from, int64_t to, int64_t ts) {
+        auto r = store->offsetForTimestamp(1, 0, from, to, ts);
+        return r.ok() && r->has_value() ? **r : (r.ok() ? -1 : -2);
+    };
+    QCOMPARE(at(0, 6, 0), int64_t(0));
+    QCOMPARE(at(0, 6, 100), int64_t(0));
+    QCOMPARE(at(0, 6, 101), int64_t(1));  // the first offset whose timestamp is >= 101
+    QCOMPARE(at(0, 6, 250), int64_t(1));
+    QCOMPARE(at(0, 6, 301), int64_t(3));
+    QCOMPARE(at(0, 6, 400), int64_t(3));
+    QCOMPARE(at(0, 6, 401), int64_t(5));
+    QCOMPARE(at(0, 6, 1000), int64_t(5));
+    QCOMPARE(at(0, 6, 1001), int64_t(-1)); // none
+    // The range limits are honoured.
+    QCOMPARE(at(2, 6, 150), int64_t(2));
+    QCOMPARE(at(4, 6, 0), int64_t(4));
+    QCOMPARE(at(0, 5, 401), int64_t(-1));
+    QCOMPARE(at(0, 1, 101), int64_t(-1));
+}
+
+void TestUnitStore::oldestBatches()
+{
+    auto store = openStore(dbPath());
+    QVERIFY(store);
+    QVERIFY(store->submitAndWait([&](StoreWriter &w) -> Result<void> {
+                      if (auto x = w.insertTopic(1, spec("t", 1), 0); !x)
+                          return x;
+                      int64_t base = 0;
+                      for (int i = 0; i < 6; ++i) {
+                          const RecordBatch b = makeBatch(base, filler(i + 1, 4), 100 * (i + 1));
+                          if (auto x = w.insertBatch(1, 0, b); !x)
+                              return x;
+                          base = b.endOffset();
+                      }
+                      return {};
+                  })
+                .ok());
+    // Batches: [0,1) [1,3) [3,6) [6,10) [10,15) [15,21).
+    auto first = store->oldestBatches(1, 0, 0, 3);
+    QVERIFY(first.ok());
+    QCOMPARE(first->size(), std::size_t(3));
+    QCOMPARE((*first)[0].baseOffset, int64_t(0));
+    QCOMPARE((*first)[0].endOffset, int64_t(1));
+    QCOMPARE((*first)[1].baseOffset, int64_t(1));
+    QCOMPARE((*first)[1].endOffset, int64_t(3));
+    QCOMPARE((*first)[1].appendTimeUs, int64_t(200));
+    QCOMPARE((*first)[1].bytes, int64_t(8));
+    QCOMPARE((*first)[2].baseOffset, int64_t(3));
+
+    // fromOffset inside a batch still returns that batch first.
+    auto fromMid = store->oldestBatches(1, 0, 7, 10);
+    QVERIFY(fromMid.ok());
+    QCOMPARE(fromMid->size(), std::size_t(3));
+    QCOMPARE(fromMid->front().baseOffset, int64_t(6));
+    QCOMPARE(fromMid->back().endOffset, int64_t(21));
+    QVERIFY(store->oldestBatches(1, 0, 21, 10)->empty());
+    QVERIFY(store->oldestBatches(1, 0, 0, 0)->empty());
+}
+
+void TestUnitStore::logStartAndDeleteBatchesBelow()
+{
+    auto store = openStore(dbPath());
+    QVERIFY(store);
+    QVERIFY(store->submitAndWait([&](StoreWriter &w) -> Result<void> {
+                      if (auto x = w.insertTopic(1, spec("t", 1), 0); !x)
+                          return x;
+                      for (int64_t base : {0, 5, 10})
+                          if (auto x = w.insertBatch(1, 0, makeBatch(base, filler(5, 10), 1)); !x)
+                              return x;
+                      return {};
+                  })
+                .ok());
+    // Retention: the log start moves to 7, batches wholly below it go.
+    QVERIFY(store->submitAndWait([](StoreWriter &w) -> Result<void> {
+                      if (auto x = w.setLogStart(1, 0, 7); !x)
+                          return x;
+                      return w.deleteBatchesBelow(1, 0, 7);
+                  })
+                .ok());
+    auto loaded = store->load();
+    QVERIFY(loaded.ok());
+    const StoredPartition &p = loaded->topics[0].partitions[0];
+    QCOMPARE(p.logStart, int64_t(7));
+    QCOMPARE(p.endOffset, int64_t(15));
+    QCOMPARE(p.bytes, int64_t(100)); // batches [5,10) and [10,15); bytes at batch granularity
+    auto batches = store->oldestBatches(1, 0, 0, 10);
+    QCOMPARE(batches->size(), std::size_t(2));
+    QCOMPARE(batches->front().baseOffset, int64_t(5)); // straddles the log start: kept
+    QCOMPARE(store->readRecords(1, 0, 7, 15, 100, kNoLimit)->size(), std::size_t(8));
+
+    // Everything deleted: the end offset stays at the log start, offsets are not reused.
+    QVERIFY(store->submitAndWait([](StoreWriter &w) -> Result<void> {
+                      if (auto x = w.setLogStart(1, 0, 15); !x)
+                          return x;
+                      return w.deleteBatchesBelow(1, 0, 15);
+                  })
+                .ok());
+    auto emptied = store->load();
+    QCOMPARE(emptied->topics[0].partitions[0].logStart, int64_t(15));
+    QCOMPARE(emptied->topics[0].partitions[0].endOffset, int64_t(15));
+    QCOMPARE(emptied->topics[0].partitions[0].bytes, int64_t(0));
+    QVERIFY(store->oldestBatches(1, 0, 0, 10)->empty());
+}
+
+void TestUnitStore::deletedTopicIdsNotReused()
+{
+    auto store = openStore(dbPath());
+    QVERIFY(store);
+    QVERIFY(store->submitAndWait([](StoreWriter &w) -> Result<void> {
+                      if (auto x = w.insertTopic(1, spec("a", 1), 0); !x)
+                          return x;
+                      if (auto x = w.insertTopic(2, spec("b", 1), 0); !x)
+                          return x;
+                      if (auto x = w.insertBatch(2, 0, makeBatch(0, filler(2, 2), 1)); !x)
+                          return x;
+                      return w.upsertOffset({"g", "b", 0, 1, "", 0});
+                  })
+                .ok());
+    QVERIFY(store->submitAndWait([](StoreWriter &w) { return w.deleteTopic(2, "b"); }).ok());
+    auto loaded = store->load();
+    QVERIFY(loaded.ok());
+    QCOMPARE(loaded->topics.size(), std::size_t(1));
+    QVERIFY(loaded->offsets.empty()); // the deleted topic's committed offsets went with it
+    // Its batches are still there, so id 2 must not be handed out again.
+    QCOMPARE(loaded->nextTopicId, int64_t(3));
+
+    auto purged = std::make_shared<int>(-1);
+    QVERIFY(store->submitAndWait([purged](StoreWriter &w) -> Result<void> {
+                      auto n = w.purgeOrphanBatches(100);
+                      if (!n)
+                          return n.error();
+                      *purged = *n;
+                      return {};
+                  })
+                .ok());
+    QCOMPARE(*purged, 1);
+    QCOMPARE(store->load()->nextTopicId, int64_t(2));
+}
+
+void TestUnitStore::failingOpRollsBackWholeGroup()
+{
+    // Fast mode with a long flush interval: both ops land in one transaction.
+    auto store = openStore(dbPath(), Durability::Fast, 0, 300);
+    QVERIFY(store);
+    QVERIFY(store->submitAndWait([](StoreWriter &w) { return w.insertTopic(1, spec("t", 1), 0); })
+                .ok());
+    auto good = submitOp(
+        *store, [](StoreWriter &w) { return w.insertBatch(1, 0, makeBatch(0, filler(3, 3), 1)); },
+        false);
+    auto bad = submitOp(
+        *store, [](StoreWriter &w) { return w.insertTopic(1, spec("again", 1), 0); }, false);
+    store->flush();
+    QCOMPARE(bad.wait_for(std::chrono::seconds(5)), std::future_status::ready);
+    QCOMPARE(good.wait_for(std::chrono::seconds(5)), std::future_status::ready);
+    const Result<void> badResult = bad.get();
+    const Result<void> goodResult = good.get();
+    QVERIFY(!badResult.ok());
+    QCOMPARE(badResult.code(), Errc::StorageError);
+    QVERIFY(!goodResult.ok()); // same transaction: it failed too
+    QCOMPARE(goodResult.code(), badResult.code());
+    auto loaded = store->load();
+    QCOMPARE(loaded->topics.size(), std::size_t(1));
+    QCOMPARE(loaded->topics[0].partitions[0].endOffset, int64_t(0));
+    QVERIFY(store->readRecords(1, 0, 0, 10, 10, kNoLimit)->empty());
+    // The store keeps working.
+    QVERIFY(store->submitAndWait([](StoreWriter &w) {
+                      return w.insertBatch(1, 0, makeBatch(0, filler(3, 3), 1));
+                  })
+                .ok());
+    QCOMPARE(store->load()->topics[0].partitions[0].endOffset, int64_t(3));
+}
+
+void TestUnitStore::garbageFileIsCorrupt()
+{
+    const std::string path = dbPath();
+    {
+        QFile f(QString::fromStdString(path));
+        QVERIFY(f.open(QIODevice::WriteOnly));
+        std::mt19937 rng(1);
+        QByteArray garbage(64 * 1024, '\0');
+        for (auto &c : garbage)
+            c = static_cast<char>(rng() & 0xff);
+        QCOMPARE(f.write(garbage), qint64(garbage.size()));
+    }
+    SqliteStore::Options options;
+    options.path = path;
+    auto r = SqliteStore::open(options);
+    QVERIFY(!r.ok());
+    QCOMPARE(r.code(), Errc::CorruptStore);
+    // The damaged file was not "repaired" or replaced.
+    QCOMPARE(QFileInfo(QString::fromStdString(path)).size(), qint64(64 * 1024));
+}
+
+void TestUnitStore::truncatedFileIsCorrupt()
+{
+    const std::string path = dbPath();
+    {
+        auto store = openStore(path, Durability::Fast);
+        QVERIFY(store);
+        QVERIFY(store->submitAndWait([](StoreWriter &w) -> Result<void> {
+                          if (auto x = w.insertTopic(1, spec("t", 1), 0); !x)
+                              return x;
+                          for (int i = 0; i < 40; ++i) {
+                              const RecordBatch b = makeBatch(i * 10, filler(10, 300), 1);
+                              if (auto x = w.insertBatch(1, 0, b); !x)
+                                  return x;
+                          }
+                          return {};
+                      })
+                    .ok());
+        store->close();
+    }
+    // Closing the last connection checkpoints the WAL into the main file.
+    QFile f(QString::fromStdString(path));
+    const qint64 fullSize = f.size();
+    QVERIFY2(fullSize > 40 * 4096, qPrintable(QString::number(fullSize)));
+    QVERIFY(!QFile::exists(QString::fromStdString(path + "-wal"))
+            || QFileInfo(QString::fromStdString(path + "-wal")).size() == 0);
+    // Cut the file in the middle of a page, well inside the data.
+    QVERIFY(f.resize(fullSize / 2 + 1000));
+
+    SqliteStore::Options options;
+    options.path = path;
+    auto r = SqliteStore::open(options);
+    if (r.ok()) {
+        // Accept detection at load time, but nothing may read as healthy.
+        auto loaded = r.value()->load();
+        QVERIFY(!loaded.ok());
+        QCOMPARE(loaded.code(), Errc::CorruptStore);
+    } else {
+        QCOMPARE(r.code(), Errc::CorruptStore);
+    }
+}
+
+void TestUnitStore::unknownSchemaVersionIsCorrupt()
+{
+    const std::string path = dbPath();
+    {
+        auto store = openStore(path);
+        QVERIFY(store);
+        QVERIFY(store->submitAndWait([](StoreWriter &w) { return w.setMeta("schema_version", 99); })
+                    .ok());
+    }
+    SqliteStore::Options options;
+    options.path = path;
+    auto r = SqliteStore::open(options);
+    QVERIFY(!r.ok());
+    QCOMPARE(r.code(), Errc::CorruptStore);
+}
+
+void TestUnitStore::diskFullThenRecovery()
+{
+    // 64 pages of 4 KiB: room for the schema and a handful of 20 KiB batches.
+    auto store = openStore(dbPath(), Durability::Fast, 64);
+    QVERIFY(store);
+    QVERIFY(store->submitAndWait([](StoreWriter &w) { return w.insertTopic(1, spec("t", 1), 0); })
+                .ok());
+    int64_t end = 0;
+    std::optional<Result<void>> failure;
+    for (int i = 0; i < 100 && !failure; ++i) {
+        const RecordBatch batch = makeBatch(end, filler(4, 5000), 1);
+        auto done =
+            submitOp(*store, [batch](StoreWriter &w) { return w.insertBatch(1, 0, batch); });
+        QCOMPARE(done.wait_for(std::chrono::seconds(5)), std::future_status::ready);
+        Result<void> r = done.get();
+        if (r.ok())
+            end = batch.endOffset();
+        else
+            failure = r;
+    }
+    QVERIFY2(failure.has_value(), "the store never filled up");
+    QCOMPARE(failure->code(), Errc::StorageFull);
+    QVERIFY(errcRetriable(failure->code()));
+    QVERIFY(end > 0); // some batches fitted before it filled
+
+    // Nothing of the failed batch was stored.
+    auto loaded = store->load();
+    QVERIFY(loaded.ok());
+    QCOMPARE(loaded->topics[0].partitions[0].endOffset, end);
+    QCOMPARE(static_cast<int64_t>(store->readRecords(1, 0, 0, end + 100, 10'000, kNoLimit)->size()),
+             end);
+
+    // Still full for another big batch...
+    auto again = store->submitAndWait([end](StoreWriter &w) {
+        return w.insertBatch(1, 0, makeBatch(end, filler(4, 5000), 1));
+    });
+    QCOMPARE(again.code(), Errc::StorageFull);
+
+    // ...until retention deletes data; then writes succeed again.
+    auto freed = store->submitAndWait([end](StoreWriter &w) -> Result<void> {
+        if (auto x = w.setLogStart(1, 0, end); !x)
+            return x;
+        return w.deleteBatchesBelow(1, 0, end);
+    });
+    QVERIFY2(freed.ok(), freed.ok() ? "" : freed.error().message.c_str());
+    auto small = store->submitAndWait([end](StoreWriter &w) {
+        return w.insertBatch(1, 0, makeBatch(end, filler(1, 10), 1));
+    });
+    QVERIFY2(small.ok(), small.ok() ? "" : small.error().message.c_str());
+    auto big = store->submitAndWait([end](StoreWriter &w) {
+        return w.insertBatch(1, 0, makeBatch(end + 1, filler(4, 5000), 1));
+    });
+    QVERIFY2(big.ok(), big.ok() ? "" : big.error().message.c_str());
+    auto after = store->load();
+    QCOMPARE(after->topics[0].partitions[0].logStart, end);
+    QCOMPARE(after->topics[0].partitions[0].endOffset, end + 5);
+    QCOMPARE(store->readRecords(1, 0, end, end + 5, 100, kNoLimit)->size(), std::size_t(5));
+}
+
+void TestUnitStore::closeCommitsQueuedThenRefuses()
+{
+    const std::string path = dbPath();
+    {
+        // A long flush interval: the op is only committed because close() commits the queue.
+        auto store = openStore(path, Durability::Fast, 0, 60'000);
+        QVERIFY(store);
+        auto queued = submitOp(
+            *store, [](StoreWriter &w) { return w.insertTopic(1, spec("kept", 1), 0); }, false);
+        store->close();
+        QCOMPARE(queued.wait_for(std::chrono::seconds(0)), std::future_status::ready);
+        QVERIFY(queued.get().ok());
+
+        // After close: the done callback reports ShuttingDown at once, apply never runs.
+        bool applied = false;
+        std::optional<Result<void>> outcome;
+        store->submit({[&](StoreWriter &) -> Result<void> {
+                           applied = true;
+                           return {};
+                       },
+                       [&](const Result<void> &r) { outcome = r; }, true});
+        QVERIFY(outcome.has_value());
+        QVERIFY(!outcome->ok());
+        QCOMPARE(outcome->code(), Errc::ShuttingDown);
+        QVERIFY(!applied);
+        auto waited = store->submitAndWait([](StoreWriter &) -> Result<void> { return {}; });
+        QCOMPARE(waited.code(), Errc::ShuttingDown);
+        store->flush(); // returns rather than waiting forever
+        store->close(); // idempotent
+    }
+    auto reopened = openStore(path);
+    QVERIFY(reopened);
+    auto loaded = reopened->load();
+    QVERIFY(loaded.ok());
+    QVERIFY(findTopic(*loaded, "kept"));
+}
+
+QTEST_GUILESS_MAIN(TestUnitStore)
+#include "tst_unit_store.moc"
