@@ -1,125 +1,24 @@
-// The eddy command-line tool. Only argument handling and printing live here; the broker and
-// its network server are the engine's. `eddy broker` serves a data directory until Ctrl-C.
-#include "broker.h"
-#include "broker_server.h"
+// The eddy command-line tool: dispatches to one subcommand per file (cli_*.cpp). Only argument
+// handling and printing live in app/; the broker, the network server and the client library are
+// the engine's.
+#include "cli_commands.h"
 
-#include <QCommandLineParser>
 #include <QCoreApplication>
-#include <QDir>
-#include <QStandardPaths>
 
-#include <csignal>
 #include <cstdio>
 
 namespace {
 
-void onSignal(int)
-{
-    QCoreApplication::quit();
-}
-
-int runBroker(const QStringList &args)
-{
-    QCommandLineParser parser;
-    parser.setApplicationDescription("Runs the Eddy broker engine on a data directory.");
-    parser.addHelpOption();
-    QCommandLineOption dataDir({"data", "data-dir"}, "Data directory (default: XDG data dir/eddy).",
-                               "dir");
-    QCommandLineOption durability("durability", "durable or fast (default fast).", "mode", "fast");
-    QCommandLineOption flush("flush-ms", "Fast mode: longest unflushed interval.", "ms", "50");
-    QCommandLineOption listen("listen", "Request endpoint URL (repeatable; default "
-                                        "tcp://127.0.0.1:7650).", "url");
-    QCommandLineOption pub("pub", "Live stream (PUB) URL (repeatable; default "
-                                  "tcp://127.0.0.1:7651; 'none' for no stream).", "url");
-    QCommandLineOption allowRemote("allow-remote", "Allow listening on non-loopback addresses.");
-    QCommandLineOption tlsCert("tls-cert", "PEM certificate for tls+tcp:// listeners.", "file");
-    QCommandLineOption tlsKey("tls-key", "PEM private key for tls+tcp:// listeners.", "file");
-    QCommandLineOption tlsCa("tls-ca", "PEM CA to verify client certificates.", "file");
-    QCommandLineOption tlsRequire("tls-require-client-cert", "Mutual TLS: require client certs.");
-    parser.addOptions({dataDir, durability, flush, listen, pub, allowRemote, tlsCert, tlsKey, tlsCa,
-                       tlsRequire});
-    parser.process(args);
-
-    eddy::BrokerConfig config;
-    config.dataDir = parser.isSet(dataDir)
-                         ? parser.value(dataDir).toStdString()
-                         : (QStandardPaths::writableLocation(QStandardPaths::GenericDataLocation)
-                            + "/eddy")
-                               .toStdString();
-    const QString mode = parser.value(durability);
-    if (mode != "durable" && mode != "fast") {
-        std::fprintf(stderr, "eddy broker: --durability must be 'durable' or 'fast'\n");
-        return 2;
-    }
-    config.durability = mode == "durable" ? eddy::Durability::Durable : eddy::Durability::Fast;
-    config.flushIntervalMs = parser.value(flush).toInt();
-
-    auto broker = eddy::Broker::open(config);
-    if (!broker) {
-        std::fprintf(stderr, "eddy broker: %s: %s\n",
-                     std::string(eddy::errcName(broker.code())).c_str(),
-                     broker.error().message.c_str());
-        return 1;
-    }
-    eddy::net::BrokerServerOptions serverOptions;
-    if (parser.isSet(listen)) {
-        serverOptions.requests.listen.clear();
-        for (const auto &url : parser.values(listen))
-            serverOptions.requests.listen.push_back(url.toStdString());
-    }
-    if (parser.isSet(pub)) {
-        serverOptions.publish.clear();
-        for (const auto &url : parser.values(pub))
-            if (url != "none")
-                serverOptions.publish.push_back(url.toStdString());
-    }
-    serverOptions.requests.tls.certFile = parser.value(tlsCert).toStdString();
-    serverOptions.requests.tls.keyFile = parser.value(tlsKey).toStdString();
-    serverOptions.requests.tls.caFile = parser.value(tlsCa).toStdString();
-    serverOptions.requests.tls.requireClientCert = parser.isSet(tlsRequire);
-    // Loopback by default: a broker reachable from other machines must be asked for.
-    const auto isLocal = [](const std::string &url) {
-        return url.rfind("inproc://", 0) == 0 || url.rfind("ipc://", 0) == 0
-               || url.find("://127.") != std::string::npos || url.find("://localhost") != std::string::npos
-               || url.find("://[::1]") != std::string::npos;
-    };
-    std::vector<std::string> all = serverOptions.requests.listen;
-    all.insert(all.end(), serverOptions.publish.begin(), serverOptions.publish.end());
-    for (const auto &url : all) {
-        if (isLocal(url))
-            continue;
-        if (!parser.isSet(allowRemote)) {
-            std::fprintf(stderr, "eddy broker: %s is not a loopback address; pass --allow-remote "
-                                 "to listen on it\n", url.c_str());
-            return 2;
-        }
-        std::fprintf(stderr, "eddy broker: warning: listening on %s without authentication\n",
-                     url.c_str());
-    }
-    auto server = eddy::net::BrokerServer::start(**broker, serverOptions);
-    if (!server) {
-        std::fprintf(stderr, "eddy broker: %s: %s\n",
-                     std::string(eddy::errcName(server.code())).c_str(),
-                     server.error().message.c_str());
-        return 1;
-    }
-    std::printf("eddy broker: data %s, durability %s, %zu topics\n", config.dataDir.c_str(),
-                mode.toUtf8().constData(), (*broker)->listTopics().size());
-    for (const auto &url : (*server)->requestUrls())
-        std::printf("eddy broker: requests on %s\n", url.c_str());
-    for (const auto &url : (*server)->publishUrls())
-        std::printf("eddy broker: live stream on %s\n", url.c_str());
-    std::fflush(stdout);
-
-    std::signal(SIGINT, onSignal);
-    std::signal(SIGTERM, onSignal);
-    const int rc = QCoreApplication::exec();
-    // Stop taking requests first, then flush: everything acknowledged is on disk at exit.
-    (*server)->stop();
-    (*broker)->close();
-    std::printf("eddy broker: stopped\n");
-    return rc;
-}
+const char kUsage[] =
+    "usage: eddy <command> [options]   (eddy <command> --help for details)\n"
+    "\n"
+    "  broker                         serve a data directory\n"
+    "  topic create|list|describe|alter|delete\n"
+    "  produce TOPIC                  records from --value or stdin lines\n"
+    "  consume TOPIC                  print records (--group to consume as a group)\n"
+    "  group list|describe|reset-offsets|delete\n"
+    "\n"
+    "Client commands take --broker URL (default tcp://127.0.0.1:7650) and --json.\n";
 
 } // namespace
 
@@ -129,10 +28,21 @@ int main(int argc, char **argv)
     QCoreApplication::setApplicationName("eddy");
     QStringList args = QCoreApplication::arguments();
     const QString command = args.size() > 1 ? args.at(1) : QString();
-    if (command == "broker") {
-        args.removeAt(1);
-        return runBroker(args);
+    using Run = int (*)(const QStringList &);
+    const std::pair<const char *, Run> commands[] = {
+        {"broker", eddy::cli::runBroker},   {"topic", eddy::cli::runTopic},
+        {"produce", eddy::cli::runProduce}, {"consume", eddy::cli::runConsume},
+        {"group", eddy::cli::runGroup},
+    };
+    for (const auto &[name, run] : commands) {
+        if (command == name) {
+            args.removeAt(1);
+            return run(args);
+        }
     }
-    std::fprintf(stderr, "usage: eddy broker [--data-dir DIR] [--durability durable|fast]\n");
-    return command.isEmpty() || command == "--help" || command == "-h" ? 0 : 2;
+    const bool help = command == "--help" || command == "-h" || command == "help";
+    std::fputs(kUsage, help ? stdout : stderr);
+    if (!help && !command.isEmpty())
+        std::fprintf(stderr, "eddy: unknown command '%s'\n", command.toUtf8().constData());
+    return help ? 0 : 2;
 }

@@ -837,8 +837,13 @@ void BrokerImpl::poll(PollRequest req, PollCallback done, bool mayPark)
         }
     }
     out.assignment = std::move(assignment);
-    if (!out.records.empty() || !mayPark || req.waitMs == 0 || parkOn.empty())
+    if (!out.records.empty() || !mayPark || req.waitMs == 0)
         return done(std::move(out));
+    // With nothing usable yet (partitions still pending hand-over), wait out a heartbeat
+    // interval for the assignment to settle rather than answering at once.
+    const int32_t waitMs = parkOn.empty()
+                               ? std::min(req.waitMs, std::max(1, out.assignment.heartbeatIntervalMs))
+                               : req.waitMs;
 
     auto timer = std::make_shared<std::atomic<Scheduler::TaskId>>(0);
     auto self = this;
@@ -851,7 +856,7 @@ void BrokerImpl::poll(PollRequest req, PollCallback done, bool mayPark)
             return done(makeError(Errc::ShuttingDown, "the broker is closing"));
         self->poll(req, std::move(done), false);
     });
-    park(waiter, timer, req.waitMs, parkOn);
+    park(waiter, timer, waitMs, parkOn);
 }
 
 Result<PollResult> Broker::pollSync(PollRequest request)
@@ -950,7 +955,14 @@ Result<std::vector<CommittedOffset>> Broker::resetOffsets(const ResetOffsetsRequ
     });
     if (!done)
         return done.error();
-    return d->m_groups->committed(request.group, request.topic);
+    auto all = d->m_groups->committed(request.group, request.topic);
+    if (!all)
+        return all.error();
+    std::vector<CommittedOffset> out;
+    for (auto &c : *all)
+        if (std::find(partitions.begin(), partitions.end(), c.partition) != partitions.end())
+            out.push_back(std::move(c));
+    return out;
 }
 
 // ---- metrics and retention ------------------------------------------------------------------
@@ -1085,6 +1097,11 @@ Result<std::vector<HistoryPoint>> Broker::metricsHistory(const std::string &enti
 
 void Broker::runRetention()
 {
+    // A pass only looks at persisted batches; commit what is queued first so that "now" covers
+    // everything appended before the call (in fast mode the newest batches may still be queued).
+    // The periodic pass does not wait like this: it must not stall the scheduler thread.
+    if (!m_impl->m_closed)
+        m_impl->m_store->flush();
     m_impl->retentionPass();
 }
 
@@ -1117,7 +1134,6 @@ void BrokerImpl::retentionPass()
             topics.push_back(t);
     }
     const int64_t nowUs = wallClockUs();
-    bool flushed = false;
     for (const auto &t : topics) {
         RetentionPolicy policy;
         std::vector<std::shared_ptr<PartitionLog>> parts;
@@ -1128,16 +1144,12 @@ void BrokerImpl::retentionPass()
         }
         if (policy == RetentionPolicy{})
             continue;
-        // Sizes and append times come from the stored batches, and only stored bytes are
-        // subtracted from the partition size: commit what is queued first (in fast mode the
-        // newest batches may not have reached the store yet), and never cut past the persisted
-        // end, or the bytes of unstored batches below the new start would be counted forever.
-        if (!flushed) {
-            m_store->flush();
-            flushed = true;
-        }
         for (const auto &log : parts) {
             const int64_t start = log->logStartOffset();
+            // Sizes and append times come from the stored batches, and only stored bytes are
+            // subtracted from the partition size: never cut past the persisted end (in fast mode
+            // the newest batches may not have reached the store yet), or the bytes of unstored
+            // batches below the new start would be counted in sizeBytes forever.
             const int64_t hw = std::min(log->highWatermark(), log->persistedEnd());
             int64_t newStart = start;
             if (policy.maxRecords > 0 && hw - start > policy.maxRecords)

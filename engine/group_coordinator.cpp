@@ -402,15 +402,23 @@ void GroupCoordinator::commit(const CommitRequest &request, int64_t nowMs,
                 return fail(makeError(Errc::UnknownMember, "member '" + request.memberId
                                                                + "' is not in group '"
                                                                + request.group + "'"));
-            if (request.generation != g->second.generation)
+            // A member may commit at the group's generation (its new assignment) or at the
+            // generation it last acknowledged (partitions it still owns while it hands them
+            // over), as KIP-848 accepts commits at the member's own epoch.
+            const bool current = request.generation == g->second.generation;
+            const bool acked = request.generation == m->second.ackedGeneration;
+            if (!current && !acked)
                 return fail(makeError(Errc::StaleGeneration,
                                       "commit for generation " + std::to_string(request.generation)
                                           + " but the group is at generation "
                                           + std::to_string(g->second.generation)));
             for (const auto &e : request.offsets) {
                 const TopicPartition tp{e.topic, e.partition};
-                if (std::find(m->second.target.begin(), m->second.target.end(), tp)
-                    == m->second.target.end())
+                const auto &target = m->second.target;
+                const bool inTarget = current
+                                      && std::find(target.begin(), target.end(), tp) != target.end();
+                const bool inOwned = acked && m->second.owned.count(tp);
+                if (!inTarget && !inOwned)
                     return fail(makeError(Errc::NotAssigned,
                                           "member '" + request.memberId + "' is not assigned "
                                               + e.topic + "/" + std::to_string(e.partition)));

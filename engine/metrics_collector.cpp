@@ -40,6 +40,20 @@ Rates MetricsCollector::rates(const std::string &entity, uint64_t recordsIn, uin
 {
     std::lock_guard lock(m_mutex);
     auto &samples = m_samples[entity];
+    if (samples.empty()) {
+        // An entity seen for the first time started counting from zero since the previous tick,
+        // so everything it counted happened within the last second: without this baseline a
+        // burst before its first sample would never show as a rate.
+        samples.push_back({nowMs - 1000, 0, 0, 0, 0});
+    } else {
+        // Totals go down when a topic is deleted (the broker's sum) or deleted and created again
+        // under the same name (its counters restart): the older samples would make the
+        // differences below wrap around, so start the window afresh.
+        const auto &last = samples.back();
+        if (recordsIn < last.rin || bytesIn < last.bin || recordsOut < last.rout
+            || bytesOut < last.bout)
+            samples.clear();
+    }
     samples.push_back({nowMs, recordsIn, bytesIn, recordsOut, bytesOut});
     while (samples.size() > kWindowTicks + 1 || (samples.size() > 1 && nowMs - samples.front().ms > 1500))
         samples.pop_front();

@@ -389,8 +389,11 @@ SqliteStore::~SqliteStore()
         for (auto &[sql, s] : m_writer->m_stmts)
             sqlite3_finalize(s);
     }
-    sqlite3_close_v2(m_writeDb);
+    // The last connection to close checkpoints the WAL into the database file and deletes it,
+    // but only a read-write connection can: closing the read-only reader last would leave every
+    // commit in eddy.db-wal, so eddy.db alone would not be a complete copy of the store.
     sqlite3_close_v2(m_readDb);
+    sqlite3_close_v2(m_writeDb);
 }
 
 Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const Options &options)

@@ -1,0 +1,145 @@
+// `eddy broker`: serves a data directory on the network until SIGINT/SIGTERM. Only argument
+// handling and printing live here; the broker and its network server are the engine's.
+#include "broker.h"
+#include "broker_server.h"
+#include "cli_commands.h"
+
+#include <QCommandLineParser>
+#include <QCoreApplication>
+#include <QDir>
+#include <QSocketNotifier>
+#include <QStandardPaths>
+
+#include <csignal>
+#include <cstdio>
+
+#include <unistd.h>
+
+namespace eddy::cli {
+
+namespace {
+
+// SIGINT/SIGTERM write a byte to this pipe; the event loop reads it and quits. Only write() is
+// async-signal-safe, and a byte that arrives before exec() starts is still seen once it does.
+int g_signalPipe[2] = {-1, -1};
+
+void onSignal(int)
+{
+    const char byte = 1;
+    [[maybe_unused]] const auto n = ::write(g_signalPipe[1], &byte, 1);
+}
+
+} // namespace
+
+int runBroker(const QStringList &args)
+{
+    QCommandLineParser parser;
+    parser.setApplicationDescription("Runs the Eddy broker engine on a data directory.");
+    parser.addHelpOption();
+    QCommandLineOption dataDir({"data", "data-dir"}, "Data directory (default: XDG data dir/eddy).",
+                               "dir");
+    QCommandLineOption durability("durability", "durable or fast (default fast).", "mode", "fast");
+    QCommandLineOption flush("flush-ms", "Fast mode: longest unflushed interval.", "ms", "50");
+    QCommandLineOption listen("listen", "Request endpoint URL (repeatable; default "
+                                        "tcp://127.0.0.1:7650).", "url");
+    QCommandLineOption pub("pub", "Live stream (PUB) URL (repeatable; default "
+                                  "tcp://127.0.0.1:7651; 'none' for no stream).", "url");
+    QCommandLineOption allowRemote("allow-remote", "Allow listening on non-loopback addresses.");
+    QCommandLineOption tlsCert("tls-cert", "PEM certificate for tls+tcp:// listeners.", "file");
+    QCommandLineOption tlsKey("tls-key", "PEM private key for tls+tcp:// listeners.", "file");
+    QCommandLineOption tlsCa("tls-ca", "PEM CA to verify client certificates.", "file");
+    QCommandLineOption tlsRequire("tls-require-client-cert", "Mutual TLS: require client certs.");
+    parser.addOptions({dataDir, durability, flush, listen, pub, allowRemote, tlsCert, tlsKey, tlsCa,
+                       tlsRequire});
+    parser.process(args);
+
+    eddy::BrokerConfig config;
+    config.dataDir = parser.isSet(dataDir)
+                         ? parser.value(dataDir).toStdString()
+                         : (QStandardPaths::writableLocation(QStandardPaths::GenericDataLocation)
+                            + "/eddy")
+                               .toStdString();
+    const QString mode = parser.value(durability);
+    if (mode != "durable" && mode != "fast") {
+        std::fprintf(stderr, "eddy broker: --durability must be 'durable' or 'fast'\n");
+        return 2;
+    }
+    config.durability = mode == "durable" ? eddy::Durability::Durable : eddy::Durability::Fast;
+    config.flushIntervalMs = parser.value(flush).toInt();
+
+    auto broker = eddy::Broker::open(config);
+    if (!broker) {
+        std::fprintf(stderr, "eddy broker: %s: %s\n",
+                     std::string(eddy::errcName(broker.code())).c_str(),
+                     broker.error().message.c_str());
+        return 1;
+    }
+    eddy::net::BrokerServerOptions serverOptions;
+    if (parser.isSet(listen)) {
+        serverOptions.requests.listen.clear();
+        for (const auto &url : parser.values(listen))
+            serverOptions.requests.listen.push_back(url.toStdString());
+    }
+    if (parser.isSet(pub)) {
+        serverOptions.publish.clear();
+        for (const auto &url : parser.values(pub))
+            if (url != "none")
+                serverOptions.publish.push_back(url.toStdString());
+    }
+    serverOptions.requests.tls.certFile = parser.value(tlsCert).toStdString();
+    serverOptions.requests.tls.keyFile = parser.value(tlsKey).toStdString();
+    serverOptions.requests.tls.caFile = parser.value(tlsCa).toStdString();
+    serverOptions.requests.tls.requireClientCert = parser.isSet(tlsRequire);
+    // Loopback by default: a broker reachable from other machines must be asked for.
+    const auto isLocal = [](const std::string &url) {
+        return url.rfind("inproc://", 0) == 0 || url.rfind("ipc://", 0) == 0
+               || url.find("://127.") != std::string::npos
+               || url.find("://localhost") != std::string::npos
+               || url.find("://[::1]") != std::string::npos;
+    };
+    std::vector<std::string> all = serverOptions.requests.listen;
+    all.insert(all.end(), serverOptions.publish.begin(), serverOptions.publish.end());
+    for (const auto &url : all) {
+        if (isLocal(url))
+            continue;
+        if (!parser.isSet(allowRemote)) {
+            std::fprintf(stderr, "eddy broker: %s is not a loopback address; pass --allow-remote "
+                                 "to listen on it\n", url.c_str());
+            return 2;
+        }
+        std::fprintf(stderr, "eddy broker: warning: listening on %s without authentication\n",
+                     url.c_str());
+    }
+    auto server = eddy::net::BrokerServer::start(**broker, serverOptions);
+    if (!server) {
+        std::fprintf(stderr, "eddy broker: %s: %s\n",
+                     std::string(eddy::errcName(server.code())).c_str(),
+                     server.error().message.c_str());
+        return 1;
+    }
+    // Handlers go in before the URLs are printed: whoever waits for that line may signal at once.
+    if (::pipe(g_signalPipe) != 0) {
+        std::fprintf(stderr, "eddy broker: cannot create the signal pipe\n");
+        return 1;
+    }
+    QSocketNotifier signalNotifier(g_signalPipe[0], QSocketNotifier::Read);
+    QObject::connect(&signalNotifier, &QSocketNotifier::activated, &QCoreApplication::quit);
+    std::signal(SIGINT, onSignal);
+    std::signal(SIGTERM, onSignal);
+    std::printf("eddy broker: data %s, durability %s, %zu topics\n", config.dataDir.c_str(),
+                mode.toUtf8().constData(), (*broker)->listTopics().size());
+    for (const auto &url : (*server)->requestUrls())
+        std::printf("eddy broker: requests on %s\n", url.c_str());
+    for (const auto &url : (*server)->publishUrls())
+        std::printf("eddy broker: live stream on %s\n", url.c_str());
+    std::fflush(stdout);
+
+    const int rc = QCoreApplication::exec();
+    // Stop taking requests first, then flush: everything acknowledged is on disk at exit.
+    (*server)->stop();
+    (*broker)->close();
+    std::printf("eddy broker: stopped\n");
+    return rc;
+}
+
+} // namespace eddy::cli

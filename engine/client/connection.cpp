@@ -1,0 +1,333 @@
+// The client's transport: one REQ socket per Connection, with a pool of (aio, context) slots so
+// requests from many threads overlap on the wire. A slot runs a two-step state machine (SEND,
+// then RECV) in NNG's callbacks and hands the reply to a completion function; the synchronous
+// request() is that plus a promise. Slots are reused rather than freed after each call because
+// an aio cannot be freed from its own callback, which is where a call completes.
+#include "connection.h"
+
+#include "binary_codec.h"
+
+#include <nng/nng.h>
+#include <nng/protocol/reqrep0/req.h>
+#include <nng/supplemental/tls/tls.h>
+
+#include <chrono>
+#include <cstring>
+#include <fstream>
+#include <future>
+#include <mutex>
+#include <optional>
+#include <vector>
+
+namespace eddy::client {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+struct Slot {
+    enum class Stage { Idle, Send, Recv };
+    ConnectionImpl *owner = nullptr;
+    nng_aio *aio = nullptr;
+    nng_ctx ctx = NNG_CTX_INITIALIZER;
+    Stage stage = Stage::Idle;
+    int timeoutMs = 0;
+    Clock::time_point deadline;
+    std::function<void(Result<std::string>)> done;
+};
+
+void onSlot(void *arg);
+
+} // namespace
+
+class ConnectionImpl
+{
+public:
+    std::string url;
+    nng_socket socket = NNG_SOCKET_INITIALIZER;
+    nng_dialer dialer = NNG_DIALER_INITIALIZER;
+    nng_tls_config *tls = nullptr;
+    bool socketOpen = false;
+
+    std::mutex mutex;
+    bool closed = false;
+    std::vector<std::unique_ptr<Slot>> slots; // every slot ever made; freed at destruction
+    std::vector<Slot *> idle;
+
+    ~ConnectionImpl()
+    {
+        close();
+        // nng_aio_free waits for a callback in progress, so no slot is touched after this.
+        for (auto &s : slots)
+            nng_aio_free(s->aio);
+        if (tls)
+            nng_tls_config_free(tls);
+    }
+
+    void close()
+    {
+        {
+            std::lock_guard lock(mutex);
+            if (closed)
+                return;
+            closed = true;
+        }
+        // Closing the socket completes every pending aio with NNG_ECLOSED.
+        if (socketOpen)
+            nng_close(socket);
+    }
+
+    Error failure(int rv, int timeoutMs) const
+    {
+        switch (rv) {
+        case NNG_ETIMEDOUT:
+            return makeError(Errc::Timeout, "no reply from " + url + " within "
+                                                + std::to_string(timeoutMs) + " ms");
+        case NNG_ECLOSED:
+        case NNG_ECANCELED:
+            return makeError(Errc::ShuttingDown, "the connection to " + url + " is closed");
+        default:
+            // Transport trouble (a broken pipe, a failed redial) is transient: report it as a
+            // timeout so callers treat it as retriable.
+            return makeError(Errc::Timeout, "request to " + url + " failed: " + nng_strerror(rv));
+        }
+    }
+
+    Result<Slot *> acquire()
+    {
+        std::lock_guard lock(mutex);
+        if (closed)
+            return makeError(Errc::ShuttingDown, "the connection to " + url + " is closed");
+        if (!idle.empty()) {
+            Slot *s = idle.back();
+            idle.pop_back();
+            return s;
+        }
+        auto slot = std::make_unique<Slot>();
+        slot->owner = this;
+        if (int rv = nng_aio_alloc(&slot->aio, onSlot, slot.get()); rv != 0)
+            return makeError(Errc::Internal, std::string("cannot allocate an aio: ")
+                                                 + nng_strerror(rv));
+        if (int rv = nng_ctx_open(&slot->ctx, socket); rv != 0) {
+            nng_aio_free(slot->aio);
+            return failure(rv, 0);
+        }
+        nng_ctx_set_ms(slot->ctx, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE);
+        slots.push_back(std::move(slot));
+        return slots.back().get();
+    }
+
+    void release(Slot *slot)
+    {
+        std::lock_guard lock(mutex);
+        slot->stage = Slot::Stage::Idle;
+        idle.push_back(slot);
+    }
+
+    void finish(Slot *slot, Result<std::string> result)
+    {
+        auto done = std::move(slot->done);
+        slot->done = nullptr;
+        // Completion first, release after: a released slot may be restarted by another thread,
+        // and its aio must not be reused while this callback still runs on it.
+        done(std::move(result));
+        release(slot);
+    }
+};
+
+namespace {
+
+void onSlot(void *arg)
+{
+    auto *slot = static_cast<Slot *>(arg);
+    ConnectionImpl *c = slot->owner;
+    const int rv = nng_aio_result(slot->aio);
+    if (slot->stage == Slot::Stage::Send) {
+        if (rv != 0) {
+            nng_msg_free(nng_aio_get_msg(slot->aio)); // an unsent request stays ours to free
+            nng_aio_set_msg(slot->aio, nullptr);
+            return c->finish(slot, c->failure(rv, slot->timeoutMs));
+        }
+        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                              slot->deadline - Clock::now())
+                              .count();
+        slot->stage = Slot::Stage::Recv;
+        nng_aio_set_timeout(slot->aio, static_cast<nng_duration>(std::max<int64_t>(1, left)));
+        nng_ctx_recv(slot->ctx, slot->aio);
+        return;
+    }
+    if (slot->stage == Slot::Stage::Recv) {
+        if (rv != 0)
+            return c->finish(slot, c->failure(rv, slot->timeoutMs));
+        nng_msg *msg = nng_aio_get_msg(slot->aio);
+        std::string reply(static_cast<const char *>(nng_msg_body(msg)), nng_msg_len(msg));
+        nng_msg_free(msg);
+        nng_aio_set_msg(slot->aio, nullptr);
+        return c->finish(slot, std::move(reply));
+    }
+}
+
+std::string readError(const std::string &what, int rv)
+{
+    return what + ": " + nng_strerror(rv);
+}
+
+std::optional<std::string> readFile(const std::string &path)
+{
+    std::ifstream in(path, std::ios::binary);
+    if (path.empty() || !in)
+        return std::nullopt;
+    return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+} // namespace
+
+Result<std::shared_ptr<Connection>> Connection::open(const std::string &url)
+{
+    ConnectionOptions options;
+    options.url = url;
+    return open(options);
+}
+
+Result<std::shared_ptr<Connection>> Connection::open(const ConnectionOptions &options)
+{
+    auto impl = std::make_unique<ConnectionImpl>();
+    impl->url = options.url;
+    if (int rv = nng_req0_open(&impl->socket); rv != 0)
+        return makeError(Errc::Internal, readError("cannot open a REQ socket", rv));
+    impl->socketOpen = true;
+    nng_socket_set_ms(impl->socket, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE);
+    // Fetch and poll replies may be as large as the broker's batch limit: no client-side cap.
+    nng_socket_set_size(impl->socket, NNG_OPT_RECVMAXSZ, 0);
+    if (int rv = nng_dialer_create(&impl->dialer, impl->socket, options.url.c_str()); rv != 0)
+        return makeError(Errc::InvalidConfig, readError("cannot dial " + options.url, rv));
+    if (options.url.rfind("tls+tcp://", 0) == 0) {
+        if (int rv = nng_tls_config_alloc(&impl->tls, NNG_TLS_MODE_CLIENT); rv != 0)
+            return makeError(Errc::InvalidConfig, readError("TLS", rv));
+        if (!options.tlsCaFile.empty()) {
+            if (int rv = nng_tls_config_ca_file(impl->tls, options.tlsCaFile.c_str()); rv != 0)
+                return makeError(Errc::InvalidConfig,
+                                 readError("TLS CA file " + options.tlsCaFile, rv));
+            nng_tls_config_auth_mode(impl->tls, NNG_TLS_AUTH_MODE_REQUIRED);
+        } else {
+            nng_tls_config_auth_mode(impl->tls, NNG_TLS_AUTH_MODE_NONE);
+        }
+        if (!options.tlsCertFile.empty()) {
+            // Certificate and key come as two files; NNG takes them as two PEM strings.
+            auto cert = readFile(options.tlsCertFile);
+            auto key = readFile(options.tlsKeyFile);
+            if (!cert || !key)
+                return makeError(Errc::InvalidConfig, "cannot read TLS certificate '"
+                                                          + options.tlsCertFile + "' or key '"
+                                                          + options.tlsKeyFile + "'");
+            if (int rv = nng_tls_config_own_cert(impl->tls, cert->c_str(), key->c_str(), nullptr);
+                rv != 0)
+                return makeError(Errc::InvalidConfig,
+                                 readError("TLS certificate " + options.tlsCertFile, rv));
+        }
+        std::string host = options.tlsServerName;
+        if (host.empty()) {
+            host = options.url.substr(std::strlen("tls+tcp://"));
+            host = host.substr(0, host.rfind(':'));
+            // NNG's TLS engine matches names only, not IP addresses: for an address literal
+            // the chain is still verified, the name is not (unless tlsServerName says one).
+            if (host.find_first_not_of("0123456789.") == std::string::npos
+                || host.front() == '[')
+                host.clear();
+        }
+        if (!host.empty())
+            nng_tls_config_server_name(impl->tls, host.c_str());
+        if (int rv = nng_dialer_set_ptr(impl->dialer, NNG_OPT_TLS_CONFIG, impl->tls); rv != 0)
+            return makeError(Errc::InvalidConfig, readError("TLS on " + options.url, rv));
+    }
+    // A blocking first dial reports why the broker is unreachable; later redials are NNG's.
+    if (int rv = nng_dialer_start(impl->dialer, 0); rv != 0) {
+        // A broker that is down may come back (Timeout is retriable); a TLS or address problem
+        // will not fix itself.
+        const bool settings = rv == NNG_ECRYPTO || rv == NNG_EPEERAUTH || rv == NNG_EADDRINVAL
+                              || rv == NNG_ENOTSUP;
+        return makeError(settings ? Errc::InvalidConfig : Errc::Timeout,
+                         readError("cannot connect to " + options.url, rv));
+    }
+    return std::shared_ptr<Connection>(new Connection(std::move(impl)));
+}
+
+Connection::Connection(std::unique_ptr<ConnectionImpl> impl) : m_impl(std::move(impl)) {}
+
+Connection::~Connection() = default;
+
+void Connection::close()
+{
+    m_impl->close();
+}
+
+const std::string &Connection::url() const
+{
+    return m_impl->url;
+}
+
+void Connection::requestAsync(std::string frame, int timeoutMs,
+                              std::function<void(Result<std::string>)> done)
+{
+    auto slot = m_impl->acquire();
+    if (!slot)
+        return done(slot.error());
+    Slot *s = *slot;
+    nng_msg *msg = nullptr;
+    if (int rv = nng_msg_alloc(&msg, frame.size()); rv != 0) {
+        m_impl->release(s);
+        return done(makeError(Errc::Internal, readError("cannot allocate a message", rv)));
+    }
+    if (!frame.empty())
+        std::memcpy(nng_msg_body(msg), frame.data(), frame.size());
+    s->done = std::move(done);
+    s->timeoutMs = std::max(1, timeoutMs);
+    s->deadline = Clock::now() + std::chrono::milliseconds(s->timeoutMs);
+    s->stage = Slot::Stage::Send;
+    nng_aio_set_msg(s->aio, msg);
+    nng_aio_set_timeout(s->aio, s->timeoutMs);
+    nng_ctx_send(s->ctx, s->aio);
+}
+
+Result<std::string> Connection::request(std::string_view frame, int timeoutMs)
+{
+    std::promise<Result<std::string>> promise;
+    auto future = promise.get_future();
+    requestAsync(std::string(frame), timeoutMs,
+                 [&promise](Result<std::string> r) { promise.set_value(std::move(r)); });
+    return future.get();
+}
+
+Result<Json> Connection::call(const Json &request, int timeoutMs)
+{
+    std::string text;
+    try {
+        text = request.dump(-1, ' ', false, Json::error_handler_t::replace);
+    } catch (const Json::exception &e) {
+        return makeError(Errc::InvalidRequest, std::string("cannot encode request: ") + e.what());
+    }
+    auto reply = this->request(text, timeoutMs);
+    if (!reply)
+        return reply.error();
+    return parseReply(*reply);
+}
+
+Result<Json> parseReply(std::string_view text)
+{
+    Json j = Json::parse(text.begin(), text.end(), nullptr, false);
+    if (j.is_discarded() || !j.is_object())
+        return makeError(Errc::MalformedRequest, "the broker's reply is not a JSON object");
+    auto ok = j.find("ok");
+    if (ok != j.end() && ok->is_boolean() && ok->get<bool>())
+        return j;
+    std::string code = "INTERNAL", message = "the broker reported a failure without details";
+    if (auto e = j.find("error"); e != j.end() && e->is_object()) {
+        if (auto c = e->find("code"); c != e->end() && c->is_string())
+            code = c->get<std::string>();
+        if (auto m = e->find("message"); m != e->end() && m->is_string())
+            message = m->get<std::string>();
+    }
+    return makeError(net::errcFromName(code), message);
+}
+
+} // namespace eddy::client

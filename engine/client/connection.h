@@ -1,0 +1,75 @@
+#pragma once
+
+#include "result.h"
+
+#include <nlohmann/json.hpp>
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+
+namespace eddy::client {
+
+using Json = nlohmann::json;
+
+// How to reach a broker. TLS settings apply to tls+tcp:// URLs only (PEM files).
+struct ConnectionOptions {
+    std::string url = "tcp://127.0.0.1:7650"; // tcp://, ipc://, inproc:// or tls+tcp://
+    std::string tlsCaFile;      // verify the broker against this CA; empty: no verification
+    std::string tlsCertFile;    // client certificate for mutual TLS (with tlsKeyFile)
+    std::string tlsKeyFile;
+    std::string tlsServerName;  // name to verify in the broker certificate; default: the URL's
+                                // host name (an IP address literal is not verified by name)
+};
+
+class ConnectionImpl;
+
+// One NNG REQ socket dialled to a broker. Requests run on their own NNG context each, so any
+// number may be in flight at once from any threads. REQ's automatic resend is disabled: the
+// producer and consumer decide what may be retried (a blind resend of a produce would write it
+// twice). After the first connection NNG redials on its own whenever the broker goes away.
+// Thread-safe.
+class Connection
+{
+public:
+    // Dials options.url and waits for the connection. Fails with Timeout naming the URL and
+    // NNG's reason when the broker cannot be reached (refused, unreachable), and with
+    // InvalidConfig for a malformed URL, unreadable TLS files or a failed TLS handshake.
+    static Result<std::shared_ptr<Connection>> open(const ConnectionOptions &options);
+    // Shorthand for open() with default options but the URL.
+    static Result<std::shared_ptr<Connection>> open(const std::string &url);
+    ~Connection();
+
+    Connection(const Connection &) = delete;
+    Connection &operator=(const Connection &) = delete;
+
+    // Sends one frame and waits up to timeoutMs for the reply, which is returned as raw bytes.
+    // Fails with Timeout when no reply came in time (the request may still have been executed)
+    // and ShuttingDown once close() was called.
+    Result<std::string> request(std::string_view frame, int timeoutMs);
+    // The same, asynchronously: done runs exactly once, on an NNG thread (it must not block or
+    // destroy this connection), or inline when the request cannot be started.
+    void requestAsync(std::string frame, int timeoutMs,
+                      std::function<void(Result<std::string>)> done);
+
+    // Sends a JSON op and returns the reply object when it says {"ok":true}; {"ok":false} becomes
+    // an Error with the broker's code and message; an unparsable reply is MalformedRequest.
+    Result<Json> call(const Json &request, int timeoutMs);
+
+    // Aborts requests in flight (they fail with ShuttingDown) and closes the socket. Idempotent;
+    // the destructor calls it.
+    void close();
+    // The URL this connection dials.
+    const std::string &url() const;
+
+private:
+    explicit Connection(std::unique_ptr<ConnectionImpl> impl);
+    std::unique_ptr<ConnectionImpl> m_impl;
+};
+
+// Maps a JSON reply to its value or the broker's error (shared by call() and the binary
+// tunnel).
+Result<Json> parseReply(std::string_view text);
+
+} // namespace eddy::client
