@@ -13,6 +13,11 @@
 #include "scheduler.h"
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
 #include <deque>
 #include <filesystem>
 #include <future>
@@ -56,7 +61,15 @@ class BrokerImpl
 {
 public:
     explicit BrokerImpl(BrokerConfig config) : m_config(std::move(config)) {}
+    ~BrokerImpl()
+    {
+        // The store and threads go first (members below), then the lock is released.
+        m_store.reset();
+        if (m_lockFd >= 0)
+            ::close(m_lockFd);
+    }
 
+    int m_lockFd = -1;
     BrokerConfig m_config;
     std::unique_ptr<SqliteStore> m_store;
     std::unique_ptr<GroupCoordinator> m_groups;
@@ -278,6 +291,15 @@ Result<std::unique_ptr<Broker>> Broker::open(BrokerConfig config)
     auto impl = std::make_unique<BrokerImpl>(std::move(config));
     BrokerImpl *d = impl.get();
 
+    // One broker per data directory: a second one would interleave its writes with ours.
+    const auto lockPath = (std::filesystem::path(d->m_config.dataDir) / "eddy.lock").string();
+    d->m_lockFd = ::open(lockPath.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (d->m_lockFd < 0)
+        return makeError(Errc::StorageError, "cannot open " + lockPath + ": " + std::strerror(errno));
+    if (::flock(d->m_lockFd, LOCK_EX | LOCK_NB) != 0)
+        return makeError(Errc::StorageError, "data directory " + d->m_config.dataDir
+                                                 + " is in use by another broker");
+
     SqliteStore::Options options;
     options.path = (std::filesystem::path(d->m_config.dataDir) / "eddy.db").string();
     options.durability = d->m_config.durability;
@@ -348,7 +370,8 @@ void Broker::close()
     auto *d = m_impl.get();
     if (!d || d->m_closed.exchange(true))
         return;
-    d->m_scheduler->stop();
+    // Answer parked reads before the scheduler stops: a parked poll with no partition to wait
+    // on lives only in its deadline task, and stopping the scheduler would drop it unanswered.
     std::set<std::weak_ptr<Waiter>, std::owner_less<std::weak_ptr<Waiter>>> parked;
     {
         std::lock_guard lock(d->m_parkedMutex);
@@ -357,6 +380,7 @@ void Broker::close()
     for (const auto &weak : parked)
         if (auto w = weak.lock())
             w->fire(true);
+    d->m_scheduler->stop();
     d->m_store->flush();
     d->m_store->close();
 }
@@ -563,6 +587,9 @@ void BrokerImpl::produce(ProduceRequest req, ProduceCallback done)
             cb(std::move(p->result));
     };
 
+    // Backpressure: a producer faster than the disk waits here, outside every lock, instead of
+    // growing the store queue and the memory tail without bound.
+    m_store->waitForRoom(m_config.maxUnstoredBytes);
     const int64_t nowUs = wallClockUs();
     for (auto &[partition, indexes] : byPartition) {
         std::vector<Record> records;
@@ -602,6 +629,7 @@ void BrokerImpl::produce(ProduceRequest req, ProduceCallback done)
                 }
             };
             op.urgent = urgent;
+            op.bytes = batch->bytes;
             m_store->submit(std::move(op));
         };
         auto appended = log->append(std::move(records), nowUs, {req.producerId, req.baseSequence},
@@ -712,11 +740,11 @@ void BrokerImpl::park(const WaiterPtr &waiter,
     }
     if (closing)
         return waiter->fire(true);
-    std::weak_ptr<Waiter> weak = waiter;
-    timer->store(m_scheduler->after(std::chrono::milliseconds(waitMs), [weak] {
-        if (auto w = weak.lock())
-            w->fire(true);
-    }));
+    // The deadline task holds the waiter strongly: when it waits on no partition (a poll whose
+    // partitions are all still pending hand-over) nothing else keeps it alive, and a waiter
+    // destroyed unfired never answers. Firing on data cancels the task, which drops it.
+    timer->store(m_scheduler->after(std::chrono::milliseconds(waitMs),
+                                    [waiter] { waiter->fire(true); }));
     for (const auto &[log, offset] : logs)
         log->addWaiter(offset, waiter);
 }

@@ -27,6 +27,7 @@ struct BrokerConfig {
     std::size_t maxBatchRecords = 100000;
     std::size_t maxBatchBytes = 64 << 20;
     std::size_t cacheBytesPerPartition = 8 << 20;
+    std::size_t maxUnstoredBytes = 128 << 20; // produce waits while more awaits the store
     int32_t minSessionTimeoutMs = 50;
     int32_t maxSessionTimeoutMs = 300000;
     int metricsIntervalMs = 100;

@@ -572,6 +572,7 @@ void SqliteStore::submit(StoreOp op)
         if (!m_closing) {
             if (op.urgent)
                 m_urgent = true;
+            m_queuedBytes += op.bytes;
             m_queue.push_back(std::move(op));
             ++m_submitted;
             lock.unlock();
@@ -600,6 +601,19 @@ void SqliteStore::flush()
     m_idleCv.wait(lock, [&] { return m_completed >= target || m_closed; });
 }
 
+void SqliteStore::waitForRoom(std::size_t limitBytes)
+{
+    if (std::this_thread::get_id() == m_thread.get_id())
+        return;
+    std::unique_lock lock(m_queueMutex);
+    if (m_queuedBytes <= limitBytes)
+        return;
+    // Ask for a commit now rather than waiting out the flush interval.
+    m_urgent = true;
+    m_queueCv.notify_one();
+    m_roomCv.wait(lock, [&] { return m_queuedBytes <= limitBytes || m_closing; });
+}
+
 void SqliteStore::close()
 {
     {
@@ -609,6 +623,7 @@ void SqliteStore::close()
         m_closing = true;
     }
     m_queueCv.notify_one();
+    m_roomCv.notify_all();
     if (m_thread.joinable())
         m_thread.join();
 }
@@ -642,12 +657,16 @@ void SqliteStore::writerLoop()
         {
             std::lock_guard lock(m_queueMutex);
             m_completed += ops.size();
+            for (const auto &op : ops)
+                m_queuedBytes -= op.bytes;
         }
         m_idleCv.notify_all();
+        m_roomCv.notify_all();
     }
     std::lock_guard lock(m_queueMutex);
     m_closed = true;
     m_idleCv.notify_all();
+    m_roomCv.notify_all();
 }
 
 Result<void> SqliteStore::commitGroup(std::vector<StoreOp> &ops)

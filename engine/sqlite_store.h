@@ -107,6 +107,7 @@ struct StoreOp {
     std::function<Result<void>(StoreWriter &)> apply;
     std::function<void(const Result<void> &)> done;
     bool urgent = false; // fast mode: commit now rather than at the next flush interval
+    std::size_t bytes = 0; // payload bytes it carries, for backpressure
 };
 
 // Write-side statements, usable only from StoreOp::apply on the writer thread.
@@ -171,6 +172,9 @@ public:
     Result<void> submitAndWait(std::function<Result<void>(StoreWriter &)> apply);
     // Waits until everything queued before the call has been committed (or failed).
     void flush();
+    // Blocks while more than limitBytes of queued ops await the writer (backpressure for
+    // producers that outrun the disk). Returns at once on the writer thread and after close().
+    void waitForRoom(std::size_t limitBytes);
     // Commits what is queued and stops the writer; further submits fail.
     void close();
 
@@ -213,6 +217,8 @@ private:
     bool m_closing = false;
     bool m_closed = false;
     uint64_t m_submitted = 0;
+    std::size_t m_queuedBytes = 0;
+    std::condition_variable m_roomCv;
     uint64_t m_completed = 0;
     std::thread m_thread;
 };

@@ -17,8 +17,13 @@ public:
     // Runs the action if no one has yet. Call without holding any engine lock.
     void fire(bool timedOut)
     {
-        if (!m_fired.exchange(true, std::memory_order_acq_rel))
+        if (!m_fired.exchange(true, std::memory_order_acq_rel)) {
             m_action(timedOut);
+            // Drop what the action captured, its partition log among them: a fired waiter can
+            // stay in that log's waiter list until the next append, and after the topic is
+            // deleted the log would keep itself alive through it.
+            m_action = nullptr;
+        }
     }
     bool fired() const { return m_fired.load(std::memory_order_acquire); }
 

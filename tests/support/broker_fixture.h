@@ -165,9 +165,3 @@ inline const GroupMetrics *findGroupMetrics(const MetricsSnapshot &snap, const s
         QVERIFY2(!eddyResult_.ok(), "expected " #errc " but the call succeeded");                  \
         QCOMPARE(eddyResult_.code(), errc);                                                        \
     } while (false)
-
-// Declares `auto var` as the opened broker, failing the test if it cannot be opened.
-#define EDDY_OPEN_BROKER(var, config)                                                              \
-    auto var##Opened_ = eddy::Broker::open(config);                                                \
-    QVERIFY2(var##Opened_.ok(), eddy::test::describe(var##Opened_).constData());                   \
-    std::unique_ptr<eddy::Broker> var = std::move(var##Opened_.value())
