@@ -35,6 +35,7 @@ struct Topic {
     RetentionPolicy retention;
     int64_t createdMs = 0;
     std::vector<std::shared_ptr<PartitionLog>> partitions;
+    std::set<int32_t> offline; // partitions held offline by fault injection
 };
 
 // Shared by the partitions of one produce request until every one has met its acks.
@@ -84,6 +85,9 @@ public:
     int64_t m_nextTopicId = 1;
     std::atomic<int64_t> m_nextProducerId{1};
     std::atomic<bool> m_closed{false};
+    // Partitions held offline across all topics (guarded, like Topic::offline, by
+    // m_topicsMutex): while 0, the data paths skip the offline check and its lock.
+    std::atomic<int> m_offlineCount{0};
 
     mutable std::mutex m_snapshotMutex;
     MetricsSnapshotPtr m_snapshot;
@@ -153,6 +157,22 @@ public:
                              "topic '" + topic + "' has no partition " + std::to_string(partition)
                                  + " (it has " + std::to_string(parts.size()) + ")");
         return std::make_pair(it->second, parts[static_cast<std::size_t>(partition)]);
+    }
+
+    // True while fault injection holds the partition offline (Broker::setPartitionOffline).
+    bool isOffline(const Topic &topic, int32_t partition) const
+    {
+        if (m_offlineCount.load(std::memory_order_relaxed) == 0)
+            return false;
+        std::shared_lock lock(m_topicsMutex);
+        return topic.offline.count(partition) != 0;
+    }
+
+    static Error offlineError(const std::string &topic, int32_t partition)
+    {
+        return makeError(Errc::PartitionOffline, "partition " + std::to_string(partition)
+                                                     + " of topic '" + topic
+                                                     + "' is offline; retry later");
     }
 
     TopicInfo infoOf(const Topic &t) const
@@ -437,6 +457,8 @@ Result<void> Broker::deleteTopic(const std::string &name)
         return r;
     {
         std::unique_lock lock(d->m_topicsMutex);
+        d->m_offlineCount.fetch_sub(static_cast<int>(topic->offline.size()));
+        topic->offline.clear();
         d->m_topics.erase(name);
     }
     d->m_groups->topicDeleted(name);
@@ -538,12 +560,14 @@ void BrokerImpl::produce(ProduceRequest req, ProduceCallback done)
 
     std::shared_ptr<Topic> topic;
     std::vector<std::shared_ptr<PartitionLog>> logs;
+    std::set<int32_t> offline;
     {
         std::shared_lock lock(m_topicsMutex);
         auto it = m_topics.find(req.topic);
         if (it != m_topics.end()) {
             topic = it->second;
             logs = topic->partitions;
+            offline = topic->offline;
         }
     }
     if (!topic) {
@@ -562,6 +586,11 @@ void BrokerImpl::produce(ProduceRequest req, ProduceCallback done)
     std::map<int32_t, std::vector<std::size_t>> byPartition;
     for (std::size_t i = 0; i < req.records.size(); ++i)
         byPartition[m_partitioner.choose(req.partition, req.records[i].key, count)].push_back(i);
+    // Checked before anything is appended, so a request touching an offline partition leaves
+    // no record behind in the others either.
+    for (const auto &[partition, indexes] : byPartition)
+        if (offline.count(partition))
+            return done(offlineError(req.topic, partition));
 
     auto pending = std::make_shared<PendingProduce>();
     pending->done = std::move(done);
@@ -700,6 +729,8 @@ void BrokerImpl::fetch(FetchRequest req, FetchCallback done)
     if (!found)
         return done(found.error());
     auto [topic, log] = *found;
+    if (isOffline(*topic, req.partition))
+        return done(offlineError(req.topic, req.partition));
     auto first = readNow(*topic, *log, req);
     if (!first || !first->records.empty() || req.waitMs == 0)
         return done(std::move(first));
@@ -715,6 +746,9 @@ void BrokerImpl::fetch(FetchRequest req, FetchCallback done)
             }
             if (self->m_closed)
                 return done(makeError(Errc::ShuttingDown, "the broker is closing"));
+            // Taken offline while parked: answer as a fetch arriving now would be.
+            if (self->isOffline(*topic, req.partition))
+                return done(offlineError(req.topic, req.partition));
             done(self->readNow(*topic, *log, req));
         });
     park(waiter, timer, req.waitMs, {{log, req.offset}});
@@ -827,6 +861,7 @@ void BrokerImpl::poll(PollRequest req, PollCallback done, bool mayPark)
     PollResult out;
     std::vector<std::pair<std::shared_ptr<PartitionLog>, int64_t>> parkOn;
     std::size_t bytes = 0;
+    std::size_t offlineCount = 0;
     // Rotate the starting partition so one busy partition cannot starve the others.
     const std::size_t n = positions.size();
     const std::size_t first = n ? m_pollRotation.fetch_add(1, std::memory_order_relaxed) % n : 0;
@@ -836,6 +871,10 @@ void BrokerImpl::poll(PollRequest req, PollCallback done, bool mayPark)
         if (!found)
             continue; // deleted meanwhile: the next rebalance drops it
         auto &[topic, log] = *found;
+        if (isOffline(*topic, pos.partition.partition)) {
+            ++offlineCount; // skipped, not parked on: it cannot receive records while offline
+            continue;
+        }
         if (out.records.size() >= req.maxRecords || bytes >= req.maxBytes) {
             continue;
         }
@@ -864,6 +903,10 @@ void BrokerImpl::poll(PollRequest req, PollCallback done, bool mayPark)
             out.records.push_back({pos.partition.topic, pos.partition.partition, std::move(r)});
         }
     }
+    if (n > 0 && offlineCount == n)
+        return done(makeError(Errc::PartitionOffline,
+                              "every partition member " + req.memberId + " reads is offline; "
+                              "retry later"));
     out.assignment = std::move(assignment);
     if (!out.records.empty() || !mayPark || req.waitMs == 0)
         return done(std::move(out));
@@ -1149,6 +1192,45 @@ std::vector<BrokerEvent> Broker::recentEvents() const
 {
     std::lock_guard lock(m_impl->m_listenerMutex);
     return {m_impl->m_events.begin(), m_impl->m_events.end()};
+}
+
+void Broker::publishEvent(std::string kind, std::string subject, std::string detail)
+{
+    m_impl->emitEvent(std::move(kind), std::move(subject), std::move(detail));
+}
+
+// ---- fault injection ------------------------------------------------------------------------
+
+Result<void> Broker::setPartitionOffline(const std::string &topic, int32_t partition,
+                                         bool offline)
+{
+    auto *d = m_impl.get();
+    auto found = d->findPartition(topic, partition);
+    if (!found)
+        return found.error();
+    auto &t = *found->first;
+    {
+        std::unique_lock lock(d->m_topicsMutex);
+        // Deleted (or replaced) since the lookup: its count must not leak into m_offlineCount.
+        auto it = d->m_topics.find(topic);
+        if (it == d->m_topics.end() || it->second.get() != &t)
+            return makeError(Errc::UnknownTopic, "topic '" + topic + "' does not exist");
+        const bool was = t.offline.count(partition) != 0;
+        if (offline && !was) {
+            t.offline.insert(partition);
+            d->m_offlineCount.fetch_add(1);
+        } else if (!offline && was) {
+            t.offline.erase(partition);
+            d->m_offlineCount.fetch_sub(1);
+        }
+    }
+    return {};
+}
+
+void Broker::setDiskFault(int commitDelayMs, bool full)
+{
+    m_impl->m_store->setCommitDelay(commitDelayMs);
+    m_impl->m_store->setFull(full);
 }
 
 void BrokerImpl::retentionPass()

@@ -118,7 +118,8 @@ struct PollResult {
 // Something that happened in the broker, for the event log and the live stream.
 struct BrokerEvent {
     int64_t timestampMs = 0;
-    std::string kind;    // "topic_created", "topic_deleted", "partitions_added", "group"
+    std::string kind;    // "topic_created", "topic_deleted", "partitions_added", "group",
+                         // "fault_started", "fault_ended" (publishEvent)
     std::string subject; // the topic or group name
     std::string detail;  // a sentence
 };
@@ -220,6 +221,20 @@ public:
     void setEventListener(EventListener listener);
     // The last 1,000 events, oldest first.
     std::vector<BrokerEvent> recentEvents() const;
+    // Records an event of the caller's (the fault runner announces "fault_started" and
+    // "fault_ended") in the event log and hands it to the event listener, like the broker's own.
+    void publishEvent(std::string kind, std::string subject, std::string detail);
+
+    // ---- fault injection (simulator, studio; every setting takes effect at once) ----
+    // Takes a partition offline or back online. While offline, produce to it, fetch from it and
+    // poll of it fail with the retriable PartitionOffline and nothing is appended; a poll skips
+    // it and returns records of the member's other partitions (PartitionOffline only when every
+    // partition it reads is offline). Fails with UnknownTopic / UnknownPartition. Deleting the
+    // topic forgets the setting.
+    Result<void> setPartitionOffline(const std::string &topic, int32_t partition, bool offline);
+    // Disk faults of the store: every commit waits commitDelayMs first (a slow fsync; 0: none),
+    // and while full every store transaction fails with StorageFull (nothing of it acknowledged).
+    void setDiskFault(int commitDelayMs, bool full);
 
 private:
     explicit Broker(std::unique_ptr<BrokerImpl> impl);

@@ -39,6 +39,7 @@ std::string_view errcName(Errc code)
     case Errc::MalformedRequest: return "MALFORMED_REQUEST";
     case Errc::UnknownOp: return "UNKNOWN_OP";
     case Errc::UnsupportedVersion: return "UNSUPPORTED_VERSION";
+    case Errc::PartitionOffline: return "PARTITION_OFFLINE";
     }
     return "INTERNAL";
 }
@@ -50,6 +51,7 @@ bool errcRetriable(Errc code)
     case Errc::StorageError:
     case Errc::Timeout:
     case Errc::StaleGeneration:
+    case Errc::PartitionOffline:
         return true;
     default:
         return false;

@@ -40,12 +40,14 @@ enum class Errc {
     MalformedRequest,    // not valid JSON / not a valid binary frame, or nested too deeply
     UnknownOp,
     UnsupportedVersion,  // protocol version the broker does not speak
+    PartitionOffline,    // the partition is unavailable for now (injected fault); retry later
 };
 
 // The stable upper-snake code of an error, e.g. "UNKNOWN_TOPIC".
 std::string_view errcName(Errc code);
 
-// True for errors a client may retry unchanged (storage pressure, timeouts).
+// True for errors a client may retry unchanged (storage pressure, timeouts, an offline
+// partition).
 bool errcRetriable(Errc code);
 
 } // namespace eddy

@@ -8,6 +8,7 @@
 
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <chrono>
 #include <future>
 
@@ -669,8 +670,24 @@ void SqliteStore::writerLoop()
     m_roomCv.notify_all();
 }
 
+void SqliteStore::setCommitDelay(int ms)
+{
+    m_commitDelayMs.store(std::max(0, ms));
+    // Wakes a writer sleeping out a longer delay (it re-checks against the new value).
+    std::lock_guard lock(m_queueMutex);
+    m_queueCv.notify_all();
+}
+
+void SqliteStore::setFull(bool full)
+{
+    m_full.store(full);
+}
+
 Result<void> SqliteStore::commitGroup(std::vector<StoreOp> &ops)
 {
+    // Injected full disk: fail before BEGIN so SQLite and its file stay exactly as they were.
+    if (m_full.load())
+        return makeError(Errc::StorageFull, "store is full (injected disk-full fault)");
     if (auto r = exec(m_writeDb, "BEGIN IMMEDIATE"); !r)
         return r;
     for (auto &op : ops) {
@@ -680,6 +697,14 @@ Result<void> SqliteStore::commitGroup(std::vector<StoreOp> &ops)
             (void)exec(m_writeDb, "ROLLBACK");
             return r;
         }
+    }
+    // Injected slow disk: the wait sits where the fsync does, on the writer thread, so queued
+    // ops pile up into the next group as they would behind a slow disk. close() and a lowered
+    // delay cut it short (the writer is the only waiter on m_queueCv).
+    if (const int delayMs = m_commitDelayMs.load(); delayMs > 0) {
+        std::unique_lock lock(m_queueMutex);
+        m_queueCv.wait_for(lock, std::chrono::milliseconds(delayMs),
+                           [&] { return m_closing || m_commitDelayMs.load() < delayMs; });
     }
     if (auto r = exec(m_writeDb, "COMMIT"); !r) {
         (void)exec(m_writeDb, "ROLLBACK");

@@ -4,6 +4,7 @@
 #include "result.h"
 #include "topic_config.h"
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -194,6 +195,14 @@ public:
     Result<std::vector<HistoryRow>> history(int resolutionS, const std::string &entity,
                                             int64_t fromMs, int64_t toMs);
 
+    // Fault injection (simulator, studio). The writer waits ms before each commit, as a slow
+    // fsync would (0: no delay); the wait ends early when the delay is lowered or on close().
+    void setCommitDelay(int ms);
+    // While set, every transaction fails with StorageFull without touching SQLite, as on a full
+    // disk: every op of it gets the error and nothing of it is stored. Clearing it restores
+    // service from the next transaction.
+    void setFull(bool full);
+
     Durability durability() const { return m_options.durability; }
     const std::string &path() const { return m_options.path; }
 
@@ -220,6 +229,8 @@ private:
     std::size_t m_queuedBytes = 0;
     std::condition_variable m_roomCv;
     uint64_t m_completed = 0;
+    std::atomic<int> m_commitDelayMs{0};
+    std::atomic<bool> m_full{false};
     std::thread m_thread;
 };
 

@@ -41,7 +41,8 @@ Result<ByteReader> openReply(std::string_view frame, BinaryOp op)
 
 Errc errcFromName(std::string_view name)
 {
-    for (int i = 0; i <= static_cast<int>(Errc::UnsupportedVersion); ++i)
+    // Errc::PartitionOffline is the last code: keep this bound on whichever code is appended last.
+    for (int i = 0; i <= static_cast<int>(Errc::PartitionOffline); ++i)
         if (errcName(static_cast<Errc>(i)) == name)
             return static_cast<Errc>(i);
     return Errc::Internal;

@@ -1,6 +1,7 @@
 // Composition of the network side. Records are published as "<topic> <record JSON>" when they
 // become visible; metric snapshots and events are published on reserved "$" prefixes (topic
-// names cannot contain '$', so they never collide).
+// names cannot contain '$', so they never collide). The optional faulty endpoint is a second
+// NngServer feeding the same handler through a FaultySink.
 #include "broker_server.h"
 
 #include "json_codec.h"
@@ -47,6 +48,20 @@ Result<std::unique_ptr<BrokerServer>> BrokerServer::start(Broker &broker,
         return server.error();
     }
     s->m_server = std::move(*server);
+    if (!options.faultyListen.empty()) {
+        // Same handler behind a FaultySink: both endpoints see one broker and one clients list.
+        s->m_faultySink = std::make_unique<FaultySink>(s->m_handler);
+        ServerOptions faulty = options.requests;
+        faulty.listen = options.faultyListen;
+        auto faultyServer = NngServer::start(faulty, *s->m_faultySink);
+        if (!faultyServer) {
+            s->m_server->stop();
+            broker.setRecordListener({});
+            broker.setEventListener({});
+            return faultyServer.error();
+        }
+        s->m_faultyServer = std::move(*faultyServer);
+    }
     if (s->m_publisher)
         s->m_thread = std::thread([raw = s.get()] { raw->publishLoop(); });
     return s;
@@ -72,9 +87,31 @@ void BrokerServer::stop()
         m_broker.setRecordListener({});
         m_broker.setEventListener({});
     }
+    if (m_faultyServer)
+        m_faultyServer->stop();
     if (m_server)
         m_server->stop();
+    // After the server that feeds it: a delayed request must not reach the handler once the
+    // server is being torn down.
+    if (m_faultySink)
+        m_faultySink->stop();
     m_publisher.reset();
+}
+
+std::vector<std::string> BrokerServer::faultyUrls() const
+{
+    return m_faultyServer ? m_faultyServer->urls() : std::vector<std::string>{};
+}
+
+void BrokerServer::setNetworkFault(const NetworkFault &fault)
+{
+    if (m_faultySink)
+        m_faultySink->setFault(fault);
+}
+
+NetworkFault BrokerServer::networkFault() const
+{
+    return m_faultySink ? m_faultySink->fault() : NetworkFault{};
 }
 
 std::vector<std::string> BrokerServer::requestUrls() const

@@ -1,6 +1,7 @@
 #pragma once
 
 #include "broker.h"
+#include "fault_sink.h"
 #include "live_publisher.h"
 #include "nng_server.h"
 #include "protocol_handler.h"
@@ -17,6 +18,10 @@ struct BrokerServerOptions {
     std::vector<std::string> publish{"tcp://127.0.0.1:7651"}; // the PUB endpoint(s); empty: none
     int metricsPublishMs = 100;
     std::string brokerId = "eddy-1";
+    // A second REP endpoint in front of the same broker whose network faults can be set live
+    // (setNetworkFault), for testing real external clients; empty: none. It takes the other
+    // settings of `requests` (workers, message size, TLS).
+    std::vector<std::string> faultyListen;
 };
 
 // Serves a Broker to the network: the request endpoint, the live stream (records under their
@@ -32,7 +37,16 @@ public:
 
     std::vector<std::string> requestUrls() const;
     std::vector<std::string> publishUrls() const;
+    // The URLs the faulty endpoint listens on (tcp port 0 resolved); empty without faultyListen.
+    std::vector<std::string> faultyUrls() const;
     std::vector<ClientInfo> clients() const { return m_handler.clients(); }
+
+    // Sets the faults of the faulty endpoint (see NetworkFault); NetworkFault{} clears them.
+    // Without faultyListen there is no such endpoint and the call does nothing.
+    void setNetworkFault(const NetworkFault &fault);
+    NetworkFault networkFault() const;
+    // Delays every request on every endpoint (ProtocolHandler::setStall); (0, 0) clears it.
+    void setStall(int ms, int jitterMs = 0) { m_handler.setStall(ms, jitterMs); }
 
 private:
     BrokerServer(Broker &broker, const BrokerServerOptions &options);
@@ -43,6 +57,8 @@ private:
     ProtocolHandler m_handler;
     std::unique_ptr<LivePublisher> m_publisher;
     std::unique_ptr<NngServer> m_server;
+    std::unique_ptr<FaultySink> m_faultySink;   // wraps m_handler for m_faultyServer
+    std::unique_ptr<NngServer> m_faultyServer;
     std::mutex m_mutex;
     std::condition_variable m_cv;
     bool m_stopping = false;

@@ -94,6 +94,10 @@ void handleRecv(Work &w)
         std::lock_guard lock(self->mutex);
         if (self->stopped)
             return;
+        // An empty reply means "answer nothing" (a dropped request, see request_sink.h): REP
+        // forgets the unanswered request when the context receives again.
+        if (reply.empty())
+            return startRecv(*self);
         nng_msg *out = nullptr;
         if (nng_msg_alloc(&out, reply.size()) != 0)
             return startRecv(*self); // out of memory: drop this reply, keep serving

@@ -1,9 +1,11 @@
 // Request dispatch for both encodings. Each JSON op is one function that validates its fields
 // (naming the offending one), calls the broker and answers; binary frames carry the data-plane
-// ops (produce, fetch, poll) compactly and tunnel every other op as JSON.
+// ops (produce, fetch, poll) compactly and tunnel every other op as JSON. A broker stall (fault
+// injection) holds each request on a timer before it is dispatched.
 #include "protocol_handler.h"
 
 #include "binary_codec.h"
+#include "fault_sink.h"
 #include "scheduler.h"
 
 #include <algorithm>
@@ -553,13 +555,29 @@ const std::vector<std::string> &supportedOps()
 ProtocolHandler::ProtocolHandler(Broker &broker, std::string brokerId)
     : m_broker(broker)
     , m_brokerId(std::move(brokerId))
+    , m_stallTimer(std::make_unique<Scheduler>())
 {
+}
+
+ProtocolHandler::~ProtocolHandler()
+{
+    // Stop first: a stalled request coming due now would run against members being destroyed.
+    m_stallTimer->stop();
+}
+
+void ProtocolHandler::setStall(int ms, int jitterMs)
+{
+    m_stallMs.store(std::max(0, ms), std::memory_order_relaxed);
+    m_stallJitterMs.store(std::max(0, jitterMs), std::memory_order_relaxed);
 }
 
 void ProtocolHandler::peerConnected(const Peer &peer)
 {
     std::lock_guard lock(m_clientsMutex);
     auto &s = m_clients[peer.pipeId];
+    // NNG may deliver the pipe's first request before this notification: keep what it counted.
+    if (s.info.id != 0)
+        return;
     s.info.id = peer.pipeId;
     s.info.address = peer.address;
     s.info.connectedMs = wallClockMs();
@@ -616,6 +634,23 @@ std::vector<ClientInfo> ProtocolHandler::clients() const
 
 void ProtocolHandler::handle(std::string_view request, const Peer &peer,
                              std::function<void(std::string)> reply)
+{
+    const int stallMs = m_stallMs.load(std::memory_order_relaxed);
+    const int jitterMs = m_stallJitterMs.load(std::memory_order_relaxed);
+    if (stallMs == 0 && jitterMs == 0)
+        return dispatch(request, peer, std::move(reply));
+    // A stalled broker must not hold NNG's threads while it waits (they also serve every other
+    // work item): the request is copied, since NNG frees its message once handle() returns, and
+    // handled on the timer thread when due. An op that waits for the store (admin ops) then
+    // waits there, delaying the stalled requests behind it; a stalled broker is the point.
+    m_stallTimer->after(std::chrono::milliseconds(jitteredDelayMs(stallMs, jitterMs)),
+                        [this, request = std::string(request), peer, reply = std::move(reply)] {
+                            dispatch(request, peer, reply);
+                        });
+}
+
+void ProtocolHandler::dispatch(std::string_view request, const Peer &peer,
+                               std::function<void(std::string)> reply)
 {
     if (!request.empty() && static_cast<uint8_t>(request.front()) == kBinaryMagic)
         return handleBinary(request, peer, std::move(reply));

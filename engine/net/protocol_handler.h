@@ -4,10 +4,16 @@
 #include "json_codec.h"
 #include "request_sink.h"
 
+#include <atomic>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
+
+namespace eddy {
+class Scheduler;
+}
 
 namespace eddy::net {
 
@@ -30,6 +36,8 @@ class ProtocolHandler : public RequestSink
 {
 public:
     explicit ProtocolHandler(Broker &broker, std::string brokerId = "eddy-1");
+    // Drops stalled requests that are not due yet (their clients time out).
+    ~ProtocolHandler() override;
 
     void handle(std::string_view request, const Peer &peer,
                 std::function<void(std::string reply)> reply) override;
@@ -38,7 +46,14 @@ public:
 
     std::vector<ClientInfo> clients() const;
 
+    // Fault injection ("broker stall"): every request is handled ms plus a uniform random
+    // 0..jitterMs later than it arrived, on a timer, without holding an NNG thread meanwhile.
+    // (0, 0) turns it off; requests already waiting keep their due time.
+    void setStall(int ms, int jitterMs = 0);
+
 private:
+    void dispatch(std::string_view request, const Peer &peer,
+                  std::function<void(std::string reply)> reply);
     using Reply = std::function<void(Json)>;
     void handleJson(const Json &request, const Peer &peer, Reply reply);
     void handleBinary(std::string_view frame, const Peer &peer,
@@ -56,6 +71,10 @@ private:
         uint64_t windowCount = 0;
     };
     std::map<uint32_t, Stats> m_clients;
+    std::atomic<int> m_stallMs{0};
+    std::atomic<int> m_stallJitterMs{0};
+    // Holds stalled requests until due; last member so it stops before the rest goes away.
+    std::unique_ptr<Scheduler> m_stallTimer;
 };
 
 // The JSON ops this build answers, in the order `hello` lists them.

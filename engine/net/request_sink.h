@@ -14,7 +14,9 @@ struct Peer {
 };
 
 // What the server hands each request to. handle() may answer at once or later from any thread
-// (a parked long-poll answers when data arrives); it must call reply exactly once.
+// (a parked long-poll answers when data arrives); it must call reply exactly once. An empty
+// reply answers nothing: the request is dropped and the client's REQ times out (fault injection;
+// every protocol reply is non-empty).
 class RequestSink
 {
 public:
