@@ -12,5 +12,6 @@ int runTopic(const QStringList &args);
 int runProduce(const QStringList &args);
 int runConsume(const QStringList &args);
 int runGroup(const QStringList &args);
+int runSimulate(const QStringList &args);
 
 } // namespace eddy::cli

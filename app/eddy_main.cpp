@@ -17,6 +17,7 @@ const char kUsage[] =
     "  produce TOPIC                  records from --value or stdin lines\n"
     "  consume TOPIC                  print records (--group to consume as a group)\n"
     "  group list|describe|reset-offsets|delete\n"
+    "  simulate FILE                  run a scenario; report and verdict\n"
     "\n"
     "Client commands take --broker URL (default tcp://127.0.0.1:7650) and --json.\n";
 
@@ -32,7 +33,7 @@ int main(int argc, char **argv)
     const std::pair<const char *, Run> commands[] = {
         {"broker", eddy::cli::runBroker},   {"topic", eddy::cli::runTopic},
         {"produce", eddy::cli::runProduce}, {"consume", eddy::cli::runConsume},
-        {"group", eddy::cli::runGroup},
+        {"group", eddy::cli::runGroup},     {"simulate", eddy::cli::runSimulate},
     };
     for (const auto &[name, run] : commands) {
         if (command == name) {

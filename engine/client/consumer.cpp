@@ -164,9 +164,12 @@ void Consumer::heartbeatLoop()
     std::unique_lock lock(m_mutex);
     while (!m_stop) {
         const auto interval = std::chrono::milliseconds(m_heartbeatIntervalMs);
-        m_heartbeatCv.wait_for(lock, interval, [this] { return m_stop || m_ackNow; });
+        m_heartbeatCv.wait_for(lock, interval,
+                               [this] { return m_stop || (m_ackNow && !m_paused); });
         if (m_stop)
             return;
+        if (m_paused)
+            continue;
         lock.unlock();
         (void)heartbeatOnce(); // failures are retried on the next beat
         if (m_options.autoCommit
@@ -381,6 +384,20 @@ Result<void> Consumer::close()
     }
     m_connection->close();
     return result;
+}
+
+void Consumer::pause()
+{
+    std::lock_guard lock(m_mutex);
+    m_paused = true;
+}
+
+void Consumer::resume()
+{
+    std::lock_guard lock(m_mutex);
+    m_paused = false;
+    m_ackNow = true; // heartbeat at once: the session may be about to expire
+    m_heartbeatCv.notify_all();
 }
 
 void Consumer::abandon()

@@ -89,6 +89,11 @@ public:
     // process would; the broker evicts the member once its session times out. For tests and
     // fault drills.
     void abandon();
+    // Freezes the member: no heartbeats (and no auto-commits) until resume(), as a stopped
+    // process. A pause longer than the session timeout gets the member evicted; it rejoins on
+    // its next poll after resume(). For fault drills.
+    void pause();
+    void resume();
 
 private:
     using Clock = std::chrono::steady_clock;
@@ -114,6 +119,7 @@ private:
     mutable std::mutex m_mutex;
     std::string m_memberId;
     int32_t m_generation = 0;
+    bool m_paused = false;
     int32_t m_heartbeatIntervalMs = 1000;
     std::vector<TopicPartition> m_assigned;
     std::vector<TopicPartition> m_pending;

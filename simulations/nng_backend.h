@@ -1,0 +1,13 @@
+#pragma once
+
+#include "broker_client.h"
+
+#include <string>
+
+namespace eddy::sim {
+
+// The backend for Eddy brokers: Eddy's own client library over NNG (inproc:// for the
+// embedded broker, tcp:// or any other URL for a remote one).
+std::unique_ptr<BrokerBackend> makeNngBackend(const std::string &url);
+
+} // namespace eddy::sim

@@ -1,0 +1,1406 @@
+// Reading, validating and writing scenario files (docs/scenarios.md). The text is parsed with
+// nlohmann::ordered_json (so event fields keep their order), then a small scanner of our own walks
+// the same text to map every JSON pointer ("/services/1/rate/per_second") to its line, because
+// nlohmann keeps no positions for values. Validation then reads the document field by field and
+// fails on the first problem with "line N: <field path> <what is wrong>". Internally a failure is
+// thrown as ScenarioError to keep the many nested checks readable; the public functions turn it
+// into an eddy::Result, so no exception crosses this file.
+#include "scenario.h"
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <cctype>
+#include <cmath>
+#include <cstdlib>
+#include <fstream>
+#include <functional>
+#include <set>
+#include <sstream>
+#include <stdexcept>
+#include <unordered_map>
+
+namespace eddy::sim {
+
+namespace {
+
+using Json = nlohmann::ordered_json;
+
+struct ScenarioError : std::runtime_error {
+    using std::runtime_error::runtime_error;
+};
+
+// ---------------------------------------------------------------------------------------------
+// Line index
+
+std::string escapePointerToken(const std::string &token)
+{
+    std::string out;
+    for (char c : token) {
+        if (c == '~')
+            out += "~0";
+        else if (c == '/')
+            out += "~1";
+        else
+            out += c;
+    }
+    return out;
+}
+
+void appendUtf8(std::string &out, uint32_t cp)
+{
+    if (cp < 0x80) {
+        out += static_cast<char>(cp);
+    } else if (cp < 0x800) {
+        out += static_cast<char>(0xC0 | (cp >> 6));
+        out += static_cast<char>(0x80 | (cp & 0x3F));
+    } else if (cp < 0x10000) {
+        out += static_cast<char>(0xE0 | (cp >> 12));
+        out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+        out += static_cast<char>(0x80 | (cp & 0x3F));
+    } else {
+        out += static_cast<char>(0xF0 | (cp >> 18));
+        out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
+        out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+        out += static_cast<char>(0x80 | (cp & 0x3F));
+    }
+}
+
+// Maps JSON pointers to the line where the member's key (or the array element's value) starts.
+// Runs only on text nlohmann already accepted, so it can assume valid JSON and stay small; it
+// also reports duplicate keys, which nlohmann silently merges.
+class LineIndex
+{
+public:
+    explicit LineIndex(std::string_view text) : m_text(text)
+    {
+        // nlohmann skips a UTF-8 byte order mark; so must we.
+        if (m_text.substr(0, 3) == "\xEF\xBB\xBF")
+            m_pos = 3;
+        skipWhitespace();
+        m_lines[""] = m_line;
+        value("", 0);
+    }
+
+    // The line of `pointer`, or of its nearest recorded ancestor (a missing field is reported at
+    // the object that lacks it).
+    int line(std::string pointer) const
+    {
+        for (;;) {
+            if (auto it = m_lines.find(pointer); it != m_lines.end())
+                return it->second;
+            const auto slash = pointer.rfind('/');
+            if (slash == std::string::npos)
+                return 1;
+            pointer.resize(slash);
+        }
+    }
+
+private:
+    static constexpr int kMaxDepth = 200;
+
+    char peek() const { return m_pos < m_text.size() ? m_text[m_pos] : '\0'; }
+
+    void skipWhitespace()
+    {
+        while (m_pos < m_text.size()) {
+            const char c = m_text[m_pos];
+            if (c == '\n')
+                ++m_line;
+            else if (c != ' ' && c != '\t' && c != '\r')
+                break;
+            ++m_pos;
+        }
+    }
+
+    // Reads a string token starting at '"' and returns it unescaped (keys must match nlohmann's).
+    std::string readString()
+    {
+        std::string out;
+        ++m_pos; // opening quote
+        while (m_pos < m_text.size() && m_text[m_pos] != '"') {
+            char c = m_text[m_pos++];
+            if (c != '\\') {
+                out += c;
+                continue;
+            }
+            c = m_text[m_pos++];
+            switch (c) {
+            case 'b': out += '\b'; break;
+            case 'f': out += '\f'; break;
+            case 'n': out += '\n'; break;
+            case 'r': out += '\r'; break;
+            case 't': out += '\t'; break;
+            case 'u': {
+                uint32_t cp = hex4();
+                if (cp >= 0xD800 && cp < 0xDC00 && m_text.substr(m_pos, 2) == "\\u") {
+                    m_pos += 2;
+                    const uint32_t low = hex4();
+                    cp = 0x10000 + ((cp - 0xD800) << 10) + (low - 0xDC00);
+                }
+                appendUtf8(out, cp);
+                break;
+            }
+            default: out += c; break; // '"', '\\', '/'
+            }
+        }
+        ++m_pos; // closing quote
+        return out;
+    }
+
+    uint32_t hex4()
+    {
+        uint32_t v = 0;
+        for (int i = 0; i < 4 && m_pos < m_text.size(); ++i) {
+            const char c = m_text[m_pos++];
+            v <<= 4;
+            if (c >= '0' && c <= '9')
+                v |= c - '0';
+            else if (c >= 'a' && c <= 'f')
+                v |= c - 'a' + 10;
+            else if (c >= 'A' && c <= 'F')
+                v |= c - 'A' + 10;
+        }
+        return v;
+    }
+
+    void value(const std::string &pointer, int depth)
+    {
+        if (depth > kMaxDepth)
+            throw ScenarioError("line " + std::to_string(m_line) + ": JSON nested deeper than "
+                                + std::to_string(kMaxDepth) + " levels");
+        const char c = peek();
+        if (c == '{') {
+            ++m_pos;
+            std::set<std::string> seen;
+            skipWhitespace();
+            if (peek() == '}') {
+                ++m_pos;
+                return;
+            }
+            for (;;) {
+                skipWhitespace();
+                const int keyLine = m_line;
+                const std::string key = readString();
+                const std::string child = pointer + "/" + escapePointerToken(key);
+                if (!seen.insert(key).second)
+                    throw ScenarioError("line " + std::to_string(keyLine) + ": duplicate key \""
+                                        + key + "\"");
+                m_lines[child] = keyLine;
+                skipWhitespace();
+                ++m_pos; // ':'
+                skipWhitespace();
+                value(child, depth + 1);
+                skipWhitespace();
+                if (peek() == ',') {
+                    ++m_pos;
+                    continue;
+                }
+                ++m_pos; // '}'
+                return;
+            }
+        }
+        if (c == '[') {
+            ++m_pos;
+            skipWhitespace();
+            if (peek() == ']') {
+                ++m_pos;
+                return;
+            }
+            for (std::size_t index = 0;; ++index) {
+                skipWhitespace();
+                const std::string child = pointer + "/" + std::to_string(index);
+                m_lines[child] = m_line;
+                value(child, depth + 1);
+                skipWhitespace();
+                if (peek() == ',') {
+                    ++m_pos;
+                    continue;
+                }
+                ++m_pos; // ']'
+                return;
+            }
+        }
+        if (c == '"') {
+            readString();
+            return;
+        }
+        // Number or literal: runs to the next delimiter.
+        while (m_pos < m_text.size()) {
+            const char d = m_text[m_pos];
+            if (d == ',' || d == ']' || d == '}' || d == ' ' || d == '\t' || d == '\r'
+                || d == '\n')
+                break;
+            ++m_pos;
+        }
+    }
+
+    std::string_view m_text;
+    std::size_t m_pos = 0;
+    int m_line = 1;
+    std::unordered_map<std::string, int> m_lines;
+};
+
+// ---------------------------------------------------------------------------------------------
+// Paths, messages, hints
+
+// A field's location both as shown to people ("services[1].rate") and as a JSON pointer.
+struct Path {
+    std::string display;
+    std::string pointer;
+
+    Path key(const std::string &name) const
+    {
+        const bool plain = !name.empty()
+                           && std::all_of(name.begin(), name.end(), [](unsigned char c) {
+                                  return std::isalnum(c) || c == '_' || c == '-';
+                              });
+        Path p;
+        if (plain)
+            p.display = display.empty() ? name : display + "." + name;
+        else
+            p.display = display + "[" + Json(name).dump() + "]";
+        p.pointer = pointer + "/" + escapePointerToken(name);
+        return p;
+    }
+    Path index(std::size_t i) const
+    {
+        return {display + "[" + std::to_string(i) + "]", pointer + "/" + std::to_string(i)};
+    }
+};
+
+std::size_t editDistance(const std::string &a, const std::string &b)
+{
+    std::vector<std::size_t> row(b.size() + 1);
+    for (std::size_t j = 0; j <= b.size(); ++j)
+        row[j] = j;
+    for (std::size_t i = 1; i <= a.size(); ++i) {
+        std::size_t diagonal = row[0];
+        row[0] = i;
+        for (std::size_t j = 1; j <= b.size(); ++j) {
+            const std::size_t up = row[j];
+            row[j] = std::min({row[j] + 1, row[j - 1] + 1,
+                               diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
+            diagonal = up;
+        }
+    }
+    return row[b.size()];
+}
+
+// "; did you mean "x"?" for the closest candidate within a few typos, else "".
+std::string didYouMean(const std::string &word, const std::vector<std::string> &candidates)
+{
+    std::string best;
+    std::size_t bestDistance = std::max<std::size_t>(2, word.size() / 3) + 1;
+    for (const auto &c : candidates) {
+        const std::size_t d = editDistance(word, c);
+        if (d < bestDistance) {
+            bestDistance = d;
+            best = c;
+        }
+    }
+    return best.empty() ? std::string() : "; did you mean \"" + best + "\"?";
+}
+
+std::string quotedList(const std::vector<std::string> &items)
+{
+    std::string out;
+    for (std::size_t i = 0; i < items.size(); ++i) {
+        if (i)
+            out += i + 1 == items.size() ? " or " : ", ";
+        out += "\"" + items[i] + "\"";
+    }
+    return out;
+}
+
+// What a value is, for "(got ...)": scalars as written, containers by kind.
+std::string describe(const Json &v)
+{
+    if (v.is_object())
+        return "an object";
+    if (v.is_array())
+        return "an array";
+    std::string text = v.dump();
+    if (text.size() > 40)
+        text = text.substr(0, 37) + "...";
+    return text;
+}
+
+// "a consumer", "an exponential": for messages that name a kind.
+std::string withArticle(const std::string &word)
+{
+    const bool vowel = !word.empty() && std::string("aeiou").find(word[0]) != std::string::npos;
+    return (vowel ? "an " : "a ") + word;
+}
+
+std::string formatNumber(double v)
+{
+    if (std::isfinite(v) && v == std::floor(v) && std::fabs(v) < 1e15)
+        return std::to_string(static_cast<long long>(v));
+    std::ostringstream out;
+    out.precision(15);
+    out << v;
+    return out.str();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reading with checks
+
+class Reader
+{
+public:
+    explicit Reader(const LineIndex &lines) : m_lines(lines) {}
+
+    int line(const Path &path) const { return m_lines.line(path.pointer); }
+
+    [[noreturn]] void fail(const Path &path, const std::string &what) const
+    {
+        throw ScenarioError("line " + std::to_string(line(path)) + ": " + path.display + " "
+                            + what);
+    }
+
+    // Checks that `v` is an object whose keys are all in `allowed`; `what` names the object in
+    // the message about a key that is not ("a field of a uniform distribution").
+    void requireObject(const Json &v, const Path &path, const std::vector<std::string> &allowed,
+                       const std::string &what = "a known field") const
+    {
+        if (!v.is_object())
+            fail(path, "must be an object (got " + describe(v) + ")");
+        for (const auto &item : v.items()) {
+            if (std::find(allowed.begin(), allowed.end(), item.key()) == allowed.end())
+                fail(path.key(item.key()), "is not " + what + didYouMean(item.key(), allowed));
+        }
+    }
+
+    const Json &requireArray(const Json &v, const Path &path) const
+    {
+        if (!v.is_array())
+            fail(path, "must be an array (got " + describe(v) + ")");
+        return v;
+    }
+
+    std::string string(const Json &v, const Path &path, bool allowEmpty = true) const
+    {
+        if (!v.is_string())
+            fail(path, "must be a string (got " + describe(v) + ")");
+        std::string s = v.get<std::string>();
+        if (!allowEmpty && s.empty())
+            fail(path, "must not be empty");
+        return s;
+    }
+
+    std::string oneOf(const Json &v, const Path &path,
+                      const std::vector<std::string> &choices) const
+    {
+        const std::string s = v.is_string() ? v.get<std::string>() : std::string();
+        if (!v.is_string() || std::find(choices.begin(), choices.end(), s) == choices.end())
+            fail(path, "must be one of " + quotedList(choices) + " (got " + describe(v)
+                           + (v.is_string() ? didYouMean(s, choices) : std::string()) + ")");
+        return s;
+    }
+
+    // A number satisfying `ok`, described by `rule` (e.g. "> 0") in the message.
+    double number(const Json &v, const Path &path, const std::string &rule,
+                  const std::function<bool(double)> &ok) const
+    {
+        if (!v.is_number() || !ok(v.get<double>()))
+            fail(path, "must be a number" + (rule.empty() ? "" : " " + rule) + " (got "
+                           + describe(v) + ")");
+        return v.get<double>();
+    }
+
+    // An integer in [min, max]; integral floats (3.0) are accepted.
+    int64_t integer(const Json &v, const Path &path, int64_t min, int64_t max,
+                    const std::string &rule) const
+    {
+        bool ok = false;
+        int64_t n = 0;
+        if (v.is_number_integer() && !v.is_number_unsigned()) {
+            n = v.get<int64_t>();
+            ok = true;
+        } else if (v.is_number_unsigned()) {
+            const uint64_t u = v.get<uint64_t>();
+            ok = u <= static_cast<uint64_t>(INT64_MAX);
+            n = static_cast<int64_t>(u);
+        } else if (v.is_number_float()) {
+            const double d = v.get<double>();
+            ok = std::isfinite(d) && d == std::floor(d) && std::fabs(d) < 9e15;
+            n = static_cast<int64_t>(d);
+        }
+        if (!ok || n < min || n > max)
+            fail(path, "must be an integer " + rule + " (got " + describe(v) + ")");
+        return n;
+    }
+
+    bool boolean(const Json &v, const Path &path) const
+    {
+        if (!v.is_boolean())
+            fail(path, "must be true or false (got " + describe(v) + ")");
+        return v.get<bool>();
+    }
+
+private:
+    const LineIndex &m_lines;
+};
+
+const Json *member(const Json &object, const char *key)
+{
+    const auto it = object.find(key);
+    return it == object.end() ? nullptr : &*it;
+}
+
+bool positive(double d) { return std::isfinite(d) && d > 0; }
+bool nonNegative(double d) { return std::isfinite(d) && d >= 0; }
+
+// ---------------------------------------------------------------------------------------------
+// Field tables shared by the parser, the writer and the messages
+
+const std::vector<std::string> kScenarioKeys = {"name", "description", "duration_s", "seed",
+                                                "delivery", "topics", "services", "faults",
+                                                "expect"};
+const std::vector<std::string> kTopicKeys = {"name", "partitions", "retention"};
+const std::vector<std::string> kRetentionKeys = {"records", "bytes", "ms"};
+const std::vector<std::string> kServiceKeys = {
+    "name", "kind", "instances", "outputs", "rate", "payload_bytes", "keys", "events", "acks",
+    "idempotent", "group", "inputs", "processing_ms", "commit", "error_rate", "retry",
+    "dead_letter", "session_timeout_ms"};
+// Which service kinds each kind-specific field applies to.
+const std::vector<std::string> kProducerOnly = {"rate", "events"};
+const std::vector<std::string> kWriterFields = {"outputs", "payload_bytes", "keys", "acks",
+                                                "idempotent"};
+const std::vector<std::string> kReaderFields = {"group", "inputs", "processing_ms", "commit",
+                                                "error_rate", "retry", "dead_letter",
+                                                "session_timeout_ms"};
+const std::vector<std::string> kServiceKinds = {"producer", "consumer", "processor"};
+const std::vector<std::string> kDistributionKinds = {"constant", "uniform", "exponential",
+                                                     "normal"};
+const std::vector<std::string> kRateKinds = {"constant", "poisson", "bursty"};
+const std::vector<std::string> kSkews = {"none", "uniform", "zipf"};
+const std::vector<std::string> kAcks = {"none", "leader", "durable"};
+const std::vector<std::string> kCommitModes = {"auto", "manual"};
+const std::vector<std::string> kDeliveries = {"at-least-once", "at-most-once"};
+const std::vector<std::string> kFaultKeys = {"at_s", "duration_s", "kind", "target", "params"};
+const std::vector<std::string> kMetrics = {"lost", "duplicates", "reordered", "dead_lettered",
+                                           "max_lag", "recovery_s", "produced", "consumed",
+                                           "acknowledged"};
+const std::vector<std::string> kOperators = {"==", "!=", "<=", ">=", "<", ">"};
+
+// What a fault kind may target, whether it needs a duration, and its parameters.
+enum class Target { Service, Reader, Writer, Partition, Broker };
+
+struct FaultParam {
+    std::string name;
+    double defaultValue;
+    double min;         // inclusive
+    double max;         // inclusive
+    bool minExclusive;  // the value must be > min
+};
+
+// Instant faults happen once at at_s (duration_s must be 0); window faults hold from at_s for
+// duration_s (> 0) and are undone at the end.
+enum class Timing { Instant, Window };
+
+struct FaultKind {
+    std::string name;
+    Target target;
+    Timing timing;
+    std::vector<FaultParam> params;
+};
+
+const std::vector<FaultKind> &faultKinds()
+{
+    static const std::vector<FaultKind> kinds = {
+        {"crash", Target::Service, Timing::Instant, {}},
+        {"restart", Target::Service, Timing::Instant, {}},
+        {"pause", Target::Service, Timing::Window, {}},
+        {"slow", Target::Reader, Timing::Window, {{"factor", 10, 0, 1e9, true}}},
+        {"latency", Target::Service, Timing::Window,
+         {{"latency_ms", 50, 0, 1e9, false}, {"jitter_ms", 0, 0, 1e9, false}}},
+        {"drop", Target::Service, Timing::Window, {{"probability", 0.1, 0, 1, true}}},
+        {"disconnect", Target::Service, Timing::Window, {}},
+        {"partition-offline", Target::Partition, Timing::Window, {}},
+        {"broker-stall", Target::Broker, Timing::Window,
+         {{"delay_ms", 200, 0, 1e9, true}, {"jitter_ms", 0, 0, 1e9, false}}},
+        {"broker-restart", Target::Broker, Timing::Instant, {}},
+        {"disk-slow", Target::Broker, Timing::Window, {{"commit_delay_ms", 50, 0, 1e9, true}}},
+        {"disk-full", Target::Broker, Timing::Window, {}},
+        {"poison", Target::Writer, Timing::Window, {}},
+    };
+    return kinds;
+}
+
+const FaultKind *findFaultKind(const std::string &name)
+{
+    for (const auto &k : faultKinds()) {
+        if (k.name == name)
+            return &k;
+    }
+    return nullptr;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The parser
+
+class ScenarioParser
+{
+public:
+    explicit ScenarioParser(const LineIndex &lines) : m_in(lines) {}
+
+    Scenario parse(const Json &root)
+    {
+        Scenario s;
+        const Path top;
+        if (!root.is_object())
+            throw ScenarioError("line 1: a scenario must be a JSON object (got "
+                                + describe(root) + ")");
+        m_in.requireObject(root, top, kScenarioKeys);
+
+        const Json *name = member(root, "name");
+        if (!name)
+            throw ScenarioError("line " + std::to_string(m_in.line(top))
+                                + ": name is required");
+        s.name = m_in.string(*name, top.key("name"), false);
+        if (const Json *v = member(root, "description"))
+            s.description = m_in.string(*v, top.key("description"));
+        if (const Json *v = member(root, "duration_s"))
+            s.durationSeconds = m_in.number(*v, top.key("duration_s"), "> 0", positive);
+        if (const Json *v = member(root, "seed")) {
+            if (!v->is_number_unsigned() && !(v->is_number_integer() && v->get<int64_t>() >= 0))
+                m_in.fail(top.key("seed"), "must be an integer >= 0 (got " + describe(*v) + ")");
+            s.seed = v->get<uint64_t>();
+        }
+        if (const Json *v = member(root, "delivery"))
+            s.delivery = m_in.oneOf(*v, top.key("delivery"), kDeliveries);
+
+        if (const Json *v = member(root, "topics")) {
+            const Path path = top.key("topics");
+            const Json &topics = m_in.requireArray(*v, path);
+            for (std::size_t i = 0; i < topics.size(); ++i)
+                s.topics.push_back(topic(topics[i], path.index(i), s.topics));
+        }
+        if (const Json *v = member(root, "services")) {
+            const Path path = top.key("services");
+            const Json &services = m_in.requireArray(*v, path);
+            for (std::size_t i = 0; i < services.size(); ++i)
+                s.services.push_back(service(services[i], path.index(i), s));
+        }
+        if (const Json *v = member(root, "faults")) {
+            const Path path = top.key("faults");
+            const Json &faults = m_in.requireArray(*v, path);
+            for (std::size_t i = 0; i < faults.size(); ++i)
+                s.faults.push_back(fault(faults[i], path.index(i), s));
+        }
+        if (const Json *v = member(root, "expect")) {
+            const Path path = top.key("expect");
+            const Json &expect = m_in.requireArray(*v, path);
+            for (std::size_t i = 0; i < expect.size(); ++i)
+                s.expectations.push_back(expectation(expect[i], path.index(i)));
+        }
+        return s;
+    }
+
+private:
+    TopicSpecEx topic(const Json &v, const Path &path, const std::vector<TopicSpecEx> &earlier)
+    {
+        m_in.requireObject(v, path, kTopicKeys);
+        TopicSpecEx t;
+        t.line = m_in.line(path);
+        const Json *name = member(v, "name");
+        if (!name)
+            m_in.fail(path, "needs a name");
+        t.spec.name = m_in.string(*name, path.key("name"));
+        if (auto valid = validateTopicName(t.spec.name); !valid)
+            m_in.fail(path.key("name"), "is not a valid topic name: " + valid.error().message);
+        for (const auto &other : earlier) {
+            if (other.spec.name == t.spec.name)
+                m_in.fail(path.key("name"), "\"" + t.spec.name
+                                                + "\" is declared twice (first on line "
+                                                + std::to_string(other.line) + ")");
+        }
+        if (const Json *p = member(v, "partitions"))
+            t.spec.partitions = static_cast<int32_t>(
+                m_in.integer(*p, path.key("partitions"), 1, kMaxPartitions, "from 1 to 1024"));
+        if (const Json *r = member(v, "retention")) {
+            const Path rp = path.key("retention");
+            m_in.requireObject(*r, rp, kRetentionKeys);
+            const auto limit = [&](const char *key) -> int64_t {
+                const Json *x = member(*r, key);
+                return x ? m_in.integer(*x, rp.key(key), 0, INT64_MAX, ">= 0 (0 = unlimited)")
+                         : 0;
+            };
+            t.spec.retention.maxRecords = limit("records");
+            t.spec.retention.maxBytes = limit("bytes");
+            t.spec.retention.maxAgeMs = limit("ms");
+        }
+        return t;
+    }
+
+    Distribution distribution(const Json &v, const Path &path)
+    {
+        Distribution d;
+        if (v.is_number()) {
+            d.value = m_in.number(v, path, ">= 0", nonNegative);
+            return d;
+        }
+        if (!v.is_object())
+            m_in.fail(path, "must be a number or a distribution object (got " + describe(v)
+                                + ")");
+        const Json *kind = member(v, "kind");
+        if (!kind)
+            m_in.fail(path, "needs a kind: " + quotedList(kDistributionKinds));
+        const std::string k = m_in.oneOf(*kind, path.key("kind"), kDistributionKinds);
+        const auto field = [&](const char *key) -> double {
+            const Json *x = member(v, key);
+            if (!x)
+                m_in.fail(path, "needs \"" + std::string(key) + "\" for " + withArticle(k)
+                                    + " distribution");
+            return m_in.number(*x, path.key(key), ">= 0", nonNegative);
+        };
+        if (k == "constant") {
+            m_in.requireObject(v, path, {"kind", "value"},
+                               "a field of a constant distribution");
+            d.kind = Distribution::Kind::Constant;
+            d.value = field("value");
+        } else if (k == "uniform") {
+            m_in.requireObject(v, path, {"kind", "min", "max"},
+                               "a field of a uniform distribution");
+            d.kind = Distribution::Kind::Uniform;
+            d.min = field("min");
+            d.max = field("max");
+            if (d.max < d.min)
+                m_in.fail(path.key("max"), "must be >= min (" + formatNumber(d.min) + ")");
+        } else if (k == "exponential") {
+            m_in.requireObject(v, path, {"kind", "mean"},
+                               "a field of an exponential distribution");
+            d.kind = Distribution::Kind::Exponential;
+            d.value = field("mean");
+            if (d.value <= 0)
+                m_in.fail(path.key("mean"), "must be a number > 0 (got 0)");
+        } else {
+            m_in.requireObject(v, path, {"kind", "mean", "stddev"},
+                               "a field of a normal distribution");
+            d.kind = Distribution::Kind::Normal;
+            d.value = field("mean");
+            d.stddev = field("stddev");
+        }
+        return d;
+    }
+
+    RateSpec rate(const Json &v, const Path &path)
+    {
+        RateSpec r;
+        if (v.is_number()) {
+            r.perSecond = m_in.number(v, path, "> 0", positive);
+            return r;
+        }
+        if (!v.is_object())
+            m_in.fail(path, "must be a number or a rate object (got " + describe(v) + ")");
+        const Json *kind = member(v, "kind");
+        const std::string k = kind ? m_in.oneOf(*kind, path.key("kind"), kRateKinds)
+                                   : std::string("constant");
+        if (k == "bursty")
+            m_in.requireObject(v, path, {"kind", "per_second", "on_s", "off_s"},
+                               "a field of a bursty rate");
+        else
+            m_in.requireObject(v, path, {"kind", "per_second"},
+                               "a field of " + withArticle(k)
+                                   + " rate (on_s/off_s are for \"bursty\")");
+        r.kind = k == "poisson" ? RateSpec::Kind::Poisson
+                 : k == "bursty" ? RateSpec::Kind::Bursty
+                                 : RateSpec::Kind::Constant;
+        const Json *perSecond = member(v, "per_second");
+        if (!perSecond)
+            m_in.fail(path, "needs per_second (records per second per instance)");
+        r.perSecond = m_in.number(*perSecond, path.key("per_second"), "> 0", positive);
+        if (const Json *x = member(v, "on_s"))
+            r.onSeconds = m_in.number(*x, path.key("on_s"), "> 0", positive);
+        if (const Json *x = member(v, "off_s"))
+            r.offSeconds = m_in.number(*x, path.key("off_s"), ">= 0", nonNegative);
+        return r;
+    }
+
+    KeySpec keys(const Json &v, const Path &path)
+    {
+        KeySpec k;
+        m_in.requireObject(v, path, {"skew", "cardinality", "exponent"});
+        if (const Json *x = member(v, "skew")) {
+            const std::string skew = m_in.oneOf(*x, path.key("skew"), kSkews);
+            k.skew = skew == "none"  ? KeySpec::Skew::None
+                     : skew == "zipf" ? KeySpec::Skew::Zipf
+                                      : KeySpec::Skew::Uniform;
+        }
+        if (const Json *x = member(v, "cardinality")) {
+            if (k.skew == KeySpec::Skew::None)
+                m_in.fail(path.key("cardinality"), "makes no sense with skew \"none\" (no keys)");
+            k.cardinality = m_in.integer(*x, path.key("cardinality"), 1, 100'000'000,
+                                         "from 1 to 100000000");
+        }
+        if (const Json *x = member(v, "exponent")) {
+            if (k.skew != KeySpec::Skew::Zipf)
+                m_in.fail(path.key("exponent"), "applies only to skew \"zipf\"");
+            k.zipfExponent = m_in.number(*x, path.key("exponent"), "> 0", positive);
+        }
+        return k;
+    }
+
+    // Field generators: "uuid", "name", "email", "timestamp", "int:A:B", "choice:a|b|c",
+    // "text:N"; anything else is a literal. Only the parameterised ones can be malformed.
+    void checkGenerator(const std::string &g, const Path &path)
+    {
+        if (g.rfind("int:", 0) == 0) {
+            const std::string rest = g.substr(4);
+            const auto colon = rest.find(':');
+            char *end = nullptr;
+            bool ok = colon != std::string::npos;
+            long long lo = 0;
+            long long hi = 0;
+            if (ok) {
+                const std::string a = rest.substr(0, colon);
+                const std::string b = rest.substr(colon + 1);
+                lo = std::strtoll(a.c_str(), &end, 10);
+                ok = !a.empty() && *end == '\0';
+                hi = std::strtoll(b.c_str(), &end, 10);
+                ok = ok && !b.empty() && *end == '\0' && lo <= hi;
+            }
+            if (!ok)
+                m_in.fail(path, "must be \"int:MIN:MAX\" with integers MIN <= MAX (got \"" + g
+                                    + "\")");
+        } else if (g.rfind("text:", 0) == 0) {
+            const std::string n = g.substr(5);
+            char *end = nullptr;
+            const long long words = std::strtoll(n.c_str(), &end, 10);
+            if (n.empty() || *end != '\0' || words < 1 || words > 10000)
+                m_in.fail(path, "must be \"text:N\" with N from 1 to 10000 words (got \"" + g
+                                    + "\")");
+        } else if (g.rfind("choice:", 0) == 0) {
+            const std::string options = g.substr(7);
+            if (options.empty() || options.front() == '|' || options.back() == '|'
+                || options.find("||") != std::string::npos)
+                m_in.fail(path, "must be \"choice:a|b|c\" with non-empty options (got \"" + g
+                                    + "\")");
+        }
+    }
+
+    EventTemplate eventTemplate(const Json &v, const Path &path)
+    {
+        m_in.requireObject(v, path, {"type", "weight", "fields"});
+        EventTemplate e;
+        const Json *type = member(v, "type");
+        if (!type)
+            m_in.fail(path, "needs a type (e.g. \"user.created\")");
+        e.type = m_in.string(*type, path.key("type"), false);
+        if (const Json *w = member(v, "weight"))
+            e.weight = m_in.number(*w, path.key("weight"), "> 0", positive);
+        if (const Json *f = member(v, "fields")) {
+            const Path fp = path.key("fields");
+            if (!f->is_object())
+                m_in.fail(fp, "must be an object of field name -> generator (got "
+                                  + describe(*f) + ")");
+            for (const auto &item : f->items()) {
+                const Path itemPath = fp.key(item.key());
+                const std::string g = m_in.string(item.value(), itemPath);
+                checkGenerator(g, itemPath);
+                e.fields.emplace_back(item.key(), g);
+            }
+        }
+        return e;
+    }
+
+    std::vector<std::string> topicList(const Json &v, const Path &path, const Scenario &s)
+    {
+        std::vector<std::string> out;
+        const Json &list = m_in.requireArray(v, path);
+        if (list.empty())
+            m_in.fail(path, "must name at least one topic");
+        for (std::size_t i = 0; i < list.size(); ++i) {
+            const std::string t = m_in.string(list[i], path.index(i), false);
+            checkDeclaredTopic(t, path.index(i), s);
+            if (std::find(out.begin(), out.end(), t) != out.end())
+                m_in.fail(path.index(i), "lists \"" + t + "\" twice");
+            out.push_back(t);
+        }
+        return out;
+    }
+
+    void checkDeclaredTopic(const std::string &t, const Path &path, const Scenario &s)
+    {
+        std::vector<std::string> names;
+        for (const auto &topic : s.topics) {
+            if (topic.spec.name == t)
+                return;
+            names.push_back(topic.spec.name);
+        }
+        m_in.fail(path, "refers to topic \"" + t + "\", which is not declared in topics"
+                            + didYouMean(t, names));
+    }
+
+    ServiceSpec service(const Json &v, const Path &path, const Scenario &s)
+    {
+        m_in.requireObject(v, path, kServiceKeys);
+        ServiceSpec svc;
+        svc.line = m_in.line(path);
+        const Json *name = member(v, "name");
+        if (!name)
+            m_in.fail(path, "needs a name");
+        svc.name = m_in.string(*name, path.key("name"), false);
+        // Names appear in fault targets ("svc#2") and record ids, so keep them simple.
+        const bool simple = std::all_of(svc.name.begin(), svc.name.end(), [](unsigned char c) {
+            return std::isalnum(c) || c == '.' || c == '_' || c == '-';
+        });
+        if (!simple)
+            m_in.fail(path.key("name"), "may contain only letters, digits, '.', '_' and '-' (got \""
+                                            + svc.name + "\")");
+        if (svc.name == "broker")
+            m_in.fail(path.key("name"), "cannot be \"broker\" (reserved for fault targets)");
+        for (const auto &other : s.services) {
+            if (other.name == svc.name)
+                m_in.fail(path.key("name"), "\"" + svc.name
+                                                + "\" is used by another service (line "
+                                                + std::to_string(other.line) + ")");
+        }
+        const Json *kind = member(v, "kind");
+        if (!kind)
+            m_in.fail(path, "needs a kind: " + quotedList(kServiceKinds));
+        const std::string k = m_in.oneOf(*kind, path.key("kind"), kServiceKinds);
+        svc.kind = k == "producer"   ? ServiceSpec::Kind::Producer
+                   : k == "consumer" ? ServiceSpec::Kind::Consumer
+                                     : ServiceSpec::Kind::Processor;
+        const bool writes = svc.kind != ServiceSpec::Kind::Consumer;
+        const bool reads = svc.kind != ServiceSpec::Kind::Producer;
+
+        // Fields that exist but belong to another kind get their own message: "unknown field"
+        // would mislead.
+        for (const auto &item : v.items()) {
+            const std::string &key = item.key();
+            const auto in = [&](const std::vector<std::string> &list) {
+                return std::find(list.begin(), list.end(), key) != list.end();
+            };
+            if (in(kProducerOnly) && svc.kind != ServiceSpec::Kind::Producer)
+                m_in.fail(path.key(key), "applies only to producers, not to " + withArticle(k));
+            if (in(kWriterFields) && !writes)
+                m_in.fail(path.key(key), "applies only to producers and processors, not to "
+                                             + withArticle(k));
+            if (in(kReaderFields) && !reads)
+                m_in.fail(path.key(key), "applies only to consumers and processors, not to "
+                                             + withArticle(k));
+        }
+
+        if (const Json *x = member(v, "instances"))
+            svc.instances = static_cast<int>(
+                m_in.integer(*x, path.key("instances"), 1, 1000, "from 1 to 1000"));
+
+        if (writes) {
+            const Json *outputs = member(v, "outputs");
+            if (!outputs)
+                m_in.fail(path, "needs outputs (the topics " + withArticle(k) + " writes)");
+            svc.outputs = topicList(*outputs, path.key("outputs"), s);
+            if (const Json *x = member(v, "payload_bytes"))
+                svc.payloadBytes = distribution(*x, path.key("payload_bytes"));
+            if (const Json *x = member(v, "keys"))
+                svc.keys = keys(*x, path.key("keys"));
+            if (const Json *x = member(v, "acks"))
+                svc.acks = m_in.oneOf(*x, path.key("acks"), kAcks);
+            if (const Json *x = member(v, "idempotent"))
+                svc.idempotent = m_in.boolean(*x, path.key("idempotent"));
+        }
+        if (svc.kind == ServiceSpec::Kind::Producer) {
+            const Json *r = member(v, "rate");
+            if (!r)
+                m_in.fail(path, "needs a rate (e.g. {\"kind\": \"poisson\", \"per_second\": 100})");
+            svc.rate = rate(*r, path.key("rate"));
+            if (const Json *x = member(v, "events")) {
+                const Path ep = path.key("events");
+                const Json &events = m_in.requireArray(*x, ep);
+                if (events.empty())
+                    m_in.fail(ep, "must hold at least one event template (or be left out)");
+                for (std::size_t i = 0; i < events.size(); ++i)
+                    svc.events.push_back(eventTemplate(events[i], ep.index(i)));
+            } else {
+                // A producer without templates still emits recognisable, unique bodies.
+                svc.events.push_back(
+                    {svc.name + ".event", 1, {{"id", "uuid"}, {"at", "timestamp"}}});
+            }
+        }
+        if (reads) {
+            const Json *group = member(v, "group");
+            if (!group)
+                m_in.fail(path, "needs a group (the consumer group its instances join)");
+            svc.group = m_in.string(*group, path.key("group"), false);
+            const Json *inputs = member(v, "inputs");
+            if (!inputs)
+                m_in.fail(path, "needs inputs (the topics " + withArticle(k) + " subscribes to)");
+            svc.inputs = topicList(*inputs, path.key("inputs"), s);
+            for (std::size_t i = 0; i < svc.outputs.size(); ++i) {
+                // Reading and writing the same topic would feed the service its own output.
+                if (std::find(svc.inputs.begin(), svc.inputs.end(), svc.outputs[i])
+                    != svc.inputs.end())
+                    m_in.fail(path.key("outputs").index(i),
+                              "\"" + svc.outputs[i] + "\" is also one of the inputs (a loop)");
+            }
+            if (const Json *x = member(v, "processing_ms"))
+                svc.processingMs = distribution(*x, path.key("processing_ms"));
+            if (const Json *x = member(v, "commit"))
+                svc.commitMode = m_in.oneOf(*x, path.key("commit"), kCommitModes);
+            if (const Json *x = member(v, "error_rate"))
+                svc.errorRate = m_in.number(*x, path.key("error_rate"), "from 0 to 1",
+                                            [](double d) { return d >= 0 && d <= 1; });
+            if (const Json *x = member(v, "retry")) {
+                const Path rp = path.key("retry");
+                m_in.requireObject(*x, rp, {"max_attempts", "backoff_ms"});
+                if (const Json *a = member(*x, "max_attempts"))
+                    svc.retry.maxAttempts = static_cast<int>(
+                        m_in.integer(*a, rp.key("max_attempts"), 1, 1000, "from 1 to 1000"));
+                if (const Json *b = member(*x, "backoff_ms"))
+                    svc.retry.backoffMs = distribution(*b, rp.key("backoff_ms"));
+            }
+            if (const Json *x = member(v, "dead_letter")) {
+                const Path dp = path.key("dead_letter");
+                svc.deadLetterTopic = m_in.string(*x, dp);
+                if (!svc.deadLetterTopic.empty()) {
+                    checkDeclaredTopic(svc.deadLetterTopic, dp, s);
+                    if (std::find(svc.inputs.begin(), svc.inputs.end(), svc.deadLetterTopic)
+                        != svc.inputs.end())
+                        m_in.fail(dp, "\"" + svc.deadLetterTopic
+                                          + "\" is also one of the inputs (failures would loop)");
+                }
+            }
+            if (const Json *x = member(v, "session_timeout_ms"))
+                svc.sessionTimeoutMs = static_cast<int>(m_in.integer(
+                    *x, path.key("session_timeout_ms"), 100, 3'600'000, "from 100 to 3600000"));
+        }
+        return svc;
+    }
+
+    const ServiceSpec *findService(const Scenario &s, const std::string &name) const
+    {
+        for (const auto &svc : s.services) {
+            if (svc.name == name)
+                return &svc;
+        }
+        return nullptr;
+    }
+
+    void checkTarget(const FaultKind &kind, const std::string &target, const Path &path,
+                     const Scenario &s)
+    {
+        if (kind.target == Target::Broker) {
+            if (target != "broker")
+                m_in.fail(path, "must be \"broker\" for a " + kind.name + " fault (got \""
+                                    + target + "\")");
+            return;
+        }
+        if (kind.target == Target::Partition) {
+            // "topic/N": one partition (the broker takes partitions offline one at a time).
+            const auto slash = target.rfind('/');
+            const std::string topicName = target.substr(0, slash);
+            const TopicSpecEx *topic = nullptr;
+            std::vector<std::string> names;
+            for (const auto &t : s.topics) {
+                names.push_back(t.spec.name);
+                if (t.spec.name == topicName)
+                    topic = &t;
+            }
+            if (!topic)
+                m_in.fail(path, "must be \"topic/partition\" of a declared topic "
+                                    "(got \"" + target + "\")" + didYouMean(topicName, names));
+            if (slash == std::string::npos)
+                m_in.fail(path, "must name a partition: \"" + topicName + "/0\" .. \"" + topicName
+                                    + "/" + std::to_string(topic->spec.partitions - 1) + "\"");
+            const std::string n = target.substr(slash + 1);
+            char *end = nullptr;
+            const long long p = std::strtoll(n.c_str(), &end, 10);
+            if (n.empty() || *end != '\0' || p < 0 || p >= topic->spec.partitions)
+                m_in.fail(path, "names partition \"" + n + "\" but topic \"" + topicName
+                                    + "\" has partitions 0-"
+                                    + std::to_string(topic->spec.partitions - 1));
+            return;
+        }
+        // "service" (every instance) or "service#i" (instance i, from 0).
+        const auto hash = target.find('#');
+        const std::string serviceName = target.substr(0, hash);
+        const ServiceSpec *svc = findService(s, serviceName);
+        if (!svc) {
+            std::vector<std::string> names;
+            for (const auto &x : s.services)
+                names.push_back(x.name);
+            m_in.fail(path, "must name a service or \"service#instance\" (got \"" + target
+                                + "\"; no such service" + didYouMean(serviceName, names) + ")");
+        }
+        if (hash != std::string::npos) {
+            const std::string n = target.substr(hash + 1);
+            char *end = nullptr;
+            const long long i = std::strtoll(n.c_str(), &end, 10);
+            if (n.empty() || *end != '\0' || i < 0 || i >= svc->instances)
+                m_in.fail(path, "names instance \"" + n + "\" but service \"" + serviceName
+                                    + "\" has instances 0-" + std::to_string(svc->instances - 1));
+        }
+        if (kind.target == Target::Reader && svc->kind == ServiceSpec::Kind::Producer)
+            m_in.fail(path, "must be a consumer or processor for a " + kind.name + " fault (\""
+                                + serviceName + "\" is a producer)");
+        if (kind.target == Target::Writer && svc->kind == ServiceSpec::Kind::Consumer)
+            m_in.fail(path, "must be a producer or processor for a " + kind.name + " fault (\""
+                                + serviceName + "\" is a consumer)");
+    }
+
+    FaultSpec fault(const Json &v, const Path &path, const Scenario &s)
+    {
+        m_in.requireObject(v, path, kFaultKeys);
+        FaultSpec f;
+        f.line = m_in.line(path);
+        const Json *kindValue = member(v, "kind");
+        if (!kindValue)
+            m_in.fail(path, "needs a kind");
+        std::vector<std::string> kindNames;
+        for (const auto &k : faultKinds())
+            kindNames.push_back(k.name);
+        f.kind = m_in.oneOf(*kindValue, path.key("kind"), kindNames);
+        const FaultKind &kind = *findFaultKind(f.kind);
+
+        const Json *at = member(v, "at_s");
+        if (!at)
+            m_in.fail(path, "needs at_s (seconds from the start)");
+        f.atSeconds = m_in.number(*at, path.key("at_s"), ">= 0", nonNegative);
+        if (f.atSeconds >= s.durationSeconds)
+            m_in.fail(path.key("at_s"), "is " + formatNumber(f.atSeconds)
+                                            + ", not before the scenario's end (duration_s "
+                                            + formatNumber(s.durationSeconds) + ")");
+        if (const Json *d = member(v, "duration_s"))
+            f.durationSeconds = m_in.number(*d, path.key("duration_s"), ">= 0", nonNegative);
+        if (kind.timing == Timing::Window && f.durationSeconds <= 0)
+            m_in.fail(path.key("duration_s"), "must be > 0 for a " + f.kind + " fault");
+        if (kind.timing == Timing::Instant && f.durationSeconds != 0)
+            m_in.fail(path.key("duration_s"),
+                      "must be 0 for a " + f.kind + " fault (it happens at at_s"
+                          + (f.kind == "crash" ? "; a later restart fault brings it back)"
+                                               : ")"));
+        if (f.atSeconds + f.durationSeconds > s.durationSeconds)
+            m_in.fail(path.key("duration_s"),
+                      "runs the fault to " + formatNumber(f.atSeconds + f.durationSeconds)
+                          + " s, past the scenario's end (duration_s "
+                          + formatNumber(s.durationSeconds) + ")");
+
+        if (const Json *t = member(v, "target"))
+            f.target = m_in.string(*t, path.key("target"), false);
+        else if (kind.target == Target::Broker)
+            f.target = "broker";
+        else
+            m_in.fail(path, "needs a target for a " + f.kind + " fault");
+        checkTarget(kind, f.target, path.key("target"), s);
+
+        std::vector<std::string> paramNames;
+        for (const auto &p : kind.params)
+            paramNames.push_back(p.name);
+        if (const Json *params = member(v, "params")) {
+            const Path pp = path.key("params");
+            if (!params->is_object())
+                m_in.fail(pp, "must be an object (got " + describe(*params) + ")");
+            for (const auto &item : params->items()) {
+                const auto it = std::find_if(kind.params.begin(), kind.params.end(),
+                                             [&](const FaultParam &p) {
+                                                 return p.name == item.key();
+                                             });
+                if (it == kind.params.end())
+                    m_in.fail(pp.key(item.key()),
+                              "is not a parameter of a " + f.kind + " fault"
+                                  + (paramNames.empty()
+                                         ? std::string(" (it takes none)")
+                                         : " (it takes " + quotedList(paramNames) + ")"));
+                const FaultParam p = *it;
+                const std::string rule = (p.minExclusive ? "> " : ">= ") + formatNumber(p.min)
+                                         + (p.max < 1e9 ? " and <= " + formatNumber(p.max)
+                                                        : std::string());
+                f.params[p.name] = m_in.number(item.value(), pp.key(p.name), rule,
+                                               [&](double d) {
+                                                   return std::isfinite(d)
+                                                          && (p.minExclusive ? d > p.min
+                                                                             : d >= p.min)
+                                                          && d <= p.max;
+                                               });
+            }
+        }
+        for (const auto &p : kind.params)
+            f.params.emplace(p.name, p.defaultValue); // keeps values given above
+        return f;
+    }
+
+    Expectation expectation(const Json &v, const Path &path)
+    {
+        Expectation e;
+        e.text = m_in.string(v, path, false);
+        // metric, operator, number; spaces between them are optional.
+        const std::string &t = e.text;
+        std::size_t i = 0;
+        const auto skip = [&] {
+            while (i < t.size() && std::isspace(static_cast<unsigned char>(t[i])))
+                ++i;
+        };
+        skip();
+        const std::size_t metricStart = i;
+        while (i < t.size() && (std::isalnum(static_cast<unsigned char>(t[i])) || t[i] == '_'))
+            ++i;
+        e.metric = t.substr(metricStart, i - metricStart);
+        const std::string syntax = "must read \"metric op number\", e.g. \"lost == 0\" (got \""
+                                   + t + "\")";
+        if (e.metric.empty())
+            m_in.fail(path, syntax);
+        if (std::find(kMetrics.begin(), kMetrics.end(), e.metric) == kMetrics.end())
+            m_in.fail(path, "has unknown metric \"" + e.metric + "\""
+                                + didYouMean(e.metric, kMetrics)
+                                + " (metrics: " + quotedList(kMetrics) + ")");
+        skip();
+        for (const auto &op : kOperators) {
+            if (t.compare(i, op.size(), op) == 0) {
+                e.op = op;
+                break;
+            }
+        }
+        if (e.op.empty())
+            m_in.fail(path, "needs an operator ==, !=, <, <=, > or >= after \"" + e.metric
+                                + "\" (got \"" + t + "\")");
+        i += e.op.size();
+        skip();
+        const std::string number = t.substr(i);
+        char *end = nullptr;
+        e.value = std::strtod(number.c_str(), &end);
+        std::string trailing = end ? std::string(end) : std::string();
+        while (!trailing.empty() && std::isspace(static_cast<unsigned char>(trailing.back())))
+            trailing.pop_back();
+        if (number.empty() || end == number.c_str() || !trailing.empty()
+            || !std::isfinite(e.value))
+            m_in.fail(path, syntax);
+        return e;
+    }
+
+    Reader m_in;
+};
+
+// ---------------------------------------------------------------------------------------------
+// Writing
+
+// Whole numbers are written without ".0" so saved files look hand-written.
+Json numberJson(double v)
+{
+    if (std::isfinite(v) && v == std::floor(v) && std::fabs(v) < 9e15)
+        return static_cast<int64_t>(v);
+    return v;
+}
+
+Json distributionJson(const Distribution &d)
+{
+    switch (d.kind) {
+    case Distribution::Kind::Constant:
+        return numberJson(d.value);
+    case Distribution::Kind::Uniform:
+        return Json{{"kind", "uniform"}, {"min", numberJson(d.min)}, {"max", numberJson(d.max)}};
+    case Distribution::Kind::Exponential:
+        return Json{{"kind", "exponential"}, {"mean", numberJson(d.value)}};
+    case Distribution::Kind::Normal:
+        return Json{{"kind", "normal"},
+                    {"mean", numberJson(d.value)},
+                    {"stddev", numberJson(d.stddev)}};
+    }
+    return numberJson(d.value);
+}
+
+Json stringArray(const std::vector<std::string> &items)
+{
+    Json a = Json::array();
+    for (const auto &s : items)
+        a.push_back(s);
+    return a;
+}
+
+Json serviceJson(const ServiceSpec &svc)
+{
+    Json j;
+    j["name"] = svc.name;
+    j["kind"] = svc.kind == ServiceSpec::Kind::Producer   ? "producer"
+                : svc.kind == ServiceSpec::Kind::Consumer ? "consumer"
+                                                          : "processor";
+    j["instances"] = svc.instances;
+    if (svc.kind != ServiceSpec::Kind::Producer) {
+        j["group"] = svc.group;
+        j["inputs"] = stringArray(svc.inputs);
+    }
+    if (svc.kind != ServiceSpec::Kind::Consumer)
+        j["outputs"] = stringArray(svc.outputs);
+    if (svc.kind == ServiceSpec::Kind::Producer) {
+        Json rate;
+        rate["kind"] = svc.rate.kind == RateSpec::Kind::Poisson  ? "poisson"
+                       : svc.rate.kind == RateSpec::Kind::Bursty ? "bursty"
+                                                                 : "constant";
+        rate["per_second"] = numberJson(svc.rate.perSecond);
+        if (svc.rate.kind == RateSpec::Kind::Bursty) {
+            rate["on_s"] = numberJson(svc.rate.onSeconds);
+            rate["off_s"] = numberJson(svc.rate.offSeconds);
+        }
+        j["rate"] = rate;
+    }
+    if (svc.kind != ServiceSpec::Kind::Consumer) {
+        j["payload_bytes"] = distributionJson(svc.payloadBytes);
+        Json keys;
+        keys["skew"] = svc.keys.skew == KeySpec::Skew::None   ? "none"
+                       : svc.keys.skew == KeySpec::Skew::Zipf ? "zipf"
+                                                              : "uniform";
+        if (svc.keys.skew != KeySpec::Skew::None)
+            keys["cardinality"] = svc.keys.cardinality;
+        if (svc.keys.skew == KeySpec::Skew::Zipf)
+            keys["exponent"] = numberJson(svc.keys.zipfExponent);
+        j["keys"] = keys;
+        j["acks"] = svc.acks;
+        j["idempotent"] = svc.idempotent;
+    }
+    if (svc.kind == ServiceSpec::Kind::Producer) {
+        Json events = Json::array();
+        for (const auto &e : svc.events) {
+            Json fields = Json::object();
+            for (const auto &[name, generator] : e.fields)
+                fields[name] = generator;
+            events.push_back(
+                Json{{"type", e.type}, {"weight", numberJson(e.weight)}, {"fields", fields}});
+        }
+        j["events"] = events;
+    }
+    if (svc.kind != ServiceSpec::Kind::Producer) {
+        j["processing_ms"] = distributionJson(svc.processingMs);
+        j["commit"] = svc.commitMode;
+        j["error_rate"] = numberJson(svc.errorRate);
+        j["retry"] = Json{{"max_attempts", svc.retry.maxAttempts},
+                          {"backoff_ms", distributionJson(svc.retry.backoffMs)}};
+        if (!svc.deadLetterTopic.empty())
+            j["dead_letter"] = svc.deadLetterTopic;
+        j["session_timeout_ms"] = svc.sessionTimeoutMs;
+    }
+    return j;
+}
+
+// nlohmann's byte position (1-based, the last character read) as "line L, column C". When the
+// parser rejects a whole token ("unexpected string literal"), that is the token's last character;
+// people look for where the token starts, so move back to it.
+std::string lineColumn(const std::string &text, std::size_t byte, const std::string &detail)
+{
+    std::size_t at = std::min(byte == 0 ? 0 : byte - 1, text.size());
+    const bool wholeToken = detail.find("unexpected") != std::string::npos
+                            && detail.find(" literal") != std::string::npos;
+    if (wholeToken && at < text.size() && text[at] == '"'
+        && detail.find("string literal") != std::string::npos) {
+        // Back to the opening quote: a quote preceded by an even number of backslashes.
+        for (std::size_t j = at; j-- > 0;) {
+            if (text[j] == '\n')
+                break;
+            std::size_t slashes = 0;
+            while (j >= slashes + 1 && text[j - slashes - 1] == '\\')
+                ++slashes;
+            if (text[j] == '"' && slashes % 2 == 0) {
+                at = j;
+                break;
+            }
+        }
+    } else if (wholeToken) {
+        // Numbers and true/false/null.
+        while (at > 0 && at <= text.size()
+               && (std::isalnum(static_cast<unsigned char>(text[at - 1])) || text[at - 1] == '-'
+                   || text[at - 1] == '+' || text[at - 1] == '.'))
+            --at;
+    }
+    int line = 1;
+    std::size_t lineStart = 0;
+    for (std::size_t i = 0; i < at; ++i) {
+        if (text[i] == '\n') {
+            ++line;
+            lineStart = i + 1;
+        }
+    }
+    return "line " + std::to_string(line) + ", column " + std::to_string(at - lineStart + 1);
+}
+
+} // namespace
+
+Result<Scenario> parseScenario(const std::string &json)
+{
+    Json root;
+    try {
+        root = Json::parse(json);
+    } catch (const Json::parse_error &e) {
+        // what() is "[json.exception.parse_error.101] parse error at line 1, column 2: syntax
+        // error while parsing ..."; keep the explanation, put our own position in front.
+        std::string detail = e.what();
+        if (const auto pos = detail.find("syntax error"); pos != std::string::npos)
+            detail = detail.substr(pos);
+        else if (const auto colon = detail.find(": "); colon != std::string::npos)
+            detail = detail.substr(colon + 2);
+        return makeError(Errc::InvalidConfig,
+                         lineColumn(json, e.byte, detail) + ": JSON " + detail);
+    }
+    try {
+        const LineIndex lines(json);
+        return ScenarioParser(lines).parse(root);
+    } catch (const ScenarioError &e) {
+        return makeError(Errc::InvalidConfig, e.what());
+    } catch (const Json::exception &e) {
+        // Every access is type-checked first, so this means a bug here; still, no throw escapes.
+        return makeError(Errc::Internal, std::string("scenario parser: ") + e.what());
+    }
+}
+
+Result<Scenario> loadScenario(const std::string &path)
+{
+    std::ifstream in(path, std::ios::binary);
+    if (!in)
+        return makeError(Errc::InvalidConfig, path + ": cannot open the scenario file");
+    std::ostringstream text;
+    text << in.rdbuf();
+    auto scenario = parseScenario(text.str());
+    if (!scenario)
+        return makeError(scenario.code(), path + ": " + scenario.error().message);
+    return scenario;
+}
+
+std::string scenarioToJson(const Scenario &scenario)
+{
+    Json j;
+    j["name"] = scenario.name;
+    j["description"] = scenario.description;
+    j["duration_s"] = numberJson(scenario.durationSeconds);
+    j["seed"] = scenario.seed;
+    j["delivery"] = scenario.delivery;
+    Json topics = Json::array();
+    for (const auto &t : scenario.topics) {
+        topics.push_back(Json{{"name", t.spec.name},
+                              {"partitions", t.spec.partitions},
+                              {"retention",
+                               Json{{"records", t.spec.retention.maxRecords},
+                                    {"bytes", t.spec.retention.maxBytes},
+                                    {"ms", t.spec.retention.maxAgeMs}}}});
+    }
+    j["topics"] = topics;
+    Json services = Json::array();
+    for (const auto &svc : scenario.services)
+        services.push_back(serviceJson(svc));
+    j["services"] = services;
+    Json faults = Json::array();
+    for (const auto &f : scenario.faults) {
+        Json fault{{"at_s", numberJson(f.atSeconds)},
+                   {"duration_s", numberJson(f.durationSeconds)},
+                   {"kind", f.kind},
+                   {"target", f.target}};
+        if (!f.params.empty()) {
+            Json params = Json::object();
+            for (const auto &[name, value] : f.params)
+                params[name] = numberJson(value);
+            fault["params"] = params;
+        }
+        faults.push_back(fault);
+    }
+    j["faults"] = faults;
+    Json expect = Json::array();
+    for (const auto &e : scenario.expectations) {
+        // A scenario built in code may leave `text` empty; write what it means instead.
+        expect.push_back(e.text.empty() ? e.metric + " " + e.op + " " + formatNumber(e.value)
+                                        : e.text);
+    }
+    j["expect"] = expect;
+    return j.dump(2) + "\n";
+}
+
+} // namespace eddy::sim
