@@ -29,6 +29,7 @@ struct ProducedRecord {
     std::string_view id;
     uint32_t topic = 0;        // interned topic name
     bool acknowledged = false;
+    bool inLog = false;        // found by the final read
 };
 
 // Produced id -> dense record index. Open addressing with linear probing, sized once for the
@@ -191,11 +192,15 @@ Verdict checkHistory(const History &history, bool atLeastOnce)
         if (event.acknowledged)
             ++verdict.acknowledged;
         const uint32_t topic = topics.intern(event.topic);
+        const auto log = history.finalRead.find(event.topic);
+        const bool inLog = log != history.finalRead.end() && log->second.contains(event.recordId);
         const auto [at, inserted] = index.insert(event.recordId, uint32_t(records.size()));
-        if (inserted)
-            records.push_back(ProducedRecord{event.recordId, topic, event.acknowledged});
-        else if (event.acknowledged && !records[at].acknowledged)
-            records[at] = ProducedRecord{event.recordId, topic, true};
+        if (inserted) {
+            records.push_back(ProducedRecord{event.recordId, topic, event.acknowledged, inLog});
+        } else {
+            records[at].acknowledged = records[at].acknowledged || event.acknowledged;
+            records[at].inLog = records[at].inLog || inLog;
+        }
     }
 
     // Groups: the subscribed ones, plus any group seen only in deliveries or dead letters -
@@ -284,8 +289,12 @@ Verdict checkHistory(const History &history, bool atLeastOnce)
                 continue;
             ++result.expected;
             if (delivered == 0 && !state.deadLettered[i]) {
-                ++result.lost;
-                lostSamples.offer(record.id);
+                if (record.inLog) {
+                    ++result.unconsumed;
+                } else {
+                    ++result.lost;
+                    lostSamples.offer(record.id);
+                }
             }
         }
 
@@ -313,6 +322,7 @@ Verdict checkHistory(const History &history, bool atLeastOnce)
         result.unknownSamples = unknownSamples.take();
 
         verdict.lost += result.lost;
+        verdict.unconsumed += result.unconsumed;
         verdict.duplicates += result.duplicates;
         verdict.reordered += result.reordered;
         verdict.deadLettered += result.deadLettered;
@@ -323,7 +333,7 @@ Verdict checkHistory(const History &history, bool atLeastOnce)
     std::sort(verdict.groups.begin(), verdict.groups.end(),
               [](const GroupVerdict &a, const GroupVerdict &b) { return a.group < b.group; });
 
-    verdict.ok = verdict.lost == 0 && verdict.reordered == 0
+    verdict.ok = verdict.lost == 0 && verdict.reordered == 0 && verdict.unknown == 0
                  && (atLeastOnce || verdict.duplicates == 0);
     return verdict;
 }
@@ -339,6 +349,8 @@ std::string verdictSummary(const Verdict &verdict)
                + std::to_string(group.deadLettered) + " dead-lettered";
         if (group.unknown > 0)
             out += ", " + std::to_string(group.unknown) + " unknown";
+        if (group.unconsumed > 0)
+            out += ", " + std::to_string(group.unconsumed) + " still unconsumed";
         out += '\n';
     }
     return out;

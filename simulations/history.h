@@ -1,7 +1,9 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
+#include <unordered_set>
 #include <vector>
 
 namespace eddy::sim {
@@ -45,6 +47,11 @@ struct History {
     std::vector<DeadLetterEvent> deadLettered;
     // group -> topics it subscribes to (a record must be consumed by every subscribing group)
     std::vector<std::pair<std::string, std::vector<std::string>>> subscriptions;
+    // Record ids found in each topic's log by a read after the run (Jepsen's final read). For a
+    // topic listed here, an acknowledged record a group never consumed is lost only when it is
+    // missing from the log too; still in the log, it is backlog the group had not reached
+    // ("unconsumed"). Topics not listed: every such record counts as lost.
+    std::map<std::string, std::unordered_set<std::string>> finalRead;
 };
 
 // The checker's verdict, per group and overall.
@@ -52,7 +59,8 @@ struct GroupVerdict {
     std::string group;
     int64_t expected = 0;      // acknowledged records on the group's topics
     int64_t consumed = 0;      // distinct records consumed
-    int64_t lost = 0;          // acknowledged, never consumed nor dead-lettered
+    int64_t lost = 0;          // acknowledged, never consumed nor dead-lettered, not in the log
+    int64_t unconsumed = 0;    // acknowledged and in the log, but the group never got to it
     int64_t duplicates = 0;    // extra deliveries of already consumed records
     int64_t reordered = 0;     // per-partition offset order violations within a consumer session
     int64_t deadLettered = 0;
@@ -69,6 +77,7 @@ struct Verdict {
     int64_t produced = 0;
     int64_t acknowledged = 0;
     int64_t lost = 0;
+    int64_t unconsumed = 0;
     int64_t duplicates = 0;
     int64_t reordered = 0;
     int64_t deadLettered = 0;

@@ -43,7 +43,7 @@ public:
     {
         if (m_crashed)
             return;
-        m_consumer->close();
+        (void)m_consumer->close();
     }
     Result<std::vector<SimRecord>> poll(int timeoutMs) override
     {

@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <chrono>
 #include <thread>
+#include <unordered_set>
 
 namespace eddy::sim {
 
@@ -645,6 +646,18 @@ Result<Report> SimulationRunner::run()
         a->stop();
     sampleTimeline();
 
+    // The final read: what is in the logs now tells "lost" from "not consumed yet".
+    std::map<std::string, std::unordered_set<std::string>> finalRead;
+    for (const auto &[group, topics] : m_history.subscriptions) {
+        for (const auto &topic : topics) {
+            if (finalRead.count(topic))
+                continue;
+            auto ids = m_backend.readIds(topic, kIdHeader);
+            if (ids)
+                finalRead[topic] = std::unordered_set<std::string>(ids->begin(), ids->end());
+        }
+    }
+
     Report report;
     report.scenario = m_scenario.name;
     report.seed = m_scenario.seed;
@@ -667,6 +680,7 @@ Result<Report> SimulationRunner::run()
         }
         for (auto &[name, t] : topics)
             report.topics.push_back(t);
+        m_history.finalRead = std::move(finalRead);
         report.verdict = checkHistory(m_history, m_scenario.delivery != "at-most-once");
     }
     for (auto &[name, g] : m_groupTotals) {

@@ -109,6 +109,7 @@ private slots:
     void emptyHistory();
     void completeInOrderHistoryIsOk();
     void knownLosses();
+    void finalReadSeparatesBacklogFromLoss();
     void groupsOnlyExpectTheirTopics();
     void duplicatesAreCountedButAllowedAtLeastOnce();
     void duplicatesAreErrorsAtMostOnce();
@@ -177,6 +178,28 @@ void TestChecker::completeInOrderHistoryIsOk()
         QVERIFY(group.reorderSamples.empty());
         QVERIFY(group.unknownSamples.empty());
     }
+}
+
+void TestChecker::finalReadSeparatesBacklogFromLoss()
+{
+    History history;
+    history.subscriptions = {{"billing", {"orders"}}};
+    produceRun(history, "orders", 10);
+    consumeRun(history, "billing", "orders", 6); // 6..9 never reached
+    // The log still holds 6, 7 and 9; record 8 vanished from it.
+    history.finalRead["orders"] = {idOf(0), idOf(1), idOf(2), idOf(3), idOf(4), idOf(5),
+                                   idOf(6), idOf(7), idOf(9)};
+    const Verdict verdict = checkHistory(history, true);
+    QCOMPARE(verdict.lost, 1);
+    QCOMPARE(verdict.unconsumed, 3);
+    QCOMPARE(toList(verdict.groups[0].lostSamples), idList({8}));
+    QVERIFY(!verdict.ok);
+    // With everything in the log, nothing is lost: the group merely had not caught up.
+    history.finalRead["orders"].insert(idOf(8));
+    const Verdict caughtUp = checkHistory(history, true);
+    QCOMPARE(caughtUp.lost, 0);
+    QCOMPARE(caughtUp.unconsumed, 4);
+    QVERIFY(caughtUp.ok);
 }
 
 void TestChecker::knownLosses()
@@ -401,6 +424,7 @@ void TestChecker::unknownIdsArePhantoms()
     QCOMPARE(group.unknown, 2);
     QCOMPARE(toList(group.unknownSamples), QStringList({"ghost#0:1", "ghost#0:2"}));
     QCOMPARE(group.consumed, 6);
+    QCOMPARE(group.deadLettered, 1);
     QCOMPARE(group.duplicates, 1);
     QCOMPARE(group.lost, 0);
     QCOMPARE(group.reordered, 0);
