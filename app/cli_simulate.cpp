@@ -13,11 +13,14 @@
 #include <QFile>
 #include <QTemporaryDir>
 
+#include <poll.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <csignal>
 #include <cstdio>
+#include <sstream>
+#include <thread>
 
 namespace eddy::cli {
 
@@ -32,13 +35,71 @@ void onSignal(int)
         r->stop();
 }
 
+// Live fault commands read from standard input while the run goes on, one per line:
+//   fault KIND TARGET [SECONDS] [name=value ...]   start a fault (SECONDS 0 or absent: until ended)
+//   end ID                                          end a live fault
+//   faults                                          list the active faults
+// Answers go to standard error so they never mix with the report on standard output.
+void controlLoop(sim::SimulationRunner &runner, const std::atomic<bool> &done)
+{
+    std::string pending;
+    while (!done) {
+        pollfd fd{STDIN_FILENO, POLLIN, 0};
+        if (::poll(&fd, 1, 100) <= 0)
+            continue;
+        char buf[512];
+        const ssize_t n = ::read(STDIN_FILENO, buf, sizeof buf);
+        if (n <= 0)
+            return; // end of input: no more commands
+        pending.append(buf, static_cast<std::size_t>(n));
+        for (std::size_t nl; (nl = pending.find('\n')) != std::string::npos;) {
+            std::istringstream line(pending.substr(0, nl));
+            pending.erase(0, nl + 1);
+            std::string verb;
+            line >> verb;
+            if (verb == "fault") {
+                sim::FaultSpec f;
+                line >> f.kind >> f.target;
+                std::string word;
+                while (line >> word) {
+                    const auto eq = word.find('=');
+                    if (eq == std::string::npos)
+                        f.durationSeconds = std::atof(word.c_str());
+                    else
+                        f.params[word.substr(0, eq)] = std::atof(word.c_str() + eq + 1);
+                }
+                auto id = runner.startFault(f);
+                if (id)
+                    std::fprintf(stderr, "fault %d started: %s %s\n", *id, f.kind.c_str(),
+                                 f.target.c_str());
+                else
+                    std::fprintf(stderr, "fault refused: %s\n", id.error().message.c_str());
+            } else if (verb == "end") {
+                int id = 0;
+                line >> id;
+                auto r = runner.endFault(id);
+                std::fprintf(stderr, r ? "fault %d ended\n" : "no active fault %d\n", id);
+            } else if (verb == "faults") {
+                for (const auto &f : runner.activeFaults())
+                    std::fprintf(stderr, "%d %s %s since %.1f s\n", f.id, f.spec.kind.c_str(),
+                                 f.spec.target.c_str(), f.startedS);
+            } else if (!verb.empty()) {
+                std::fprintf(stderr, "commands: fault KIND TARGET [SECONDS] [name=value...], "
+                                     "end ID, faults\n");
+            }
+        }
+    }
+}
+
 } // namespace
 
 int runSimulate(const QStringList &args)
 {
     QCommandLineParser parser;
-    parser.setApplicationDescription("Runs a scenario and reports throughput, lag, recovery and "
-                                     "a lost/duplicate/reorder verdict.");
+    parser.setApplicationDescription(
+        "Runs a scenario and reports throughput, lag, recovery and a lost/duplicate/reorder "
+        "verdict.\nWhile it runs, standard input takes live fault commands:\n"
+        "  fault KIND TARGET [SECONDS] [name=value ...]\n  end ID\n  faults");
     parser.addHelpOption();
     parser.addPositionalArgument("file", "Scenario file (JSON, docs/scenarios.md).");
     QCommandLineOption duration("duration", "Run this many seconds instead.", "seconds");
@@ -107,7 +168,11 @@ int runSimulate(const QStringList &args)
     g_runner = &runner;
     std::signal(SIGINT, onSignal);
     std::signal(SIGTERM, onSignal);
+    std::atomic<bool> done{false};
+    std::thread control([&] { controlLoop(runner, done); });
     auto result = runner.run();
+    done = true;
+    control.join();
     g_runner = nullptr;
     std::signal(SIGINT, SIG_DFL);
     std::signal(SIGTERM, SIG_DFL);

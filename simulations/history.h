@@ -39,6 +39,7 @@ struct DeadLetterEvent {
     std::string deadLetterTopic;
     int attempts = 0;
     int64_t timeMs = 0;
+    bool stored = false; // the dead-letter topic acknowledged the record
 };
 
 struct History {

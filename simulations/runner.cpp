@@ -325,6 +325,7 @@ private:
         if (!running())
             return;
         if (!ok) {
+            bool stored = false;
             if (!m_spec.deadLetterTopic.empty() && producer) {
                 Record dead = rec.record;
                 dead.offset = -1;
@@ -335,9 +336,10 @@ private:
                                                            + std::to_string(rec.partition) + "/"
                                                            + std::to_string(rec.record.offset)});
                 if (crossNetwork())
-                    (void)producer->send(m_spec.deadLetterTopic, std::move(dead));
+                    stored = producer->send(m_spec.deadLetterTopic, std::move(dead)).ok();
             }
-            DeadLetterEvent e{id, m_spec.group, m_spec.deadLetterTopic, attempts, m_runner.nowMs()};
+            DeadLetterEvent e{id, m_spec.group, m_spec.deadLetterTopic, attempts,
+                              m_runner.nowMs(), stored};
             std::lock_guard lock(m_runner.m_historyMutex);
             m_runner.m_history.deadLettered.push_back(std::move(e));
             return;
@@ -677,6 +679,14 @@ Result<Report> SimulationRunner::run()
         for (const auto &e : m_history.consumed) {
             ++topics[e.topic].consumed;
             ++m_groupTotals[e.group].consumed;
+        }
+        for (const auto &e : m_history.deadLettered) {
+            if (e.deadLetterTopic.empty())
+                continue;
+            auto &t = topics[e.deadLetterTopic];
+            t.topic = e.deadLetterTopic;
+            ++t.produced;
+            t.acknowledged += e.stored ? 1 : 0;
         }
         for (auto &[name, t] : topics)
             report.topics.push_back(t);

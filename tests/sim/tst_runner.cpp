@@ -25,6 +25,8 @@ private slots:
     void crashedConsumersPartitionsMoveToSurvivor();
     void poisonEndsInDeadLetterTopic();
     void brokerRestartLosesNothingAcknowledged();
+    void bundledScenariosPassShortened_data();
+    void bundledScenariosPassShortened();
     void partitionOfflineAndDiskFullRecover();
     void networkFaultsOnAConsumer();
     void failedExpectationFailsTheRun();
@@ -176,6 +178,38 @@ void TestRunner::brokerRestartLosesNothingAcknowledged()
     QCOMPARE(report->verdict.lost, 0);
     QVERIFY(report->verdict.acknowledged > 0);
     QVERIFY2(report->verdict.ok, reportSummary(*report).c_str());
+}
+
+void TestRunner::bundledScenariosPassShortened_data()
+{
+    QTest::addColumn<QString>("file");
+    QTest::newRow("order-pipeline") << "order-pipeline.json";
+    QTest::newRow("fanout-notifications") << "fanout-notifications.json";
+}
+
+void TestRunner::bundledScenariosPassShortened()
+{
+    QFETCH(QString, file);
+    QFile f(QString(EDDY_SCENARIOS_DIR) + "/" + file);
+    QVERIFY(f.open(QIODevice::ReadOnly));
+    auto scenario = parseScenario(f.readAll().toStdString());
+    QVERIFY(scenario);
+    // The same story in 12 s: every fault keeps its place and length relative to the run.
+    const double scale = 12.0 / scenario->durationSeconds;
+    for (auto &fault : scenario->faults) {
+        fault.atSeconds *= scale;
+        fault.durationSeconds *= scale;
+    }
+    RunnerOptions o;
+    o.durationS = 12;
+    SimulationRunner runner(*scenario, *m_backend, m_broker.get(), o);
+    auto report = runner.run();
+    QVERIFY2(report, report ? "" : report.error().message.c_str());
+    QVERIFY(report->verdict.acknowledged > 0);
+    QVERIFY2(report->verdict.ok, reportSummary(*report).c_str());
+    for (const auto &e : report->expectations)
+        QVERIFY2(e.ok, (e.text + "\n" + reportSummary(*report)).c_str());
+    QCOMPARE(report->expectations.size(), scenario->expectations.size());
 }
 
 void TestRunner::partitionOfflineAndDiskFullRecover()

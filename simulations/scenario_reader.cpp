@@ -1,13 +1,14 @@
-// Reading, validating and writing scenario files (docs/scenarios.md). The text is parsed with
-// nlohmann::ordered_json (so event fields keep their order), then a small scanner of our own walks
-// the same text to map every JSON pointer ("/services/1/rate/per_second") to its line, because
-// nlohmann keeps no positions for values. Validation then reads the document field by field and
-// fails on the first problem with "line N: <field path> <what is wrong>". Internally a failure is
-// thrown as ScenarioError to keep the many nested checks readable; the public functions turn it
-// into an eddy::Result, so no exception crosses this file.
+// Reading and validating scenario files (docs/scenarios.md): parseScenario and loadScenario. The
+// text is parsed with nlohmann::ordered_json (so event fields keep their order), then LineIndex
+// (json_lines.h) walks the same text to map every JSON pointer ("/services/1/rate/per_second") to
+// its line, because nlohmann keeps no positions for values. Validation then reads the document
+// field by field and fails on the first problem with "line N: <field path> <what is wrong>".
+// Internally a failure is thrown as ScenarioError to keep the many nested checks readable; the
+// public functions turn it into an eddy::Result, so no exception crosses this file.
 #include "scenario.h"
 
-#include <nlohmann/json.hpp>
+#include "json_lines.h"
+#include "scenario_json.h"
 
 #include <algorithm>
 #include <cctype>
@@ -15,230 +16,15 @@
 #include <cstdlib>
 #include <fstream>
 #include <functional>
-#include <set>
 #include <sstream>
 #include <stdexcept>
-#include <unordered_map>
 
 namespace eddy::sim {
 
 namespace {
 
-using Json = nlohmann::ordered_json;
-
 struct ScenarioError : std::runtime_error {
     using std::runtime_error::runtime_error;
-};
-
-// ---------------------------------------------------------------------------------------------
-// Line index
-
-std::string escapePointerToken(const std::string &token)
-{
-    std::string out;
-    for (char c : token) {
-        if (c == '~')
-            out += "~0";
-        else if (c == '/')
-            out += "~1";
-        else
-            out += c;
-    }
-    return out;
-}
-
-void appendUtf8(std::string &out, uint32_t cp)
-{
-    if (cp < 0x80) {
-        out += static_cast<char>(cp);
-    } else if (cp < 0x800) {
-        out += static_cast<char>(0xC0 | (cp >> 6));
-        out += static_cast<char>(0x80 | (cp & 0x3F));
-    } else if (cp < 0x10000) {
-        out += static_cast<char>(0xE0 | (cp >> 12));
-        out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-        out += static_cast<char>(0x80 | (cp & 0x3F));
-    } else {
-        out += static_cast<char>(0xF0 | (cp >> 18));
-        out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-        out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-        out += static_cast<char>(0x80 | (cp & 0x3F));
-    }
-}
-
-// Maps JSON pointers to the line where the member's key (or the array element's value) starts.
-// Runs only on text nlohmann already accepted, so it can assume valid JSON and stay small; it
-// also reports duplicate keys, which nlohmann silently merges.
-class LineIndex
-{
-public:
-    explicit LineIndex(std::string_view text) : m_text(text)
-    {
-        // nlohmann skips a UTF-8 byte order mark; so must we.
-        if (m_text.substr(0, 3) == "\xEF\xBB\xBF")
-            m_pos = 3;
-        skipWhitespace();
-        m_lines[""] = m_line;
-        value("", 0);
-    }
-
-    // The line of `pointer`, or of its nearest recorded ancestor (a missing field is reported at
-    // the object that lacks it).
-    int line(std::string pointer) const
-    {
-        for (;;) {
-            if (auto it = m_lines.find(pointer); it != m_lines.end())
-                return it->second;
-            const auto slash = pointer.rfind('/');
-            if (slash == std::string::npos)
-                return 1;
-            pointer.resize(slash);
-        }
-    }
-
-private:
-    static constexpr int kMaxDepth = 200;
-
-    char peek() const { return m_pos < m_text.size() ? m_text[m_pos] : '\0'; }
-
-    void skipWhitespace()
-    {
-        while (m_pos < m_text.size()) {
-            const char c = m_text[m_pos];
-            if (c == '\n')
-                ++m_line;
-            else if (c != ' ' && c != '\t' && c != '\r')
-                break;
-            ++m_pos;
-        }
-    }
-
-    // Reads a string token starting at '"' and returns it unescaped (keys must match nlohmann's).
-    std::string readString()
-    {
-        std::string out;
-        ++m_pos; // opening quote
-        while (m_pos < m_text.size() && m_text[m_pos] != '"') {
-            char c = m_text[m_pos++];
-            if (c != '\\') {
-                out += c;
-                continue;
-            }
-            c = m_text[m_pos++];
-            switch (c) {
-            case 'b': out += '\b'; break;
-            case 'f': out += '\f'; break;
-            case 'n': out += '\n'; break;
-            case 'r': out += '\r'; break;
-            case 't': out += '\t'; break;
-            case 'u': {
-                uint32_t cp = hex4();
-                if (cp >= 0xD800 && cp < 0xDC00 && m_text.substr(m_pos, 2) == "\\u") {
-                    m_pos += 2;
-                    const uint32_t low = hex4();
-                    cp = 0x10000 + ((cp - 0xD800) << 10) + (low - 0xDC00);
-                }
-                appendUtf8(out, cp);
-                break;
-            }
-            default: out += c; break; // '"', '\\', '/'
-            }
-        }
-        ++m_pos; // closing quote
-        return out;
-    }
-
-    uint32_t hex4()
-    {
-        uint32_t v = 0;
-        for (int i = 0; i < 4 && m_pos < m_text.size(); ++i) {
-            const char c = m_text[m_pos++];
-            v <<= 4;
-            if (c >= '0' && c <= '9')
-                v |= c - '0';
-            else if (c >= 'a' && c <= 'f')
-                v |= c - 'a' + 10;
-            else if (c >= 'A' && c <= 'F')
-                v |= c - 'A' + 10;
-        }
-        return v;
-    }
-
-    void value(const std::string &pointer, int depth)
-    {
-        if (depth > kMaxDepth)
-            throw ScenarioError("line " + std::to_string(m_line) + ": JSON nested deeper than "
-                                + std::to_string(kMaxDepth) + " levels");
-        const char c = peek();
-        if (c == '{') {
-            ++m_pos;
-            std::set<std::string> seen;
-            skipWhitespace();
-            if (peek() == '}') {
-                ++m_pos;
-                return;
-            }
-            for (;;) {
-                skipWhitespace();
-                const int keyLine = m_line;
-                const std::string key = readString();
-                const std::string child = pointer + "/" + escapePointerToken(key);
-                if (!seen.insert(key).second)
-                    throw ScenarioError("line " + std::to_string(keyLine) + ": duplicate key \""
-                                        + key + "\"");
-                m_lines[child] = keyLine;
-                skipWhitespace();
-                ++m_pos; // ':'
-                skipWhitespace();
-                value(child, depth + 1);
-                skipWhitespace();
-                if (peek() == ',') {
-                    ++m_pos;
-                    continue;
-                }
-                ++m_pos; // '}'
-                return;
-            }
-        }
-        if (c == '[') {
-            ++m_pos;
-            skipWhitespace();
-            if (peek() == ']') {
-                ++m_pos;
-                return;
-            }
-            for (std::size_t index = 0;; ++index) {
-                skipWhitespace();
-                const std::string child = pointer + "/" + std::to_string(index);
-                m_lines[child] = m_line;
-                value(child, depth + 1);
-                skipWhitespace();
-                if (peek() == ',') {
-                    ++m_pos;
-                    continue;
-                }
-                ++m_pos; // ']'
-                return;
-            }
-        }
-        if (c == '"') {
-            readString();
-            return;
-        }
-        // Number or literal: runs to the next delimiter.
-        while (m_pos < m_text.size()) {
-            const char d = m_text[m_pos];
-            if (d == ',' || d == ']' || d == '}' || d == ' ' || d == '\t' || d == '\r'
-                || d == '\n')
-                break;
-            ++m_pos;
-        }
-    }
-
-    std::string_view m_text;
-    std::size_t m_pos = 0;
-    int m_line = 1;
-    std::unordered_map<std::string, int> m_lines;
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -331,16 +117,6 @@ std::string withArticle(const std::string &word)
 {
     const bool vowel = !word.empty() && std::string("aeiou").find(word[0]) != std::string::npos;
     return (vowel ? "an " : "a ") + word;
-}
-
-std::string formatNumber(double v)
-{
-    if (std::isfinite(v) && v == std::floor(v) && std::fabs(v) < 1e15)
-        return std::to_string(static_cast<long long>(v));
-    std::ostringstream out;
-    out.precision(15);
-    out << v;
-    return out.str();
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1174,146 +950,6 @@ private:
     Reader m_in;
 };
 
-// ---------------------------------------------------------------------------------------------
-// Writing
-
-// Whole numbers are written without ".0" so saved files look hand-written.
-Json numberJson(double v)
-{
-    if (std::isfinite(v) && v == std::floor(v) && std::fabs(v) < 9e15)
-        return static_cast<int64_t>(v);
-    return v;
-}
-
-Json distributionJson(const Distribution &d)
-{
-    switch (d.kind) {
-    case Distribution::Kind::Constant:
-        return numberJson(d.value);
-    case Distribution::Kind::Uniform:
-        return Json{{"kind", "uniform"}, {"min", numberJson(d.min)}, {"max", numberJson(d.max)}};
-    case Distribution::Kind::Exponential:
-        return Json{{"kind", "exponential"}, {"mean", numberJson(d.value)}};
-    case Distribution::Kind::Normal:
-        return Json{{"kind", "normal"},
-                    {"mean", numberJson(d.value)},
-                    {"stddev", numberJson(d.stddev)}};
-    }
-    return numberJson(d.value);
-}
-
-Json stringArray(const std::vector<std::string> &items)
-{
-    Json a = Json::array();
-    for (const auto &s : items)
-        a.push_back(s);
-    return a;
-}
-
-Json serviceJson(const ServiceSpec &svc)
-{
-    Json j;
-    j["name"] = svc.name;
-    j["kind"] = svc.kind == ServiceSpec::Kind::Producer   ? "producer"
-                : svc.kind == ServiceSpec::Kind::Consumer ? "consumer"
-                                                          : "processor";
-    j["instances"] = svc.instances;
-    if (svc.kind != ServiceSpec::Kind::Producer) {
-        j["group"] = svc.group;
-        j["inputs"] = stringArray(svc.inputs);
-    }
-    if (svc.kind != ServiceSpec::Kind::Consumer)
-        j["outputs"] = stringArray(svc.outputs);
-    if (svc.kind == ServiceSpec::Kind::Producer) {
-        Json rate;
-        rate["kind"] = svc.rate.kind == RateSpec::Kind::Poisson  ? "poisson"
-                       : svc.rate.kind == RateSpec::Kind::Bursty ? "bursty"
-                                                                 : "constant";
-        rate["per_second"] = numberJson(svc.rate.perSecond);
-        if (svc.rate.kind == RateSpec::Kind::Bursty) {
-            rate["on_s"] = numberJson(svc.rate.onSeconds);
-            rate["off_s"] = numberJson(svc.rate.offSeconds);
-        }
-        j["rate"] = rate;
-    }
-    if (svc.kind != ServiceSpec::Kind::Consumer) {
-        j["payload_bytes"] = distributionJson(svc.payloadBytes);
-        Json keys;
-        keys["skew"] = svc.keys.skew == KeySpec::Skew::None   ? "none"
-                       : svc.keys.skew == KeySpec::Skew::Zipf ? "zipf"
-                                                              : "uniform";
-        if (svc.keys.skew != KeySpec::Skew::None)
-            keys["cardinality"] = svc.keys.cardinality;
-        if (svc.keys.skew == KeySpec::Skew::Zipf)
-            keys["exponent"] = numberJson(svc.keys.zipfExponent);
-        j["keys"] = keys;
-        j["acks"] = svc.acks;
-        j["idempotent"] = svc.idempotent;
-    }
-    if (svc.kind == ServiceSpec::Kind::Producer) {
-        Json events = Json::array();
-        for (const auto &e : svc.events) {
-            Json fields = Json::object();
-            for (const auto &[name, generator] : e.fields)
-                fields[name] = generator;
-            events.push_back(
-                Json{{"type", e.type}, {"weight", numberJson(e.weight)}, {"fields", fields}});
-        }
-        j["events"] = events;
-    }
-    if (svc.kind != ServiceSpec::Kind::Producer) {
-        j["processing_ms"] = distributionJson(svc.processingMs);
-        j["commit"] = svc.commitMode;
-        j["error_rate"] = numberJson(svc.errorRate);
-        j["retry"] = Json{{"max_attempts", svc.retry.maxAttempts},
-                          {"backoff_ms", distributionJson(svc.retry.backoffMs)}};
-        if (!svc.deadLetterTopic.empty())
-            j["dead_letter"] = svc.deadLetterTopic;
-        j["session_timeout_ms"] = svc.sessionTimeoutMs;
-    }
-    return j;
-}
-
-// nlohmann's byte position (1-based, the last character read) as "line L, column C". When the
-// parser rejects a whole token ("unexpected string literal"), that is the token's last character;
-// people look for where the token starts, so move back to it.
-std::string lineColumn(const std::string &text, std::size_t byte, const std::string &detail)
-{
-    std::size_t at = std::min(byte == 0 ? 0 : byte - 1, text.size());
-    const bool wholeToken = detail.find("unexpected") != std::string::npos
-                            && detail.find(" literal") != std::string::npos;
-    if (wholeToken && at < text.size() && text[at] == '"'
-        && detail.find("string literal") != std::string::npos) {
-        // Back to the opening quote: a quote preceded by an even number of backslashes.
-        for (std::size_t j = at; j-- > 0;) {
-            if (text[j] == '\n')
-                break;
-            std::size_t slashes = 0;
-            while (j >= slashes + 1 && text[j - slashes - 1] == '\\')
-                ++slashes;
-            if (text[j] == '"' && slashes % 2 == 0) {
-                at = j;
-                break;
-            }
-        }
-    } else if (wholeToken) {
-        // Numbers and true/false/null.
-        while (at > 0 && at <= text.size()
-               && (std::isalnum(static_cast<unsigned char>(text[at - 1])) || text[at - 1] == '-'
-                   || text[at - 1] == '+' || text[at - 1] == '.'))
-            --at;
-    }
-    int line = 1;
-    std::size_t lineStart = 0;
-    for (std::size_t i = 0; i < at; ++i) {
-        if (text[i] == '\n') {
-            ++line;
-            lineStart = i + 1;
-        }
-    }
-    return "line " + std::to_string(line) + ", column " + std::to_string(at - lineStart + 1);
-}
-
 } // namespace
 
 Result<Scenario> parseScenario(const std::string &json)
@@ -1331,10 +967,16 @@ Result<Scenario> parseScenario(const std::string &json)
             detail = detail.substr(colon + 2);
         return makeError(Errc::InvalidConfig,
                          lineColumn(json, e.byte, detail) + ": JSON " + detail);
+    } catch (const Json::exception &e) {
+        // e.g. out_of_range for a number beyond a double ("1e400"): invalid input, not a bug.
+        return makeError(Errc::InvalidConfig, std::string("invalid JSON: ") + e.what());
     }
     try {
         const LineIndex lines(json);
         return ScenarioParser(lines).parse(root);
+    } catch (const JsonLinesError &e) {
+        // A duplicate key or nesting too deep, found while indexing lines.
+        return makeError(Errc::InvalidConfig, e.what());
     } catch (const ScenarioError &e) {
         return makeError(Errc::InvalidConfig, e.what());
     } catch (const Json::exception &e) {
@@ -1354,53 +996,6 @@ Result<Scenario> loadScenario(const std::string &path)
     if (!scenario)
         return makeError(scenario.code(), path + ": " + scenario.error().message);
     return scenario;
-}
-
-std::string scenarioToJson(const Scenario &scenario)
-{
-    Json j;
-    j["name"] = scenario.name;
-    j["description"] = scenario.description;
-    j["duration_s"] = numberJson(scenario.durationSeconds);
-    j["seed"] = scenario.seed;
-    j["delivery"] = scenario.delivery;
-    Json topics = Json::array();
-    for (const auto &t : scenario.topics) {
-        topics.push_back(Json{{"name", t.spec.name},
-                              {"partitions", t.spec.partitions},
-                              {"retention",
-                               Json{{"records", t.spec.retention.maxRecords},
-                                    {"bytes", t.spec.retention.maxBytes},
-                                    {"ms", t.spec.retention.maxAgeMs}}}});
-    }
-    j["topics"] = topics;
-    Json services = Json::array();
-    for (const auto &svc : scenario.services)
-        services.push_back(serviceJson(svc));
-    j["services"] = services;
-    Json faults = Json::array();
-    for (const auto &f : scenario.faults) {
-        Json fault{{"at_s", numberJson(f.atSeconds)},
-                   {"duration_s", numberJson(f.durationSeconds)},
-                   {"kind", f.kind},
-                   {"target", f.target}};
-        if (!f.params.empty()) {
-            Json params = Json::object();
-            for (const auto &[name, value] : f.params)
-                params[name] = numberJson(value);
-            fault["params"] = params;
-        }
-        faults.push_back(fault);
-    }
-    j["faults"] = faults;
-    Json expect = Json::array();
-    for (const auto &e : scenario.expectations) {
-        // A scenario built in code may leave `text` empty; write what it means instead.
-        expect.push_back(e.text.empty() ? e.metric + " " + e.op + " " + formatNumber(e.value)
-                                        : e.text);
-    }
-    j["expect"] = expect;
-    return j.dump(2) + "\n";
 }
 
 } // namespace eddy::sim
