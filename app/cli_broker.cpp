@@ -49,6 +49,10 @@ int runBroker(const QStringList &args)
     QCommandLineOption tlsKey("tls-key", "PEM private key for tls+tcp:// listeners.", "file");
     QCommandLineOption tlsCa("tls-ca", "PEM CA to verify client certificates.", "file");
     QCommandLineOption tlsRequire("tls-require-client-cert", "Mutual TLS: require client certs.");
+    QCommandLineOption faulty("faulty-listen", "A second request endpoint whose latency, drops and "
+                                               "disconnects `eddy fault` sets live (repeatable).",
+                              "url");
+    parser.addOption(faulty);
     parser.addOptions({dataDir, durability, flush, listen, pub, allowRemote, tlsCert, tlsKey, tlsCa,
                        tlsRequire});
     parser.process(args);
@@ -86,6 +90,8 @@ int runBroker(const QStringList &args)
             if (url != "none")
                 serverOptions.publish.push_back(url.toStdString());
     }
+    for (const auto &url : parser.values(faulty))
+        serverOptions.faultyListen.push_back(url.toStdString());
     serverOptions.requests.tls.certFile = parser.value(tlsCert).toStdString();
     serverOptions.requests.tls.keyFile = parser.value(tlsKey).toStdString();
     serverOptions.requests.tls.caFile = parser.value(tlsCa).toStdString();
@@ -99,6 +105,7 @@ int runBroker(const QStringList &args)
     };
     std::vector<std::string> all = serverOptions.requests.listen;
     all.insert(all.end(), serverOptions.publish.begin(), serverOptions.publish.end());
+    all.insert(all.end(), serverOptions.faultyListen.begin(), serverOptions.faultyListen.end());
     for (const auto &url : all) {
         if (isLocal(url))
             continue;
@@ -130,6 +137,8 @@ int runBroker(const QStringList &args)
                 mode.toUtf8().constData(), (*broker)->listTopics().size());
     for (const auto &url : (*server)->requestUrls())
         std::printf("eddy broker: requests on %s\n", url.c_str());
+    for (const auto &url : (*server)->faultyUrls())
+        std::printf("eddy broker: fault-injecting endpoint on %s\n", url.c_str());
     for (const auto &url : (*server)->publishUrls())
         std::printf("eddy broker: live stream on %s\n", url.c_str());
     std::fflush(stdout);

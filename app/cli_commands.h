@@ -13,5 +13,6 @@ int runProduce(const QStringList &args);
 int runConsume(const QStringList &args);
 int runGroup(const QStringList &args);
 int runSimulate(const QStringList &args);
+int runFault(const QStringList &args);
 
 } // namespace eddy::cli

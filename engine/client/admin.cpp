@@ -315,6 +315,18 @@ Result<Json> Admin::clients()
     return r->value("clients", Json::array());
 }
 
+Result<void> Admin::fault(const std::string &kind, const std::string &target, bool active,
+                          const Json &params)
+{
+    Json request{{"op", "fault"}, {"kind", kind}, {"active", active}, {"params", params}};
+    if (!target.empty())
+        request["target"] = target;
+    auto r = call(request);
+    if (!r)
+        return r.error();
+    return {};
+}
+
 Result<Json> Admin::hello()
 {
     return call({{"op", "hello"}});

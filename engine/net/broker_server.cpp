@@ -51,6 +51,9 @@ Result<std::unique_ptr<BrokerServer>> BrokerServer::start(Broker &broker,
     if (!options.faultyListen.empty()) {
         // Same handler behind a FaultySink: both endpoints see one broker and one clients list.
         s->m_faultySink = std::make_unique<FaultySink>(s->m_handler);
+        FaultySink *sink = s->m_faultySink.get();
+        s->m_handler.setNetworkFaultHooks({[sink] { return sink->fault(); },
+                                           [sink](const NetworkFault &f) { sink->setFault(f); }});
         ServerOptions faulty = options.requests;
         faulty.listen = options.faultyListen;
         auto faultyServer = NngServer::start(faulty, *s->m_faultySink);
@@ -93,6 +96,7 @@ void BrokerServer::stop()
         m_server->stop();
     // After the server that feeds it: a delayed request must not reach the handler once the
     // server is being torn down.
+    m_handler.setNetworkFaultHooks({});
     if (m_faultySink)
         m_faultySink->stop();
     m_publisher.reset();

@@ -11,6 +11,7 @@
 #include "scheduler.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <functional>
 
 namespace eddy::net {
@@ -18,7 +19,7 @@ namespace eddy::net {
 const std::vector<std::string> &supportedOps()
 {
     static const std::vector<std::string> ops = [] {
-        std::vector<std::string> out{"hello", "clients"};
+        std::vector<std::string> out{"hello", "clients", "fault"};
         for (const auto &[name, fn] : opTable())
             out.push_back(name);
         std::sort(out.begin(), out.end());
@@ -139,6 +140,102 @@ void ProtocolHandler::dispatch(std::string_view request, const Peer &peer,
     });
 }
 
+void ProtocolHandler::setNetworkFaultHooks(NetworkFaultHooks hooks)
+{
+    std::lock_guard lock(m_hooksMutex);
+    m_networkHooks = std::move(hooks);
+}
+
+// The `fault` op: starts or ends a broker-side or network fault live, for the studio, the CLI
+// and any external tool. Broker faults act on this broker; network faults act on the
+// fault-injecting endpoint (BrokerServerOptions::faultyListen), so ordinary clients are spared.
+Json ProtocolHandler::faultOp(const Json &request)
+{
+    auto kind = stringField(request, "kind");
+    if (!kind)
+        return errorReply(kind.error());
+    auto active = optionalBool(request, "active", true);
+    if (!active)
+        return errorReply(active.error());
+    const Json params = request.value("params", Json::object());
+    if (!params.is_object())
+        return errorReply(makeError(Errc::InvalidRequest, "field 'params' must be an object"));
+    const auto number = [&](const char *name, double fallback) -> Result<double> {
+        auto it = params.find(name);
+        if (it == params.end())
+            return fallback;
+        if (!it->is_number() || it->get<double>() < 0)
+            return makeError(Errc::InvalidRequest, std::string("params.") + name
+                                                       + " must be a number >= 0");
+        return it->get<double>();
+    };
+    const bool on = *active;
+    if (*kind == "partition-offline") {
+        auto target = stringField(request, "target");
+        if (!target)
+            return errorReply(target.error());
+        const auto slash = target->rfind('/');
+        if (slash == std::string::npos)
+            return errorReply(makeError(Errc::InvalidRequest, "target must be \"topic/partition\""));
+        char *end = nullptr;
+        const long p = std::strtol(target->c_str() + slash + 1, &end, 10);
+        if (*end != '\0' || slash + 1 == target->size())
+            return errorReply(makeError(Errc::InvalidRequest, "target must be \"topic/partition\""));
+        if (auto r = m_broker.setPartitionOffline(target->substr(0, slash), static_cast<int32_t>(p), on);
+            !r)
+            return errorReply(r.error());
+    } else if (*kind == "broker-stall") {
+        auto delay = number("delay_ms", 200);
+        auto jitter = number("jitter_ms", 0);
+        if (!delay || !jitter)
+            return errorReply(!delay ? delay.error() : jitter.error());
+        setStall(on ? static_cast<int>(*delay) : 0, on ? static_cast<int>(*jitter) : 0);
+    } else if (*kind == "disk-slow" || *kind == "disk-full") {
+        auto delay = number("commit_delay_ms", 50);
+        if (!delay)
+            return errorReply(delay.error());
+        m_broker.setDiskFault(*kind == "disk-slow" && on ? static_cast<int>(*delay) : 0,
+                              *kind == "disk-full" && on);
+    } else if (*kind == "latency" || *kind == "drop" || *kind == "disconnect") {
+        NetworkFaultHooks hooks;
+        {
+            std::lock_guard lock(m_hooksMutex);
+            hooks = m_networkHooks;
+        }
+        if (!hooks.get || !hooks.set)
+            return errorReply(makeError(Errc::InvalidConfig,
+                                        "this broker has no fault-injecting endpoint (start it "
+                                        "with --faulty-listen URL)"));
+        NetworkFault f = hooks.get();
+        if (*kind == "latency") {
+            auto latency = number("latency_ms", 50);
+            auto jitter = number("jitter_ms", 0);
+            if (!latency || !jitter)
+                return errorReply(!latency ? latency.error() : jitter.error());
+            f.latencyMs = on ? static_cast<int>(*latency) : 0;
+            f.jitterMs = on ? static_cast<int>(*jitter) : 0;
+        } else if (*kind == "drop") {
+            auto p = number("probability", 0.1);
+            if (!p || *p > 1)
+                return errorReply(makeError(Errc::InvalidRequest,
+                                            "params.probability must be within 0-1"));
+            f.dropProbability = on ? *p : 0;
+        } else {
+            f.disconnected = on;
+        }
+        hooks.set(f);
+    } else {
+        return errorReply(makeError(Errc::InvalidRequest,
+                                    "unknown fault kind '" + *kind
+                                        + "' (partition-offline, broker-stall, disk-slow, "
+                                          "disk-full, latency, drop, disconnect)"));
+    }
+    const std::string target = request.value("target", std::string());
+    m_broker.publishEvent(on ? "fault_started" : "fault_ended", target.empty() ? "broker" : target,
+                          *kind + (on ? " started" : " ended") + " through the fault op");
+    return okReply();
+}
+
 void ProtocolHandler::handleJson(const Json &request, const Peer &peer, Reply reply)
 {
     auto op = request.find("op");
@@ -180,6 +277,8 @@ void ProtocolHandler::handleJson(const Json &request, const Peer &peer, Reply re
         out["durability"] = c.durability == Durability::Durable ? "durable" : "fast";
         return reply(std::move(out));
     }
+    if (name == "fault")
+        return reply(faultOp(request));
     if (name == "clients") {
         auto out = okReply();
         out["clients"] = Json::array();

@@ -1,6 +1,7 @@
 #pragma once
 
 #include "broker.h"
+#include "fault_sink.h"
 #include "json_codec.h"
 #include "request_sink.h"
 
@@ -51,6 +52,14 @@ public:
     // (0, 0) turns it off; requests already waiting keep their due time.
     void setStall(int ms, int jitterMs = 0);
 
+    // Where the `fault` op sends network faults for the fault-injecting endpoint: get/set of the
+    // server's current NetworkFault. Unset (no such endpoint): those fault kinds are refused.
+    struct NetworkFaultHooks {
+        std::function<NetworkFault()> get;
+        std::function<void(const NetworkFault &)> set;
+    };
+    void setNetworkFaultHooks(NetworkFaultHooks hooks);
+
 private:
     void dispatch(std::string_view request, const Peer &peer,
                   std::function<void(std::string reply)> reply);
@@ -59,6 +68,7 @@ private:
     void handleBinary(std::string_view frame, const Peer &peer,
                       std::function<void(std::string)> reply);
     void track(const Peer &peer, std::string_view op, std::string_view clientId = {});
+    Json faultOp(const Json &request);
 
     Broker &m_broker;
     std::string m_brokerId;
@@ -71,6 +81,8 @@ private:
         uint64_t windowCount = 0;
     };
     std::map<uint32_t, Stats> m_clients;
+    std::mutex m_hooksMutex;
+    NetworkFaultHooks m_networkHooks;
     std::atomic<int> m_stallMs{0};
     std::atomic<int> m_stallJitterMs{0};
     // Holds stalled requests until due; last member so it stops before the rest goes away.

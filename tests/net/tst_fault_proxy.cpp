@@ -32,6 +32,8 @@ private slots:
     void disconnectClosesThePipeUntilCleared();
     void stallDelaysEveryEndpoint();
     void stalledRequestsHoldNoNngThread();
+    void faultOpStartsAndEndsFaults();
+    void networkFaultOpNeedsAFaultyEndpoint();
 
 private:
     static bool ok(const json &reply) { return reply.is_object() && reply.value("ok", false); }
@@ -238,6 +240,61 @@ void TestFaultProxy::stalledRequestsHoldNoNngThread()
              qPrintable(QString("%1 stalled requests took %2 ms").arg(kClients).arg(elapsed)));
     m_server->setStall(0, 0);
     QVERIFY(ok(clients.front()->call({{"op", "hello"}})));
+}
+
+void TestFaultProxy::faultOpStartsAndEndsFaults()
+{
+    ReqClient client(m_url);
+    QVERIFY(ok(client.call({{"op", "create_topic"}, {"topic", "f"}, {"partitions", 2}})));
+    const json produce{{"op", "produce"}, {"topic", "f"}, {"partition", 1}, {"value", "v"}};
+    QVERIFY(ok(client.call({{"op", "fault"}, {"kind", "partition-offline"}, {"target", "f/1"}})));
+    QCOMPARE(ReqClient::code(client.call(produce)), std::string("PARTITION_OFFLINE"));
+    QVERIFY(ok(client.call(
+        {{"op", "fault"}, {"kind", "partition-offline"}, {"target", "f/1"}, {"active", false}})));
+    QVERIFY(ok(client.call(produce)));
+
+    // Latency set through the op applies to the faulty endpoint only.
+    QVERIFY(ok(client.call(
+        {{"op", "fault"}, {"kind", "latency"}, {"params", {{"latency_ms", 400}}}})));
+    QCOMPARE(m_server->networkFault().latencyMs, 400);
+    ReqClient faulty(m_faultyUrl, 5000);
+    QElapsedTimer timer;
+    timer.start();
+    QVERIFY(ok(faulty.call({{"op", "hello"}})));
+    QVERIFY(timer.elapsed() >= 400);
+    QVERIFY(ok(client.call({{"op", "fault"}, {"kind", "latency"}, {"active", false}})));
+    QCOMPARE(m_server->networkFault().latencyMs, 0);
+
+    // Bad requests are refused with their codes and change nothing.
+    QCOMPARE(ReqClient::code(client.call({{"op", "fault"}, {"kind", "meteor"}})),
+             std::string("INVALID_REQUEST"));
+    QCOMPARE(ReqClient::code(client.call({{"op", "fault"}, {"kind", "partition-offline"},
+                                          {"target", "nope/0"}})),
+             std::string("UNKNOWN_TOPIC"));
+    QCOMPARE(ReqClient::code(client.call({{"op", "fault"}, {"kind", "drop"},
+                                          {"params", {{"probability", 2}}}})),
+             std::string("INVALID_REQUEST"));
+    QCOMPARE(m_server->networkFault().dropProbability, 0.0);
+    // Every start and end was announced.
+    int announced = 0;
+    for (const auto &e : m_broker->recentEvents())
+        announced += e.kind == "fault_started" || e.kind == "fault_ended" ? 1 : 0;
+    QCOMPARE(announced, 4);
+}
+
+void TestFaultProxy::networkFaultOpNeedsAFaultyEndpoint()
+{
+    eddy::net::BrokerServerOptions options;
+    options.requests.listen = {"inproc://no-faulty-endpoint"};
+    options.publish = {};
+    m_server.reset();
+    auto server = eddy::net::BrokerServer::start(*m_broker, options);
+    QVERIFY(server);
+    ReqClient client("inproc://no-faulty-endpoint");
+    QCOMPARE(ReqClient::code(client.call({{"op", "fault"}, {"kind", "disconnect"}})),
+             std::string("INVALID_CONFIG"));
+    QVERIFY(ok(client.call({{"op", "fault"}, {"kind", "broker-stall"},
+                            {"params", {{"delay_ms", 1}}}, {"active", false}})));
 }
 
 QTEST_GUILESS_MAIN(TestFaultProxy)
