@@ -142,7 +142,8 @@ nlohmann::json reportToJson(const Report &r)
     json groups = json::array();
     for (const auto &g : r.groups)
         groups.push_back({{"group", g.group}, {"consumed", g.consumed}, {"max_lag", g.maxLag},
-                          {"final_lag", g.finalLag}});
+                          {"final_lag", g.finalLag},
+                          {"drain_s", g.drainS ? json(*g.drainS) : json(nullptr)}});
     json faults = json::array();
     for (const auto &f : r.faults) {
         json j{{"kind", f.kind}, {"target", f.target}, {"start_s", f.startS}, {"end_s", f.endS},
@@ -213,6 +214,13 @@ std::string reportSummary(const Report &r)
     for (const auto &t : r.topics)
         out << "  topic " << t.topic << ": " << t.produced << " produced, " << t.acknowledged
             << " acknowledged, " << t.consumed << " consumed\n";
+    for (const auto &g : r.groups) {
+        out << "  group " << g.group << ": max lag " << g.maxLag << ", ";
+        if (g.drainS)
+            out << "drained " << *g.drainS << " s after production ended\n";
+        else
+            out << "lag " << g.finalLag << " left after the drain window\n";
+    }
     for (const auto &f : r.faults) {
         out << "  fault " << f.kind << " on " << f.target << " at " << f.startS << " s: ";
         if (!f.detectS)

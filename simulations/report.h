@@ -32,6 +32,9 @@ struct GroupTotals {
     int64_t consumed = 0;
     int64_t maxLag = 0;
     int64_t finalLag = 0;
+    // Seconds from the end of production until the group's lag first reached 0; unset when it
+    // did not within the drain window.
+    std::optional<double> drainS;
 };
 
 struct FaultOutcome {

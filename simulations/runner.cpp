@@ -634,13 +634,28 @@ Result<Report> SimulationRunner::run()
     for (auto &a : m_actors)
         if (a->spec().kind == ServiceSpec::Kind::Producer)
             a->stop();
-    const auto drainUntil = Clock::now() + std::chrono::seconds(interrupted ? 1 : 5);
+    // Drain: consumers keep going until every group's lag is 0 and nothing more arrives, or
+    // nothing has moved for 3 s (a stuck or crashed group), or 30 s at most (1 s when stopped).
+    const auto drainUntil = Clock::now() + std::chrono::seconds(interrupted ? 1 : 30);
     int64_t lastSeen = -1;
+    auto lastProgressAt = Clock::now();
+    const auto noteDrained = [&] {
+        for (auto &[group, totals] : m_groupTotals)
+            if (!totals.drainS && totals.finalLag == 0)
+                totals.drainS = std::max(0.0, elapsedS() - producedS);
+    };
+    sampleTimeline();
+    noteDrained();
     while (Clock::now() < drainUntil) {
         std::this_thread::sleep_for(std::chrono::milliseconds(250));
         sampleTimeline();
+        noteDrained();
         const int64_t lag = m_timeline.back().totalLag;
         if (lag == 0 && m_consumed == lastSeen)
+            break;
+        if (m_consumed != lastSeen)
+            lastProgressAt = Clock::now();
+        else if (Clock::now() - lastProgressAt > std::chrono::seconds(3))
             break;
         lastSeen = m_consumed;
     }

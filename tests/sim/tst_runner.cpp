@@ -116,6 +116,9 @@ void TestRunner::seedScenarioDeliversEverything()
     QVERIFY(topic);
     QCOMPARE(topic->partitionInfo[0].highWatermark, report->verdict.acknowledged);
     QCOMPARE(report->groups.at(0).consumed, report->verdict.acknowledged);
+    // The group caught up once production stopped, and the report says when.
+    QVERIFY(report->groups.at(0).drainS.has_value());
+    QCOMPARE(report->groups.at(0).finalLag, 0);
 }
 
 void TestRunner::crashedConsumersPartitionsMoveToSurvivor()
