@@ -1,0 +1,284 @@
+// The store's write statements (StoreWriter): each runs inside the writer thread's current
+// group-commit transaction, with statements prepared once and kept for the store's lifetime.
+#include "sqlite_store.h"
+
+#include "batch_codec.h"
+#include "sqlite_error.h"
+
+#include <sqlite3.h>
+
+namespace eddy {
+
+sqlite3_stmt *StoreWriter::stmt(const char *sql)
+{
+    auto it = m_stmts.find(sql);
+    if (it != m_stmts.end()) {
+        sqlite3_reset(it->second);
+        sqlite3_clear_bindings(it->second);
+        return it->second;
+    }
+    sqlite3_stmt *s = nullptr;
+    if (sqlite3_prepare_v3(m_db, sql, -1, SQLITE_PREPARE_PERSISTENT, &s, nullptr) != SQLITE_OK)
+        return nullptr;
+    m_stmts.emplace(sql, s);
+    return s;
+}
+
+Result<void> StoreWriter::run(sqlite3_stmt *s)
+{
+    if (!s)
+        return sqliteError(m_db, sqlite3_errcode(m_db), "prepare");
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+    }
+    sqlite3_reset(s);
+    if (rc != SQLITE_DONE)
+        return sqliteError(m_db, rc, "write");
+    return {};
+}
+
+Result<void> StoreWriter::insertTopic(int64_t id, const TopicSpec &spec, int64_t createdMs)
+{
+    auto *s = stmt("INSERT INTO topics(id, name, partitions, ret_records, ret_bytes, ret_ms, "
+                   "created_ms) VALUES(?,?,?,?,?,?,?)");
+    if (!s)
+        return run(s);
+    sqlite3_bind_int64(s, 1, id);
+    sqlite3_bind_text(s, 2, spec.name.data(), static_cast<int>(spec.name.size()), SQLITE_TRANSIENT);
+    sqlite3_bind_int64(s, 3, spec.partitions);
+    sqlite3_bind_int64(s, 4, spec.retention.maxRecords);
+    sqlite3_bind_int64(s, 5, spec.retention.maxBytes);
+    sqlite3_bind_int64(s, 6, spec.retention.maxAgeMs);
+    sqlite3_bind_int64(s, 7, createdMs);
+    if (auto r = run(s); !r)
+        return r;
+    for (int32_t p = 0; p < spec.partitions; ++p)
+        if (auto r = setLogStart(id, p, 0); !r)
+            return r;
+    return {};
+}
+
+Result<void> StoreWriter::updateTopic(int64_t id, const TopicSpec &spec)
+{
+    auto *s = stmt("UPDATE topics SET partitions=?, ret_records=?, ret_bytes=?, ret_ms=? WHERE id=?");
+    if (!s)
+        return run(s);
+    sqlite3_bind_int64(s, 1, spec.partitions);
+    sqlite3_bind_int64(s, 2, spec.retention.maxRecords);
+    sqlite3_bind_int64(s, 3, spec.retention.maxBytes);
+    sqlite3_bind_int64(s, 4, spec.retention.maxAgeMs);
+    sqlite3_bind_int64(s, 5, id);
+    if (auto r = run(s); !r)
+        return r;
+    auto *p = stmt("INSERT OR IGNORE INTO partitions(topic_id, partition, log_start) VALUES(?,?,0)");
+    for (int32_t i = 0; i < spec.partitions; ++i) {
+        if (!p)
+            return run(p);
+        sqlite3_reset(p);
+        sqlite3_bind_int64(p, 1, id);
+        sqlite3_bind_int64(p, 2, i);
+        if (auto r = run(p); !r)
+            return r;
+    }
+    return {};
+}
+
+Result<void> StoreWriter::deleteTopic(int64_t id, const std::string &name)
+{
+    for (const char *sql : {"DELETE FROM topics WHERE id=?", "DELETE FROM partitions WHERE topic_id=?",
+                            "DELETE FROM producers WHERE topic_id=?"}) {
+        auto *s = stmt(sql);
+        if (!s)
+            return run(s);
+        sqlite3_bind_int64(s, 1, id);
+        if (auto r = run(s); !r)
+            return r;
+    }
+    auto *s = stmt("DELETE FROM offsets WHERE topic=?");
+    if (!s)
+        return run(s);
+    sqlite3_bind_text(s, 1, name.data(), static_cast<int>(name.size()), SQLITE_TRANSIENT);
+    return run(s);
+}
+
+Result<void> StoreWriter::insertBatch(int64_t topicId, int32_t partition, const RecordBatch &batch)
+{
+    auto *s = stmt("INSERT INTO batches(topic_id, partition, base_offset, end_offset, append_us, "
+                   "max_ts, bytes, payload) VALUES(?,?,?,?,?,?,?,?)");
+    if (!s)
+        return run(s);
+    const std::string blob = encodeBatchRecords(batch);
+    sqlite3_bind_int64(s, 1, topicId);
+    sqlite3_bind_int64(s, 2, partition);
+    sqlite3_bind_int64(s, 3, batch.baseOffset);
+    sqlite3_bind_int64(s, 4, batch.endOffset());
+    sqlite3_bind_int64(s, 5, batch.appendTimeUs);
+    sqlite3_bind_int64(s, 6, batch.maxTimestamp);
+    sqlite3_bind_int64(s, 7, static_cast<int64_t>(batch.bytes));
+    sqlite3_bind_blob(s, 8, blob.data(), static_cast<int>(blob.size()), SQLITE_STATIC);
+    if (auto r = run(s); !r)
+        return r;
+    if (batch.producerId < 0)
+        return {};
+    auto *p = stmt("INSERT INTO producers(topic_id, partition, producer_id, base_seq, count, "
+                   "base_offset) VALUES(?,?,?,?,?,?) ON CONFLICT(topic_id, partition, producer_id) "
+                   "DO UPDATE SET base_seq=excluded.base_seq, count=excluded.count, "
+                   "base_offset=excluded.base_offset");
+    if (!p)
+        return run(p);
+    sqlite3_bind_int64(p, 1, topicId);
+    sqlite3_bind_int64(p, 2, partition);
+    sqlite3_bind_int64(p, 3, batch.producerId);
+    sqlite3_bind_int64(p, 4, batch.baseSequence);
+    sqlite3_bind_int64(p, 5, static_cast<int64_t>(batch.records.size()));
+    sqlite3_bind_int64(p, 6, batch.baseOffset);
+    return run(p);
+}
+
+Result<void> StoreWriter::setLogStart(int64_t topicId, int32_t partition, int64_t logStart)
+{
+    auto *s = stmt("INSERT INTO partitions(topic_id, partition, log_start) VALUES(?,?,?) "
+                   "ON CONFLICT(topic_id, partition) DO UPDATE SET log_start=excluded.log_start");
+    if (!s)
+        return run(s);
+    sqlite3_bind_int64(s, 1, topicId);
+    sqlite3_bind_int64(s, 2, partition);
+    sqlite3_bind_int64(s, 3, logStart);
+    return run(s);
+}
+
+Result<void> StoreWriter::deleteBatchesBelow(int64_t topicId, int32_t partition, int64_t offset)
+{
+    auto *s = stmt("DELETE FROM batches WHERE topic_id=? AND partition=? AND base_offset < ? "
+                   "AND end_offset <= ?");
+    if (!s)
+        return run(s);
+    sqlite3_bind_int64(s, 1, topicId);
+    sqlite3_bind_int64(s, 2, partition);
+    sqlite3_bind_int64(s, 3, offset);
+    sqlite3_bind_int64(s, 4, offset);
+    return run(s);
+}
+
+Result<void> StoreWriter::upsertOffset(const StoredOffset &o)
+{
+    auto *s = stmt("INSERT INTO offsets(group_id, topic, partition, committed, metadata, commit_ms) "
+                   "VALUES(?,?,?,?,?,?) ON CONFLICT(group_id, topic, partition) DO UPDATE SET "
+                   "committed=excluded.committed, metadata=excluded.metadata, "
+                   "commit_ms=excluded.commit_ms");
+    if (!s)
+        return run(s);
+    sqlite3_bind_text(s, 1, o.group.data(), static_cast<int>(o.group.size()), SQLITE_TRANSIENT);
+    sqlite3_bind_text(s, 2, o.topic.data(), static_cast<int>(o.topic.size()), SQLITE_TRANSIENT);
+    sqlite3_bind_int64(s, 3, o.partition);
+    sqlite3_bind_int64(s, 4, o.offset);
+    sqlite3_bind_text(s, 5, o.metadata.data(), static_cast<int>(o.metadata.size()),
+                      SQLITE_TRANSIENT);
+    sqlite3_bind_int64(s, 6, o.commitMs);
+    return run(s);
+}
+
+Result<void> StoreWriter::deleteOffsets(const std::string &group)
+{
+    auto *s = stmt("DELETE FROM offsets WHERE group_id=?");
+    if (!s)
+        return run(s);
+    sqlite3_bind_text(s, 1, group.data(), static_cast<int>(group.size()), SQLITE_TRANSIENT);
+    return run(s);
+}
+
+Result<void> StoreWriter::upsertGroup(const StoredGroup &g)
+{
+    auto *s = stmt("INSERT INTO groups(group_id, assignor, created_ms) VALUES(?,?,?) "
+                   "ON CONFLICT(group_id) DO UPDATE SET assignor=excluded.assignor");
+    if (!s)
+        return run(s);
+    sqlite3_bind_text(s, 1, g.group.data(), static_cast<int>(g.group.size()), SQLITE_TRANSIENT);
+    sqlite3_bind_text(s, 2, g.assignor.data(), static_cast<int>(g.assignor.size()),
+                      SQLITE_TRANSIENT);
+    sqlite3_bind_int64(s, 3, g.createdMs);
+    return run(s);
+}
+
+Result<void> StoreWriter::deleteGroup(const std::string &group)
+{
+    auto *s = stmt("DELETE FROM groups WHERE group_id=?");
+    if (!s)
+        return run(s);
+    sqlite3_bind_text(s, 1, group.data(), static_cast<int>(group.size()), SQLITE_TRANSIENT);
+    if (auto r = run(s); !r)
+        return r;
+    return deleteOffsets(group);
+}
+
+Result<void> StoreWriter::setMeta(const std::string &key, int64_t value)
+{
+    auto *s = stmt("INSERT INTO meta(key, value) VALUES(?,?) "
+                   "ON CONFLICT(key) DO UPDATE SET value=excluded.value");
+    if (!s)
+        return run(s);
+    sqlite3_bind_text(s, 1, key.data(), static_cast<int>(key.size()), SQLITE_TRANSIENT);
+    sqlite3_bind_int64(s, 2, value);
+    return run(s);
+}
+
+Result<void> StoreWriter::insertHistory(int resolutionS, const std::vector<HistoryRow> &rows)
+{
+    auto *s = stmt("INSERT OR REPLACE INTO history(resolution, entity, ts_ms, rin, bin, rout, bout, "
+                   "lag, p50, p99) VALUES(?,?,?,?,?,?,?,?,?,?)");
+    for (const auto &row : rows) {
+        if (!s)
+            return run(s);
+        sqlite3_reset(s);
+        sqlite3_bind_int64(s, 1, resolutionS);
+        sqlite3_bind_text(s, 2, row.entity.data(), static_cast<int>(row.entity.size()),
+                          SQLITE_TRANSIENT);
+        sqlite3_bind_int64(s, 3, row.tsMs);
+        sqlite3_bind_double(s, 4, row.recordsInPerSec);
+        sqlite3_bind_double(s, 5, row.bytesInPerSec);
+        sqlite3_bind_double(s, 6, row.recordsOutPerSec);
+        sqlite3_bind_double(s, 7, row.bytesOutPerSec);
+        sqlite3_bind_int64(s, 8, row.lag);
+        sqlite3_bind_int64(s, 9, row.p50Us);
+        sqlite3_bind_int64(s, 10, row.p99Us);
+        if (auto r = run(s); !r)
+            return r;
+    }
+    return {};
+}
+
+Result<void> StoreWriter::downsampleHistory(int64_t fromMs, int64_t toMs, int64_t fineKeepMs,
+                                            int64_t coarseKeepMs)
+{
+    auto *s = stmt("INSERT OR REPLACE INTO history(resolution, entity, ts_ms, rin, bin, rout, bout, "
+                   "lag, p50, p99) SELECT 60, entity, ?1, AVG(rin), AVG(bin), AVG(rout), AVG(bout), "
+                   "MAX(lag), CAST(AVG(p50) AS INTEGER), MAX(p99) FROM history "
+                   "WHERE resolution=1 AND ts_ms >= ?1 AND ts_ms < ?2 GROUP BY entity");
+    if (!s)
+        return run(s);
+    sqlite3_bind_int64(s, 1, fromMs);
+    sqlite3_bind_int64(s, 2, toMs);
+    if (auto r = run(s); !r)
+        return r;
+    auto *d = stmt("DELETE FROM history WHERE (resolution=1 AND ts_ms < ?) OR "
+                   "(resolution=60 AND ts_ms < ?)");
+    if (!d)
+        return run(d);
+    sqlite3_bind_int64(d, 1, toMs - fineKeepMs);
+    sqlite3_bind_int64(d, 2, toMs - coarseKeepMs);
+    return run(d);
+}
+
+Result<int> StoreWriter::purgeOrphanBatches(int limit)
+{
+    auto *s = stmt("DELETE FROM batches WHERE rowid IN (SELECT rowid FROM batches WHERE topic_id "
+                   "NOT IN (SELECT id FROM topics) LIMIT ?)");
+    if (!s)
+        return run(s).error();
+    sqlite3_bind_int64(s, 1, limit);
+    if (auto r = run(s); !r)
+        return r.error();
+    return sqlite3_changes(m_db);
+}
+
+} // namespace eddy
