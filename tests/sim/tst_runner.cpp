@@ -188,6 +188,7 @@ void TestRunner::bundledScenariosPassShortened_data()
     QTest::addColumn<QString>("file");
     QTest::newRow("order-pipeline") << "order-pipeline.json";
     QTest::newRow("fanout-notifications") << "fanout-notifications.json";
+    QTest::newRow("broker-restart") << "broker-restart.json";
 }
 
 void TestRunner::bundledScenariosPassShortened()
