@@ -26,7 +26,10 @@ namespace {
 
 double rateAt(const std::vector<TimelinePoint> &t, std::size_t i)
 {
-    // Consume rate over the last second (two 500 ms samples back).
+    // Consume rate over the last second (two 500 ms samples back); the first sample's rate is
+    // over the time since the start.
+    if (i == 0)
+        return t[0].elapsedS > 0 ? static_cast<double>(t[0].consumed) / t[0].elapsedS : 0;
     const std::size_t j = i >= 2 ? i - 2 : 0;
     const double dt = t[i].elapsedS - t[j].elapsedS;
     return dt > 0 ? static_cast<double>(t[i].consumed - t[j].consumed) / dt : 0;

@@ -139,6 +139,16 @@ Result<int> SimulationRunner::beginFault(const FaultSpec &fault, bool live)
         return r.error();
     const double now = elapsedS();
     const int id = m_nextFaultId++;
+    // Instant faults happen and are over: they are never "active", and recovery is measured
+    // from the moment they struck.
+    const bool instant = fault.kind == "crash" || fault.kind == "restart"
+                         || fault.kind == "broker-restart";
+    if (instant) {
+        m_faultOutcomes.push_back({fault.kind, fault.target, now, now, live, {}, {}});
+        if (m_control)
+            m_control->announce("fault_started", fault.target, fault.kind + " on " + fault.target);
+        return id;
+    }
     Running running;
     running.fault = {id, fault, now};
     if (fault.durationSeconds > 0)
@@ -177,14 +187,17 @@ std::vector<ActiveFault> SimulationRunner::activeFaults() const
 
 void SimulationRunner::sampleTimeline()
 {
+    // Ask the broker first, without the lock: during a broker stall these calls are slow.
+    std::vector<std::pair<GroupTotals *, int64_t>> lags;
+    for (auto &[group, totals] : m_groupTotals)
+        if (auto l = m_backend.groupLag(group))
+            lags.emplace_back(&totals, *l);
+    std::lock_guard lock(m_timelineMutex);
     int64_t lag = 0;
-    for (auto &[group, totals] : m_groupTotals) {
-        auto l = m_backend.groupLag(group);
-        if (l) {
-            totals.finalLag = *l;
-            totals.maxLag = std::max(totals.maxLag, *l);
-            lag += *l;
-        }
+    for (auto &[totals, l] : lags) {
+        totals->finalLag = l;
+        totals->maxLag = std::max(totals->maxLag, l);
+        lag += l;
     }
     m_timeline.push_back({elapsedS(), m_produced.load(), m_acknowledged.load(), m_consumed.load(),
                           lag});
@@ -229,10 +242,19 @@ Result<Report> SimulationRunner::run()
 
     std::vector<bool> started(m_scenario.faults.size(), false);
     std::map<std::size_t, int> scheduledIds;
-    auto lastSample = Clock::now();
     auto lastProgress = Clock::now();
     int64_t lastProduced = 0, lastConsumed = 0;
     const double duration = m_scenario.durationSeconds;
+    // Lag is sampled on its own thread so a slow broker (a stall) cannot delay the schedule.
+    std::atomic<bool> samplerStop{false};
+    std::thread sampler([&] {
+        while (!samplerStop) {
+            sampleTimeline();
+            const auto next = Clock::now() + std::chrono::milliseconds(500);
+            while (!samplerStop && Clock::now() < next)
+                std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        }
+    });
     while (!m_stop && elapsedS() < duration) {
         const double now = elapsedS();
         for (std::size_t i = 0; i < m_scenario.faults.size(); ++i) {
@@ -252,10 +274,6 @@ Result<Report> SimulationRunner::run()
         }
         for (int id : due)
             (void)endFault(id);
-        if (Clock::now() - lastSample >= std::chrono::milliseconds(500)) {
-            sampleTimeline();
-            lastSample = Clock::now();
-        }
         if (m_options.onProgress && Clock::now() - lastProgress >= std::chrono::seconds(1)) {
             const double dt = std::chrono::duration<double>(Clock::now() - lastProgress).count();
             Progress p;
@@ -263,7 +281,10 @@ Result<Report> SimulationRunner::run()
             p.durationS = duration;
             p.producedPerSec = static_cast<double>(m_produced - lastProduced) / dt;
             p.consumedPerSec = static_cast<double>(m_consumed - lastConsumed) / dt;
-            p.totalLag = m_timeline.empty() ? 0 : m_timeline.back().totalLag;
+            {
+                std::lock_guard lock(m_timelineMutex);
+                p.totalLag = m_timeline.empty() ? 0 : m_timeline.back().totalLag;
+            }
             for (const auto &f : activeFaults())
                 p.activeFaults.push_back(f.spec.kind + " " + f.spec.target);
             lastProduced = m_produced;
@@ -273,6 +294,8 @@ Result<Report> SimulationRunner::run()
         }
         std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
+    samplerStop = true;
+    sampler.join();
     const bool interrupted = elapsedS() < duration;
     // End faults still running so the services can drain, then stop producers first and give
     // consumers a moment to catch up with what was acknowledged.

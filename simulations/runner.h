@@ -98,6 +98,7 @@ private:
     std::vector<FaultOutcome> m_faultOutcomes;
     int m_nextFaultId = 1;
 
+    std::mutex m_timelineMutex; // m_timeline and the lag fields of m_groupTotals
     std::vector<TimelinePoint> m_timeline;
     std::map<std::string, GroupTotals> m_groupTotals;
 };
