@@ -6,6 +6,7 @@
 // Recovery is read off the 500 ms timeline (rates over a second, healthy for a full second), so
 // every window fault ends at least 2.5 s before production does.
 #include "embedded_broker.h"
+#include "sim_fixture.h"
 #include "nng_backend.h"
 #include "runner.h"
 #include "scenario.h"
@@ -47,29 +48,6 @@ std::size_t lastAtOrBefore(const std::vector<TimelinePoint> &t, double s)
         if (t[i].elapsedS <= s)
             found = i;
     return found;
-}
-
-struct BrokerUnderTest {
-    std::unique_ptr<QTemporaryDir> dir;
-    std::unique_ptr<EmbeddedBroker> broker;
-    std::unique_ptr<BrokerBackend> backend;
-};
-
-Result<BrokerUnderTest> startBroker(const std::string &url)
-{
-    BrokerUnderTest b;
-    b.dir = std::make_unique<QTemporaryDir>();
-    EmbeddedBroker::Options o;
-    o.config.dataDir = b.dir->path().toStdString();
-    o.config.durability = Durability::Durable;
-    o.server.requests.listen = {url};
-    o.server.publish = {};
-    auto started = EmbeddedBroker::start(std::move(o));
-    if (!started)
-        return started.error();
-    b.broker = std::move(*started);
-    b.backend = makeNngBackend(b.broker->clientUrl());
-    return b;
 }
 
 // The summary and the timeline, for failure messages.
@@ -120,42 +98,23 @@ private slots:
     void sameSeedSameRecords();
 
 private:
-    Result<Report> runScenario(const std::string &json, RunnerOptions options = {});
+    Result<Report> runScenario(const std::string &json, RunnerOptions options = {})
+    {
+        return m_sim.run(json, std::move(options));
+    }
 
-    std::unique_ptr<QTemporaryDir> m_dir;
-    std::unique_ptr<EmbeddedBroker> m_broker;
-    std::unique_ptr<BrokerBackend> m_backend;
-    int m_round = 0;
+    SimFixture m_sim;
 };
 
 void TestFaults::init()
 {
-    m_dir = std::make_unique<QTemporaryDir>();
-    EmbeddedBroker::Options o;
-    o.config.dataDir = m_dir->path().toStdString();
-    o.config.durability = Durability::Durable;
-    o.server.requests.listen = {"inproc://faults-test-" + std::to_string(++m_round)};
-    o.server.publish = {};
-    auto b = EmbeddedBroker::start(std::move(o));
-    QVERIFY2(b, b ? "" : b.error().message.c_str());
-    m_broker = std::move(*b);
-    m_backend = makeNngBackend(m_broker->clientUrl());
+    const std::string error = m_sim.start("faults-test");
+    QVERIFY2(error.empty(), error.c_str());
 }
 
 void TestFaults::cleanup()
 {
-    m_backend.reset();
-    m_broker.reset();
-    m_dir.reset();
-}
-
-Result<Report> TestFaults::runScenario(const std::string &json, RunnerOptions options)
-{
-    auto scenario = parseScenario(json);
-    if (!scenario)
-        return scenario.error();
-    SimulationRunner runner(*scenario, *m_backend, m_broker.get(), std::move(options));
-    return runner.run();
+    m_sim.stop();
 }
 
 void TestFaults::restartedConsumerRejoins()
@@ -204,7 +163,7 @@ void TestFaults::crashTakeoverWithinSessionTimeout()
         "faults": [{"at_s": 2, "kind": "crash", "target": "billing#0"}],
         "expect": ["lost == 0"]})");
     QVERIFY2(scenario, scenario ? "" : scenario.error().message.c_str());
-    SimulationRunner runner(*scenario, *m_backend, m_broker.get());
+    SimulationRunner runner(*scenario, *m_sim.backend, m_sim.broker.get());
     Result<Report> report = makeError(Errc::Internal, "not run");
     std::thread thread([&] { report = runner.run(); });
     // Joins the run's thread whatever the test's outcome, so a failed check cannot leave it
@@ -222,7 +181,7 @@ void TestFaults::crashTakeoverWithinSessionTimeout()
     } joiner{runner, thread};
 
     const auto members = [&]() -> std::vector<MemberDescription> {
-        auto g = m_broker->broker().describeGroup("billing");
+        auto g = m_sim.broker->broker().describeGroup("billing");
         return g ? g->members : std::vector<MemberDescription>{};
     };
     // Before the crash: two members sharing the four partitions.
@@ -401,22 +360,24 @@ void TestFaults::sameSeedSameRecords()
     };
     const std::size_t n = 40;
 
-    auto first = runIn(*m_backend, *m_broker, std::nullopt);
+    auto first = runIn(*m_sim.backend, *m_sim.broker, std::nullopt);
     QVERIFY2(first, first ? "" : first.error().message.c_str());
     QVERIFY(first->verdict.acknowledged >= static_cast<int64_t>(n));
-    const auto a = firstRecords(m_broker->broker(), "t", n);
+    const auto a = firstRecords(m_sim.broker->broker(), "t", n);
 
-    auto second = startBroker("inproc://faults-test-seed-b-" + std::to_string(m_round));
-    QVERIFY2(second, second ? "" : second.error().message.c_str());
-    auto rerun = runIn(*second->backend, *second->broker, std::nullopt);
+    SimFixture second;
+    const std::string secondError = second.start("faults-test-seed-b");
+    QVERIFY2(secondError.empty(), secondError.c_str());
+    auto rerun = runIn(*second.backend, *second.broker, std::nullopt);
     QVERIFY2(rerun, rerun ? "" : rerun.error().message.c_str());
-    const auto b = firstRecords(second->broker->broker(), "t", n);
+    const auto b = firstRecords(second.broker->broker(), "t", n);
 
-    auto third = startBroker("inproc://faults-test-seed-c-" + std::to_string(m_round));
-    QVERIFY2(third, third ? "" : third.error().message.c_str());
-    auto reseeded = runIn(*third->backend, *third->broker, uint64_t(43));
+    SimFixture third;
+    const std::string thirdError = third.start("faults-test-seed-c");
+    QVERIFY2(thirdError.empty(), thirdError.c_str());
+    auto reseeded = runIn(*third.backend, *third.broker, uint64_t(43));
     QVERIFY2(reseeded, reseeded ? "" : reseeded.error().message.c_str());
-    const auto c = firstRecords(third->broker->broker(), "t", n);
+    const auto c = firstRecords(third.broker->broker(), "t", n);
 
     QCOMPARE(a.size(), n);
     QCOMPARE(b.size(), n);

@@ -2,6 +2,7 @@
 // faults, checked by the verdict. Runs are a few seconds each; what they assert is the outcome
 // (nothing acknowledged lost, partitions moved, records dead-lettered), never a speed.
 #include "embedded_broker.h"
+#include "sim_fixture.h"
 #include "event_generator.h"
 #include "nng_backend.h"
 #include "runner.h"
@@ -34,42 +35,23 @@ private slots:
     void brokerFaultNeedsEmbeddedBroker();
 
 private:
-    Result<Report> runScenario(const std::string &json, RunnerOptions options = {});
+    Result<Report> runScenario(const std::string &json, RunnerOptions options = {})
+    {
+        return m_sim.run(json, std::move(options));
+    }
 
-    std::unique_ptr<QTemporaryDir> m_dir;
-    std::unique_ptr<EmbeddedBroker> m_broker;
-    std::unique_ptr<BrokerBackend> m_backend;
-    int m_round = 0;
+    SimFixture m_sim;
 };
 
 void TestRunner::init()
 {
-    m_dir = std::make_unique<QTemporaryDir>();
-    EmbeddedBroker::Options o;
-    o.config.dataDir = m_dir->path().toStdString();
-    o.config.durability = Durability::Durable;
-    o.server.requests.listen = {"inproc://runner-test-" + std::to_string(++m_round)};
-    o.server.publish = {};
-    auto b = EmbeddedBroker::start(std::move(o));
-    QVERIFY2(b, b ? "" : b.error().message.c_str());
-    m_broker = std::move(*b);
-    m_backend = makeNngBackend(m_broker->clientUrl());
+    const std::string error = m_sim.start("runner-test");
+    QVERIFY2(error.empty(), error.c_str());
 }
 
 void TestRunner::cleanup()
 {
-    m_backend.reset();
-    m_broker.reset();
-    m_dir.reset();
-}
-
-Result<Report> TestRunner::runScenario(const std::string &json, RunnerOptions options)
-{
-    auto scenario = parseScenario(json);
-    if (!scenario)
-        return scenario.error();
-    SimulationRunner runner(*scenario, *m_backend, m_broker.get(), std::move(options));
-    return runner.run();
+    m_sim.stop();
 }
 
 void TestRunner::sameSeedSameEvents()
@@ -104,7 +86,7 @@ void TestRunner::seedScenarioDeliversEverything()
     scenario->services[0].rate.perSecond = 50;
     RunnerOptions o;
     o.durationS = 2;
-    SimulationRunner runner(*scenario, *m_backend, m_broker.get(), o);
+    SimulationRunner runner(*scenario, *m_sim.backend, m_sim.broker.get(), o);
     auto report = runner.run();
     QVERIFY2(report, report ? "" : report.error().message.c_str());
     QVERIFY(report->verdict.acknowledged > 40);
@@ -112,7 +94,7 @@ void TestRunner::seedScenarioDeliversEverything()
     QCOMPARE(report->verdict.reordered, 0);
     QVERIFY2(report->passed(), reportSummary(*report).c_str());
     // Every record landed on partition 0 of `events`, and the group consumed all of them.
-    auto topic = m_broker->broker().describeTopic("events");
+    auto topic = m_sim.broker->broker().describeTopic("events");
     QVERIFY(topic);
     QCOMPARE(topic->partitionInfo[0].highWatermark, report->verdict.acknowledged);
     QCOMPARE(report->groups.at(0).consumed, report->verdict.acknowledged);
@@ -139,7 +121,7 @@ void TestRunner::crashedConsumersPartitionsMoveToSurvivor()
     QCOMPARE(report->verdict.reordered, 0);
     QVERIFY(report->verdict.acknowledged > 400);
     QVERIFY2(report->passed(), reportSummary(*report).c_str());
-    auto group = m_broker->broker().describeGroup("billing");
+    auto group = m_sim.broker->broker().describeGroup("billing");
     QVERIFY(group);
     QCOMPARE(report->faults.size(), std::size_t(1));
     QCOMPARE(report->faults[0].kind, std::string("crash"));
@@ -159,7 +141,7 @@ void TestRunner::poisonEndsInDeadLetterTopic()
     QVERIFY2(report, report ? "" : report.error().message.c_str());
     QVERIFY2(report->passed(), reportSummary(*report).c_str());
     QVERIFY(report->verdict.deadLettered >= 50);
-    auto dlq = m_broker->broker().describeTopic("in.dlq");
+    auto dlq = m_sim.broker->broker().describeTopic("in.dlq");
     QVERIFY(dlq);
     QCOMPARE(dlq->partitionInfo[0].highWatermark, report->verdict.deadLettered);
 }
@@ -175,7 +157,7 @@ void TestRunner::brokerRestartLosesNothingAcknowledged()
         fault.atSeconds = 2;
     RunnerOptions o;
     o.durationS = 5;
-    SimulationRunner runner(*scenario, *m_backend, m_broker.get(), o);
+    SimulationRunner runner(*scenario, *m_sim.backend, m_sim.broker.get(), o);
     auto report = runner.run();
     QVERIFY2(report, report ? "" : report.error().message.c_str());
     QCOMPARE(report->verdict.lost, 0);
@@ -206,7 +188,7 @@ void TestRunner::bundledScenariosPassShortened()
     }
     RunnerOptions o;
     o.durationS = 12;
-    SimulationRunner runner(*scenario, *m_backend, m_broker.get(), o);
+    SimulationRunner runner(*scenario, *m_sim.backend, m_sim.broker.get(), o);
     auto report = runner.run();
     QVERIFY2(report, report ? "" : report.error().message.c_str());
     QVERIFY(report->verdict.acknowledged > 0);
@@ -233,7 +215,7 @@ void TestRunner::partitionOfflineAndDiskFullRecover()
     QVERIFY(report->verdict.acknowledged > 200);
     // Both faults were announced on the broker's event log.
     int started = 0;
-    for (const auto &e : m_broker->broker().recentEvents())
+    for (const auto &e : m_sim.broker->broker().recentEvents())
         started += e.kind == "fault_started" ? 1 : 0;
     QVERIFY(started >= 2);
 }
@@ -283,7 +265,7 @@ void TestRunner::liveFaultApi()
         "services": [{"name": "p", "kind": "producer", "outputs": ["t"], "rate": 50},
                      {"name": "c", "kind": "consumer", "group": "g", "inputs": ["t"]}]})");
     QVERIFY(scenario);
-    SimulationRunner runner(*scenario, *m_backend, m_broker.get());
+    SimulationRunner runner(*scenario, *m_sim.backend, m_sim.broker.get());
     Result<Report> report = makeError(Errc::Internal, "not run");
     std::thread t([&] { report = runner.run(); });
     QTest::qWait(1000);
@@ -314,7 +296,7 @@ void TestRunner::brokerFaultNeedsEmbeddedBroker()
         "services": [{"name": "p", "kind": "producer", "outputs": ["t"], "rate": 10}],
         "faults": [{"at_s": 0.5, "kind": "broker-restart", "target": "broker"}]})");
     QVERIFY2(scenario, scenario ? "" : scenario.error().message.c_str());
-    SimulationRunner runner(*scenario, *m_backend, nullptr);
+    SimulationRunner runner(*scenario, *m_sim.backend, nullptr);
     auto report = runner.run();
     QVERIFY(!report);
     QCOMPARE(report.code(), Errc::InvalidConfig);
