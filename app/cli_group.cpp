@@ -1,8 +1,10 @@
 // `eddy group list|describe|reset-offsets|delete`: argument parsing and printing around the
 // client library's Admin.
-#include "admin.h"
 #include "cli_commands.h"
 #include "cli_common.h"
+
+#include "admin.h"
+#include "json_codec.h"
 
 #include <cstdio>
 
@@ -149,7 +151,7 @@ int runGroup(const QStringList &args)
             return fail(kCommand, r.error());
         if (json) {
             for (const auto &o : *r)
-                printJson(client::groupOffsetToJson(o));
+                printJson(net::committedToJson(o));
             return 0;
         }
         printOffsets(*r);

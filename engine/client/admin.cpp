@@ -102,21 +102,6 @@ Result<GroupInfo> groupInfoFromJson(const Json &j)
     }
 }
 
-Json groupOffsetToJson(const GroupOffset &o)
-{
-    Json j{{"topic", o.topic},
-           {"partition", o.partition},
-           {"offset", o.offset},
-           {"high_watermark", o.highWatermark},
-           {"log_start_offset", o.logStartOffset},
-           {"lag", o.lag}};
-    if (!o.metadata.empty())
-        j["metadata"] = o.metadata;
-    if (o.commitMs)
-        j["commit_ms"] = o.commitMs;
-    return j;
-}
-
 Json groupInfoToJson(const GroupInfo &g)
 {
     const auto partitions = [](const std::vector<TopicPartition> &tps) {
@@ -137,7 +122,7 @@ Json groupInfoToJson(const GroupInfo &g)
                            {"pending", partitions(m.pending)}});
     Json offsets = Json::array();
     for (const auto &o : g.offsets)
-        offsets.push_back(groupOffsetToJson(o));
+        offsets.push_back(net::committedToJson(o));
     return Json{{"group", g.group},
                 {"state", g.state},
                 {"assignor", g.assignor},

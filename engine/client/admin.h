@@ -2,6 +2,7 @@
 
 #include "broker.h"
 #include "connection.h"
+#include "group_types.h"
 
 #include <memory>
 #include <optional>
@@ -10,29 +11,11 @@
 
 namespace eddy::client {
 
-// A committed offset of a group as `committed`, `describe_group` and `reset_offsets` report it.
-struct GroupOffset {
-    std::string topic;
-    int32_t partition = 0;
-    int64_t offset = -1; // -1: nothing committed
-    int64_t highWatermark = 0;
-    int64_t logStartOffset = 0;
-    int64_t lag = 0;
-    std::string metadata;
-    int64_t commitMs = 0;
-};
-
-// A member of a group as describe_group reports it.
-struct GroupMember {
-    std::string memberId;
-    std::string clientId;
-    std::vector<std::string> topics;
-    int32_t sessionTimeoutMs = 0;
-    int32_t ackedGeneration = 0;
-    int64_t lastHeartbeatMs = 0;
-    std::vector<TopicPartition> assigned;
-    std::vector<TopicPartition> pending;
-};
+// A committed offset of a group as `committed`, `describe_group` and `reset_offsets` report it:
+// the engine's own type, so client and broker never disagree on a field.
+using GroupOffset = CommittedOffset;
+// A member of a group as describe_group reports it (the engine's type).
+using GroupMember = MemberDescription;
 
 // A group as describe_group reports it: members, committed offsets (with lag) and state.
 struct GroupInfo {
@@ -121,7 +104,6 @@ Result<GroupInfo> groupInfoFromJson(const Json &j);
 Result<GroupOffset> groupOffsetFromJson(const Json &j);
 // The same JSON forms back, for tools that print them (field names as on the wire).
 Json groupInfoToJson(const GroupInfo &g);
-Json groupOffsetToJson(const GroupOffset &o);
 Json groupSummaryToJson(const GroupSummary &g);
 
 } // namespace eddy::client
