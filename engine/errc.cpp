@@ -40,6 +40,9 @@ std::string_view errcName(Errc code)
     case Errc::UnknownOp: return "UNKNOWN_OP";
     case Errc::UnsupportedVersion: return "UNSUPPORTED_VERSION";
     case Errc::PartitionOffline: return "PARTITION_OFFLINE";
+    case Errc::Unauthenticated: return "UNAUTHENTICATED";
+    case Errc::Forbidden: return "FORBIDDEN";
+    case Errc::AuthRateLimited: return "AUTH_RATE_LIMITED";
     }
     return "INTERNAL";
 }

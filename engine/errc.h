@@ -41,7 +41,14 @@ enum class Errc {
     UnknownOp,
     UnsupportedVersion,  // protocol version the broker does not speak
     PartitionOffline,    // the partition is unavailable for now (injected fault); retry later
+    Unauthenticated,     // access control is on and the connection has not authenticated (or
+                         // the token given to `auth` matches no principal)
+    Forbidden,           // the connection's principal may not do this op on this topic/group
+    AuthRateLimited,     // too many failed `auth` attempts from this address; wait and retry
 };
+
+// The last code of Errc, for code that walks every value.
+inline constexpr Errc kLastErrc = Errc::AuthRateLimited;
 
 // The stable upper-snake code of an error, e.g. "UNKNOWN_TOPIC".
 std::string_view errcName(Errc code);

@@ -41,8 +41,7 @@ Result<ByteReader> openReply(std::string_view frame, BinaryOp op)
 
 Errc errcFromName(std::string_view name)
 {
-    // Errc::PartitionOffline is the last code: keep this bound on whichever code is appended last.
-    for (int i = 0; i <= static_cast<int>(Errc::PartitionOffline); ++i)
+    for (int i = 0; i <= static_cast<int>(kLastErrc); ++i)
         if (errcName(static_cast<Errc>(i)) == name)
             return static_cast<Errc>(i);
     return Errc::Internal;

@@ -11,13 +11,18 @@ namespace eddy::net {
 BrokerServer::BrokerServer(Broker &broker, const BrokerServerOptions &options)
     : m_broker(broker)
     , m_options(options)
-    , m_handler(broker, options.brokerId)
+    , m_handler(broker, options.brokerId, options.auth)
 {
 }
 
 Result<std::unique_ptr<BrokerServer>> BrokerServer::start(Broker &broker,
                                                           const BrokerServerOptions &options)
 {
+    if (options.auth && !options.publish.empty() && !options.publishWithoutAuth)
+        return makeError(Errc::InvalidConfig,
+                         "the live stream cannot authenticate its subscribers: with access "
+                         "control on, serve no stream or allow it explicitly "
+                         "(--pub-without-auth)");
     std::unique_ptr<BrokerServer> s(new BrokerServer(broker, options));
     if (!options.publish.empty()) {
         auto pub = LivePublisher::start(options.publish);

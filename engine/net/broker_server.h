@@ -22,6 +22,13 @@ struct BrokerServerOptions {
     // (setNetworkFault), for testing real external clients; empty: none. It takes the other
     // settings of `requests` (workers, message size, TLS).
     std::vector<std::string> faultyListen;
+    // Access control on every request endpoint (docs/security.md); none: every client may do
+    // everything.
+    std::optional<AuthConfig> auth;
+    // NNG's PUB socket cannot tell subscribers apart, so the live stream cannot be limited per
+    // principal: with `auth` set, start() refuses a `publish` endpoint unless this says the
+    // stream may be read by anyone who can reach it.
+    bool publishWithoutAuth = false;
 };
 
 // Serves a Broker to the network: the request endpoint, the live stream (records under their

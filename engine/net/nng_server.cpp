@@ -31,8 +31,11 @@ std::string formatAddress(const void *nngSockaddr)
         return std::string("tcp://[") + buf + "]:" + std::to_string(ntohs(sa->s_in6.sa_port));
     case NNG_AF_IPC:
         return std::string("ipc://") + sa->s_ipc.sa_path;
-    case NNG_AF_INPROC:
-        return std::string("inproc://") + sa->s_inproc.sa_name;
+    case NNG_AF_INPROC: {
+        // NNG 1.5 reports the whole URL as the inproc name; older releases the bare name.
+        const std::string name = sa->s_inproc.sa_name;
+        return name.rfind("inproc://", 0) == 0 ? name : "inproc://" + name;
+    }
     default:
         return "unknown";
     }
@@ -223,6 +226,10 @@ Result<std::unique_ptr<NngServer>> NngServer::start(const ServerOptions &options
                 if (tls.certFile.empty() || tls.keyFile.empty())
                     return makeError(Errc::InvalidConfig,
                                      url + " needs a certificate and key (--tls-cert, --tls-key)");
+                if (tls.requireClientCert && tls.caFile.empty())
+                    return makeError(Errc::InvalidConfig,
+                                     "mutual TLS needs a CA to verify client certificates with "
+                                     "(--tls-ca)");
                 if (int rv = nng_tls_config_alloc(&impl->tls, NNG_TLS_MODE_SERVER); rv != 0)
                     return fail("TLS", rv);
                 const auto cert = readFile(tls.certFile);

@@ -2,7 +2,9 @@
 // binary frames carry the data-plane ops (produce, fetch, poll) compactly and tunnel every other
 // op as JSON. The handler also answers hello and clients itself and tracks each connected client
 // for the latter. A broker stall (fault injection) holds each request on a timer before it is
-// dispatched.
+// dispatched. With access control on, the handler also answers `auth`, remembers each pipe's
+// principal and checks every request against it before it reaches the op table or the broker,
+// so a refused request changes nothing.
 #include "protocol_handler.h"
 
 #include "binary_codec.h"
@@ -11,6 +13,8 @@
 #include "scheduler.h"
 
 #include <algorithm>
+#include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <functional>
 
@@ -19,7 +23,7 @@ namespace eddy::net {
 const std::vector<std::string> &supportedOps()
 {
     static const std::vector<std::string> ops = [] {
-        std::vector<std::string> out{"hello", "clients", "fault"};
+        std::vector<std::string> out{"hello", "auth", "clients", "fault"};
         for (const auto &[name, fn] : opTable())
             out.push_back(name);
         std::sort(out.begin(), out.end());
@@ -28,11 +32,108 @@ const std::vector<std::string> &supportedOps()
     return ops;
 }
 
-ProtocolHandler::ProtocolHandler(Broker &broker, std::string brokerId)
+ProtocolHandler::ProtocolHandler(Broker &broker, std::string brokerId,
+                                 std::optional<AuthConfig> auth)
     : m_broker(broker)
     , m_brokerId(std::move(brokerId))
+    , m_auth(auth ? std::make_unique<const AuthConfig>(std::move(*auth)) : nullptr)
+    , m_authLimiter(m_auth ? std::make_unique<AuthLimiter>(m_auth->rateLimit) : nullptr)
     , m_stallTimer(std::make_unique<Scheduler>())
 {
+}
+
+namespace {
+
+int64_t steadyMs()
+{
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::steady_clock::now().time_since_epoch())
+        .count();
+}
+
+} // namespace
+
+void ProtocolHandler::logAuth(const std::string &line) const
+{
+    if (m_auth->log)
+        return m_auth->log(line);
+    std::fprintf(stderr, "eddy broker: %s\n", line.c_str());
+}
+
+const Principal *ProtocolHandler::principalOf(uint32_t pipeId) const
+{
+    std::lock_guard lock(m_clientsMutex);
+    auto it = m_clients.find(pipeId);
+    return it == m_clients.end() ? nullptr : it->second.principal;
+}
+
+Error ProtocolHandler::unauthenticated(const Peer &peer, std::string_view op)
+{
+    bool first = false;
+    {
+        std::lock_guard lock(m_clientsMutex);
+        auto it = m_clients.find(peer.pipeId);
+        if (it != m_clients.end() && !it->second.reportedUnauthenticated)
+            first = it->second.reportedUnauthenticated = true;
+    }
+    if (first)
+        logAuth("auth: refused '" + std::string(op) + "' from unauthenticated " + peer.address
+                + " (further refusals on this connection are not logged)");
+    return makeError(Errc::Unauthenticated, "this broker requires authentication: send "
+                                            "{\"op\":\"auth\",\"token\":...} first");
+}
+
+Error ProtocolHandler::refused(const Peer &peer, const Principal &p, Error error)
+{
+    logAuth("auth: refused for principal '" + p.name + "' at " + peer.address + ": "
+            + error.message);
+    return error;
+}
+
+// The `auth` op: binds the pipe to the principal whose token it presents. A failed attempt
+// unbinds the pipe (whoever holds it no longer proves anything) and counts against its host.
+Json ProtocolHandler::authOp(const Json &request, const Peer &peer)
+{
+    if (!m_auth) {
+        auto out = okReply();
+        out["principal"] = nullptr;
+        out["auth"] = "none";
+        return out;
+    }
+    const std::string host = addressHost(peer.address);
+    const int64_t now = steadyMs();
+    const auto bind = [&](const Principal *p) {
+        std::lock_guard lock(m_clientsMutex);
+        auto &s = m_clients[peer.pipeId];
+        s.principal = p;
+        s.info.principal = p ? p->name : std::string();
+    };
+    if (!m_authLimiter->mayTry(host, now)) {
+        bind(nullptr);
+        return errorReply(makeError(Errc::AuthRateLimited,
+                                    "too many failed authentication attempts from " + host
+                                        + "; try again later"));
+    }
+    auto token = request.find("token");
+    const Principal *p = token != request.end() && token->is_string()
+                             ? findPrincipal(*m_auth, token->get_ref<const std::string &>())
+                             : nullptr;
+    bind(p);
+    if (!p) {
+        const bool lockedOut = m_authLimiter->recordFailure(host, now);
+        logAuth("auth: failed authentication from " + peer.address
+                + (token == request.end() ? " (no token)" : " (token matches no principal)")
+                + (lockedOut ? "; " + host + " is refused for a while after "
+                                   + std::to_string(m_auth->rateLimit.maxFailures)
+                                   + " failures"
+                             : std::string()));
+        return errorReply(makeError(Errc::Unauthenticated, "authentication failed"));
+    }
+    m_authLimiter->recordSuccess(host);
+    auto out = okReply();
+    out["principal"] = p->name;
+    out["auth"] = "token";
+    return out;
 }
 
 ProtocolHandler::~ProtocolHandler()
@@ -80,6 +181,7 @@ void ProtocolHandler::track(const Peer &peer, std::string_view op, std::string_v
     }
     ++s.info.requests;
     s.info.lastOp = std::string(op);
+    s.info.principal = s.principal ? s.principal->name : std::string();
     if (!clientId.empty())
         s.info.clientId = std::string(clientId);
     if (isProduceOp(op))
@@ -262,6 +364,31 @@ void ProtocolHandler::handleJson(const Json &request, const Peer &peer, Reply re
     if (auto c = request.find("client_id"); c != request.end() && c->is_string())
         clientId = c->get<std::string>();
     track(peer, name, clientId);
+    if (name == "auth")
+        return reply(authOp(request, peer));
+    const Principal *principal = nullptr;
+    if (m_auth && name != "hello") {
+        principal = principalOf(peer.pipeId);
+        if (!principal)
+            return reply(errorReply(unauthenticated(peer, name)));
+        if (auto allowed = authorizeOp(*principal, name, request); !allowed)
+            return reply(errorReply(refused(peer, *principal, allowed.error())));
+        // Listings show only what the principal may see.
+        if (!principal->rules.admin && (name == "list_topics" || name == "list_groups"))
+            reply = [reply, principal, topics = name == "list_topics"](Json j) {
+                const char *key = topics ? "topics" : "groups";
+                if (auto list = j.find(key); list != j.end() && list->is_array()) {
+                    Json kept = Json::array();
+                    for (auto &e : *list) {
+                        const std::string n = e.value(topics ? "name" : "group", std::string());
+                        if (topics ? mayDescribeTopic(*principal, n) : mayUseGroup(*principal, n))
+                            kept.push_back(std::move(e));
+                    }
+                    *list = std::move(kept);
+                }
+                reply(std::move(j));
+            };
+    }
     if (name == "hello") {
         auto out = okReply();
         out["protocol"] = kProtocolVersion;
@@ -275,6 +402,11 @@ void ProtocolHandler::handleJson(const Json &request, const Peer &peer, Reply re
                          {"max_batch_records", c.maxBatchRecords},
                          {"max_batch_bytes", c.maxBatchBytes}};
         out["durability"] = c.durability == Durability::Durable ? "durable" : "fast";
+        out["auth"] = m_auth ? "token" : "none";
+        if (m_auth) {
+            const Principal *p = principalOf(peer.pipeId);
+            out["principal"] = p ? Json(p->name) : Json(nullptr);
+        }
         return reply(std::move(out));
     }
     if (name == "fault")
@@ -290,7 +422,9 @@ void ProtocolHandler::handleJson(const Json &request, const Peer &peer, Reply re
                                       {"connected_ms", ci.connectedMs},
                                       {"requests", ci.requests},
                                       {"requests_per_s", ci.requestsPerSec},
-                                      {"last_op", ci.lastOp}});
+                                      {"last_op", ci.lastOp},
+                                      {"principal", ci.principal.empty() ? Json(nullptr)
+                                                                         : Json(ci.principal)}});
         return reply(std::move(out));
     }
     const auto &table = opTable();
@@ -319,12 +453,32 @@ void ProtocolHandler::handleBinary(std::string_view frame, const Peer &peer,
                                                         + std::to_string(version)
                                                         + "; this broker speaks 1")));
     }
+    // Data-plane frames are checked here; a tunnelled JSON request is checked by handleJson.
+    const Principal *principal = nullptr;
+    if (m_auth && (op == BinaryOp::Produce || op == BinaryOp::Fetch || op == BinaryOp::Poll)) {
+        principal = principalOf(peer.pipeId);
+        const char *name = op == BinaryOp::Produce ? "produce"
+                           : op == BinaryOp::Fetch ? "fetch"
+                                                   : "poll";
+        if (!principal) {
+            track(peer, name);
+            return reply(encodeErrorReply(op, unauthenticated(peer, name)));
+        }
+    }
+    const auto check = [&](Result<void> allowed) {
+        if (allowed)
+            return true;
+        reply(encodeErrorReply(op, refused(peer, *principal, allowed.error())));
+        return false;
+    };
     switch (op) {
     case BinaryOp::Produce: {
         track(peer, "produce");
         auto req = decodeProduceRequest(body);
         if (!req)
             return reply(encodeErrorReply(op, req.error()));
+        if (principal && !check(authorizeProduce(*principal, req->topic)))
+            return;
         const bool fireAndForget = req->acks == Acks::None;
         if (fireAndForget)
             reply(encodeProduceReply({}));
@@ -339,6 +493,8 @@ void ProtocolHandler::handleBinary(std::string_view frame, const Peer &peer,
         auto req = decodeFetchRequest(body);
         if (!req)
             return reply(encodeErrorReply(op, req.error()));
+        if (principal && !check(authorizeFetch(*principal, req->topic, req->group)))
+            return;
         return m_broker.fetch(std::move(*req), [reply](Result<FetchResult> r) {
             reply(r ? encodeFetchReply(*r) : encodeErrorReply(BinaryOp::Fetch, r.error()));
         });
@@ -348,6 +504,8 @@ void ProtocolHandler::handleBinary(std::string_view frame, const Peer &peer,
         auto req = decodePollRequest(body);
         if (!req)
             return reply(encodeErrorReply(op, req.error()));
+        if (principal && !check(authorizePoll(*principal, req->group)))
+            return;
         return m_broker.poll(std::move(*req), [reply](Result<PollResult> r) {
             reply(r ? encodePollReply(*r) : encodeErrorReply(BinaryOp::Poll, r.error()));
         });

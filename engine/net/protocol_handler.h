@@ -1,5 +1,6 @@
 #pragma once
 
+#include "access_control.h"
 #include "broker.h"
 #include "fault_sink.h"
 #include "json_codec.h"
@@ -9,6 +10,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -28,15 +30,20 @@ struct ClientInfo {
     double requestsPerSec = 0; // over the last full second
     std::string lastOp;
     std::string clientId;      // from hello or join_group, when given
+    std::string principal;     // who the connection authenticated as (the `auth` op); empty
+                               // when it has not, or when the broker runs without access control
 };
 
 // Decodes requests in either encoding, runs them on the broker and encodes the replies.
 // Thread-safe; long operations (fetch/poll with wait_ms, durable produce) answer later from the
-// engine thread that completes them.
+// engine thread that completes them. With an AuthConfig every connection (NNG pipe) must
+// authenticate with the `auth` op before anything but hello, and each request, JSON or binary,
+// is checked against the rules of the pipe's principal (docs/security.md).
 class ProtocolHandler : public RequestSink
 {
 public:
-    explicit ProtocolHandler(Broker &broker, std::string brokerId = "eddy-1");
+    explicit ProtocolHandler(Broker &broker, std::string brokerId = "eddy-1",
+                             std::optional<AuthConfig> auth = std::nullopt);
     // Drops stalled requests that are not due yet (their clients time out).
     ~ProtocolHandler() override;
 
@@ -69,6 +76,12 @@ private:
                       std::function<void(std::string)> reply);
     void track(const Peer &peer, std::string_view op, std::string_view clientId = {});
     Json faultOp(const Json &request);
+    // Access control (only with an AuthConfig).
+    Json authOp(const Json &request, const Peer &peer);
+    const Principal *principalOf(uint32_t pipeId) const;
+    Error unauthenticated(const Peer &peer, std::string_view op);
+    Error refused(const Peer &peer, const Principal &p, Error error);
+    void logAuth(const std::string &line) const;
 
     Broker &m_broker;
     std::string m_brokerId;
@@ -79,8 +92,12 @@ private:
         uint64_t consumes = 0;
         int64_t windowStartMs = 0;
         uint64_t windowCount = 0;
+        const Principal *principal = nullptr; // points into m_auth, which never changes
+        bool reportedUnauthenticated = false; // log the first refused request of a pipe only
     };
     std::map<uint32_t, Stats> m_clients;
+    const std::unique_ptr<const AuthConfig> m_auth; // null: access control off
+    std::unique_ptr<AuthLimiter> m_authLimiter;
     std::mutex m_hooksMutex;
     NetworkFaultHooks m_networkHooks;
     std::atomic<int> m_stallMs{0};
