@@ -10,6 +10,7 @@
 #include <QSocketNotifier>
 #include <QStandardPaths>
 
+#include <algorithm>
 #include <csignal>
 #include <cstdio>
 
@@ -52,7 +53,12 @@ int runBroker(const QStringList &args)
     QCommandLineOption faulty("faulty-listen", "A second request endpoint whose latency, drops and "
                                                "disconnects `eddy fault` sets live (repeatable).",
                               "url");
-    parser.addOption(faulty);
+    QCommandLineOption auth("auth", "Access control: JSON file of principals, tokens and rules "
+                                    "(docs/security.md).", "file");
+    QCommandLineOption pubWithoutAuth("pub-without-auth",
+                                      "With --auth: serve the live stream anyway (anyone who can "
+                                      "reach it reads every record).");
+    parser.addOptions({faulty, auth, pubWithoutAuth});
     parser.addOptions({dataDir, durability, flush, listen, pub, allowRemote, tlsCert, tlsKey, tlsCa,
                        tlsRequire});
     parser.process(args);
@@ -96,6 +102,19 @@ int runBroker(const QStringList &args)
     serverOptions.requests.tls.keyFile = parser.value(tlsKey).toStdString();
     serverOptions.requests.tls.caFile = parser.value(tlsCa).toStdString();
     serverOptions.requests.tls.requireClientCert = parser.isSet(tlsRequire);
+    if (parser.isSet(auth)) {
+        auto config = eddy::net::loadAuthConfig(parser.value(auth).toStdString());
+        if (!config) {
+            std::fprintf(stderr, "eddy broker: %s\n", config.error().message.c_str());
+            return 2;
+        }
+        serverOptions.auth = std::move(*config);
+        // The live stream cannot authenticate subscribers: with access control it is off unless
+        // asked for, and asking for it needs --pub-without-auth (BrokerServer refuses otherwise).
+        if (!parser.isSet(pub))
+            serverOptions.publish.clear();
+        serverOptions.publishWithoutAuth = parser.isSet(pubWithoutAuth);
+    }
     // Loopback by default: a broker reachable from other machines must be asked for.
     const auto isLocal = [](const std::string &url) {
         return url.rfind("inproc://", 0) == 0 || url.rfind("ipc://", 0) == 0
@@ -114,8 +133,12 @@ int runBroker(const QStringList &args)
                                  "to listen on it\n", url.c_str());
             return 2;
         }
-        std::fprintf(stderr, "eddy broker: warning: listening on %s without authentication\n",
-                     url.c_str());
+        const bool stream = std::find(serverOptions.publish.begin(), serverOptions.publish.end(),
+                                      url)
+                            != serverOptions.publish.end();
+        if (!serverOptions.auth || stream)
+            std::fprintf(stderr, "eddy broker: warning: listening on %s without authentication%s\n",
+                         url.c_str(), serverOptions.auth ? " (the live stream)" : " (see --auth)");
     }
     auto server = eddy::net::BrokerServer::start(**broker, serverOptions);
     if (!server) {
@@ -140,7 +163,11 @@ int runBroker(const QStringList &args)
     for (const auto &url : (*server)->faultyUrls())
         std::printf("eddy broker: fault-injecting endpoint on %s\n", url.c_str());
     for (const auto &url : (*server)->publishUrls())
-        std::printf("eddy broker: live stream on %s\n", url.c_str());
+        std::printf("eddy broker: live stream on %s%s\n", url.c_str(),
+                    serverOptions.auth ? " (not authenticated)" : "");
+    if (serverOptions.auth)
+        std::printf("eddy broker: access control on, %zu principals\n",
+                    serverOptions.auth->principals.size());
     std::fflush(stdout);
 
     const int rc = QCoreApplication::exec();

@@ -9,7 +9,7 @@ namespace eddy::cli {
 
 void CommonOptions::addTo(QCommandLineParser &parser) const
 {
-    parser.addOptions({broker, json, tlsCa, tlsCert, tlsKey});
+    parser.addOptions({broker, json, tlsCa, tlsCert, tlsKey, token});
 }
 
 client::ConnectionOptions CommonOptions::connection(const QCommandLineParser &parser) const
@@ -19,7 +19,15 @@ client::ConnectionOptions CommonOptions::connection(const QCommandLineParser &pa
     o.tlsCaFile = parser.value(tlsCa).toStdString();
     o.tlsCertFile = parser.value(tlsCert).toStdString();
     o.tlsKeyFile = parser.value(tlsKey).toStdString();
+    o.token = tokenValue(parser, token);
     return o;
+}
+
+std::string tokenValue(const QCommandLineParser &parser, const QCommandLineOption &option)
+{
+    if (parser.isSet(option))
+        return parser.value(option).toStdString();
+    return qEnvironmentVariable("EDDY_TOKEN").toStdString();
 }
 
 int fail(const char *command, const Error &error)

@@ -16,7 +16,7 @@
 // reporting and output formatting. Nothing here knows the wire protocol.
 namespace eddy::cli {
 
-// --broker, --json and the TLS options, registered on a parser.
+// --broker, --json, --token and the TLS options, registered on a parser.
 struct CommonOptions {
     QCommandLineOption broker{"broker", "Broker URL (default tcp://127.0.0.1:7650).", "url",
                               "tcp://127.0.0.1:7650"};
@@ -24,11 +24,16 @@ struct CommonOptions {
     QCommandLineOption tlsCa{"tls-ca", "tls+tcp://: PEM CA to verify the broker with.", "file"};
     QCommandLineOption tlsCert{"tls-cert", "tls+tcp://: PEM client certificate.", "file"};
     QCommandLineOption tlsKey{"tls-key", "tls+tcp://: PEM client private key.", "file"};
+    QCommandLineOption token{"token", "Access-control token (default: $EDDY_TOKEN).", "token"};
 
     void addTo(QCommandLineParser &parser) const;
     // The connection settings the options describe.
     client::ConnectionOptions connection(const QCommandLineParser &parser) const;
 };
+
+// The value of a --token option, else $EDDY_TOKEN, else empty. The environment variable keeps the
+// token out of the process list.
+std::string tokenValue(const QCommandLineParser &parser, const QCommandLineOption &option);
 
 // Prints "eddy <command>: CODE: message" to stderr and returns the exit status 1.
 int fail(const char *command, const Error &error);

@@ -2,6 +2,7 @@
 // one live progress line, writes the report and exits non-zero when the verdict or an
 // expectation fails. The simulation itself is simulations/'s; this file only wires and prints.
 #include "cli_commands.h"
+#include "cli_common.h"
 
 #include "embedded_broker.h"
 #include "nng_backend.h"
@@ -109,8 +110,10 @@ int runSimulate(const QStringList &args)
                                         "one (broker faults then unavailable).", "url");
     QCommandLineOption data("data", "Data directory of the embedded broker (default: a "
                                     "temporary one).", "dir");
+    QCommandLineOption token("token", "Access-control token for --broker (default: $EDDY_TOKEN).",
+                             "token");
     QCommandLineOption quiet("quiet", "No progress line.");
-    parser.addOptions({duration, seed, report, broker, data, quiet});
+    parser.addOptions({duration, seed, report, broker, token, data, quiet});
     parser.process(args);
     if (parser.positionalArguments().size() != 1) {
         std::fprintf(stderr, "eddy simulate: give one scenario file\n");
@@ -144,7 +147,8 @@ int runSimulate(const QStringList &args)
         }
         embedded = std::move(*started);
     }
-    auto backend = sim::makeNngBackend(url);
+    // The token matters only for an external broker; the embedded one runs without access control.
+    auto backend = sim::makeNngBackend(url, embedded ? std::string() : tokenValue(parser, token));
 
     sim::RunnerOptions options;
     if (parser.isSet(duration))

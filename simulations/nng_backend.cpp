@@ -76,7 +76,11 @@ private:
 class NngBackend : public BrokerBackend
 {
 public:
-    explicit NngBackend(std::string url) : m_url(std::move(url)) {}
+    NngBackend(std::string url, std::string token)
+        : m_url(std::move(url))
+        , m_token(std::move(token))
+    {
+    }
 
     Result<void> ensureTopic(const TopicSpec &spec) override
     {
@@ -93,6 +97,7 @@ public:
     {
         client::ProducerOptions o;
         o.url = m_url;
+        o.token = m_token;
         o.acks = s.acks;
         o.idempotent = s.idempotent && s.acks != Acks::None;
         o.lingerMs = 0;
@@ -108,6 +113,7 @@ public:
     {
         client::ConsumerOptions o;
         o.url = m_url;
+        o.token = m_token;
         o.group = s.group;
         o.topics = s.topics;
         o.sessionTimeoutMs = s.sessionTimeoutMs;
@@ -137,6 +143,7 @@ public:
     {
         client::ReaderOptions o;
         o.url = m_url;
+        o.token = m_token;
         o.topic = topic;
         o.maxRecords = 5000;
         o.maxBytes = 8 << 20;
@@ -163,7 +170,10 @@ private:
     {
         std::lock_guard lock(m_mutex);
         if (!m_admin) {
-            auto a = client::Admin::open(m_url, 5000);
+            client::ConnectionOptions o;
+            o.url = m_url;
+            o.token = m_token;
+            auto a = client::Admin::open(o, 5000);
             if (!a)
                 return a.error();
             m_admin = std::move(*a);
@@ -172,15 +182,16 @@ private:
     }
 
     std::string m_url;
+    std::string m_token;
     std::mutex m_mutex;
     std::unique_ptr<client::Admin> m_admin;
 };
 
 } // namespace
 
-std::unique_ptr<BrokerBackend> makeNngBackend(const std::string &url)
+std::unique_ptr<BrokerBackend> makeNngBackend(const std::string &url, const std::string &token)
 {
-    return std::make_unique<NngBackend>(url);
+    return std::make_unique<NngBackend>(url, token);
 }
 
 } // namespace eddy::sim

@@ -2,7 +2,8 @@
 // requests from many threads overlap on the wire. A slot runs a two-step state machine (SEND,
 // then RECV) in NNG's callbacks and hands the reply to a completion function; the synchronous
 // request() is that plus a promise. Slots are reused rather than freed after each call because
-// an aio cannot be freed from its own callback, which is where a call completes.
+// an aio cannot be freed from its own callback, which is where a call completes. With a token,
+// a reply saying UNAUTHENTICATED (in either encoding) triggers auth and one resend.
 #include "connection.h"
 
 #include "binary_codec.h"
@@ -25,6 +26,9 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+// How long open() waits for the broker to answer `auth`.
+constexpr int kAuthTimeoutMs = 5000;
+
 struct Slot {
     enum class Stage { Idle, Send, Recv };
     ConnectionImpl *owner = nullptr;
@@ -44,6 +48,7 @@ class ConnectionImpl
 {
 public:
     std::string url;
+    std::string token;
     nng_socket socket = NNG_SOCKET_INITIALIZER;
     nng_dialer dialer = NNG_DIALER_INITIALIZER;
     nng_tls_config *tls = nullptr;
@@ -124,6 +129,21 @@ public:
         idle.push_back(slot);
     }
 
+    // Sends one frame on a free slot; done runs once, on an NNG thread or inline on failure.
+    void send(std::string_view frame, int timeoutMs, std::function<void(Result<std::string>)> done);
+
+    // Sends `auth` with the token; done gets ok or the broker's refusal.
+    void authenticate(int timeoutMs, std::function<void(Result<void>)> done)
+    {
+        const std::string frame = Json{{"op", "auth"}, {"token", token}}.dump();
+        send(frame, timeoutMs, [done = std::move(done)](Result<std::string> reply) {
+            if (!reply)
+                return done(reply.error());
+            auto parsed = parseReply(*reply);
+            done(parsed ? Result<void>() : Result<void>(parsed.error()));
+        });
+    }
+
     void finish(Slot *slot, Result<std::string> result)
     {
         auto done = std::move(slot->done);
@@ -165,6 +185,23 @@ void onSlot(void *arg)
         nng_aio_set_msg(slot->aio, nullptr);
         return c->finish(slot, std::move(reply));
     }
+}
+
+// Whether a reply is the broker's UNAUTHENTICATED refusal. Binary error replies carry the code
+// right after the 4-byte header; JSON ones are parsed only when the code text occurs at all.
+bool isUnauthenticated(const std::string &reply)
+{
+    static constexpr std::string_view code = "UNAUTHENTICATED";
+    const bool binary = !reply.empty() && static_cast<uint8_t>(reply.front()) == net::kBinaryMagic;
+    const uint8_t tunnel = static_cast<uint8_t>(net::BinaryOp::Json) | net::kReplyBit;
+    if (binary && (reply.size() < 4 || static_cast<uint8_t>(reply[2]) != tunnel))
+        return reply.size() >= 5 + code.size() && reply[3] == 1
+               && static_cast<std::size_t>(reply[4]) == code.size()
+               && std::string_view(reply).substr(5, code.size()) == code;
+    if (reply.find(code) == std::string::npos)
+        return false;
+    auto parsed = parseReply(binary ? std::string_view(reply).substr(4) : std::string_view(reply));
+    return !parsed && parsed.code() == Errc::Unauthenticated;
 }
 
 std::string readError(const std::string &what, int rv)
@@ -249,6 +286,14 @@ Result<std::shared_ptr<Connection>> Connection::open(const ConnectionOptions &op
         return makeError(settings ? Errc::InvalidConfig : Errc::Timeout,
                          readError("cannot connect to " + options.url, rv));
     }
+    impl->token = options.token;
+    if (!impl->token.empty()) {
+        std::promise<Result<void>> promise;
+        impl->authenticate(kAuthTimeoutMs,
+                           [&promise](Result<void> r) { promise.set_value(std::move(r)); });
+        if (auto r = promise.get_future().get(); !r)
+            return r.error();
+    }
     return std::shared_ptr<Connection>(new Connection(std::move(impl)));
 }
 
@@ -269,13 +314,34 @@ const std::string &Connection::url() const
 void Connection::requestAsync(std::string frame, int timeoutMs,
                               std::function<void(Result<std::string>)> done)
 {
-    auto slot = m_impl->acquire();
+    if (m_impl->token.empty())
+        return m_impl->send(frame, timeoutMs, std::move(done));
+    // Kept for the resend; the connection's callbacks all finish before its impl goes away.
+    auto kept = std::make_shared<std::string>(std::move(frame));
+    ConnectionImpl *impl = m_impl.get();
+    impl->send(*kept, timeoutMs, [impl, kept, timeoutMs, done = std::move(done)](
+                                     Result<std::string> reply) mutable {
+        if (!reply || !isUnauthenticated(*reply))
+            return done(std::move(reply));
+        impl->authenticate(timeoutMs, [impl, kept, timeoutMs,
+                                       done = std::move(done)](Result<void> authed) mutable {
+            if (!authed)
+                return done(authed.error());
+            impl->send(*kept, timeoutMs, std::move(done));
+        });
+    });
+}
+
+void ConnectionImpl::send(std::string_view frame, int timeoutMs,
+                          std::function<void(Result<std::string>)> done)
+{
+    auto slot = acquire();
     if (!slot)
         return done(slot.error());
     Slot *s = *slot;
     nng_msg *msg = nullptr;
     if (int rv = nng_msg_alloc(&msg, frame.size()); rv != 0) {
-        m_impl->release(s);
+        release(s);
         return done(makeError(Errc::Internal, readError("cannot allocate a message", rv)));
     }
     if (!frame.empty())

@@ -21,6 +21,7 @@ struct ConnectionOptions {
     std::string tlsKeyFile;
     std::string tlsServerName;  // name to verify in the broker certificate; default: the URL's
                                 // host name (an IP address literal is not verified by name)
+    std::string token;          // access-control token (docs/security.md); empty: none
 };
 
 class ConnectionImpl;
@@ -29,13 +30,17 @@ class ConnectionImpl;
 // number may be in flight at once from any threads. REQ's automatic resend is disabled: the
 // producer and consumer decide what may be retried (a blind resend of a produce would write it
 // twice). After the first connection NNG redials on its own whenever the broker goes away.
-// Thread-safe.
+// With a token the connection authenticates when it opens, and again whenever the broker
+// answers UNAUTHENTICATED (a redialled connection is a new, unauthenticated one): it sends
+// `auth` and then the refused request once more, which is safe because a refused request
+// changed nothing. Each of those steps gets the request's full timeout. Thread-safe.
 class Connection
 {
 public:
     // Dials options.url and waits for the connection. Fails with Timeout naming the URL and
     // NNG's reason when the broker cannot be reached (refused, unreachable), and with
-    // InvalidConfig for a malformed URL, unreadable TLS files or a failed TLS handshake.
+    // InvalidConfig for a malformed URL, unreadable TLS files or a failed TLS handshake, and
+    // with the broker's UNAUTHENTICATED / AUTH_RATE_LIMITED when options.token is refused.
     static Result<std::shared_ptr<Connection>> open(const ConnectionOptions &options);
     // Shorthand for open() with default options but the URL.
     static Result<std::shared_ptr<Connection>> open(const std::string &url);
