@@ -235,6 +235,7 @@ private slots:
     void failedAttemptsAreRateLimitedAndLogged();
     void clientsListShowsThePrincipal();
     void clientLibraryAuthenticatesAndReauthenticatesAfterARedial();
+    void tokenIsHarmlessWithoutAccessControl();
     void liveStreamNeedsExplicitConsent();
     void mutualTlsRequiresACertificateFromTheCa();
 
@@ -663,7 +664,6 @@ void TestAuth::clientLibraryAuthenticatesAndReauthenticatesAfterARedial()
     // The producer's binary produce goes through as its principal; another topic is forbidden.
     client::ProducerOptions po;
     static_cast<client::ConnectionOptions &>(po) = admin;
-    po.url = m_server->requestUrls().at(0);
     po.token = "producer-token";
     po.retries = 0;
     auto producer = client::Producer::open(po);
@@ -671,27 +671,54 @@ void TestAuth::clientLibraryAuthenticatesAndReauthenticatesAfterARedial()
     EDDY_VERIFY_OK((*producer)->send("orders.eu", test::rec("v")).get());
     EDDY_VERIFY_ERR((*producer)->send("payments", test::rec("v")).get(), Errc::Forbidden);
 
-    // The faulty endpoint drops the admin's connection; NNG redials, and the new pipe is
-    // unauthenticated: the client must authenticate it again on its own.
-    const auto adminPipe = [this]() -> uint32_t {
+    // The faulty endpoint drops both connections; NNG redials, and the new pipes are
+    // unauthenticated: each client must authenticate again on its own, the admin for a JSON
+    // request, the producer for a binary one.
+    const auto pipeOf = [this](const std::string &principal) -> uint32_t {
         for (const auto &c : m_server->clients())
-            if (c.principal == "admin")
+            if (c.principal == principal)
                 return c.id;
         return 0;
     };
-    const uint32_t before = adminPipe();
-    QVERIFY(before != 0);
+    const uint32_t adminBefore = pipeOf("admin"), producerBefore = pipeOf("orders-writer");
+    QVERIFY(adminBefore != 0 && producerBefore != 0);
     NetworkFault cut;
     cut.disconnected = true;
     m_server->setNetworkFault(cut);
-    QTRY_VERIFY_WITH_TIMEOUT(adminPipe() == 0, 10000);
+    QTRY_VERIFY_WITH_TIMEOUT(pipeOf("admin") == 0 && pipeOf("orders-writer") == 0, 10000);
     m_server->setNetworkFault({});
     auto topics = (*a)->listTopics();
     EDDY_VERIFY_OK(topics);
     QCOMPARE(topics->size(), std::size_t(1));
-    const uint32_t after = adminPipe();
-    QVERIFY(after != 0);
-    QVERIFY(after != before);
+    EDDY_VERIFY_OK((*producer)->send("orders.eu", test::rec("after the redial")).get());
+    const uint32_t adminAfter = pipeOf("admin"), producerAfter = pipeOf("orders-writer");
+    QVERIFY(adminAfter != 0 && adminAfter != adminBefore);
+    QVERIFY(producerAfter != 0 && producerAfter != producerBefore);
+    QCOMPARE(m_broker->describeTopic("orders.eu")->partitionInfo[0].highWatermark, 2);
+}
+
+void TestAuth::tokenIsHarmlessWithoutAccessControl()
+{
+    m_dir = std::make_unique<QTemporaryDir>();
+    auto broker = Broker::open(test::testConfig(m_dir->path()));
+    QVERIFY(broker);
+    m_broker = std::move(*broker);
+    BrokerServerOptions options;
+    options.requests.listen = {"inproc://auth-off"};
+    options.publish = {};
+    auto server = BrokerServer::start(*m_broker, options);
+    QVERIFY(server);
+    m_server = std::move(*server);
+    client::ConnectionOptions o;
+    o.url = "inproc://auth-off";
+    o.token = "anything";
+    auto c = client::Connection::open(o);
+    EDDY_VERIFY_OK(c);
+    auto hello = (*c)->call({{"op", "hello"}}, 5000);
+    EDDY_VERIFY_OK(hello);
+    QCOMPARE((*hello)["auth"].get<std::string>(), std::string("none"));
+    QVERIFY(!hello->contains("principal"));
+    QVERIFY(m_server->clients().at(0).principal.empty());
 }
 
 void TestAuth::liveStreamNeedsExplicitConsent()
