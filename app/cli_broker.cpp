@@ -139,6 +139,9 @@ int runBroker(const QStringList &args)
         if (!serverOptions.auth || stream)
             std::fprintf(stderr, "eddy broker: warning: listening on %s without authentication%s\n",
                          url.c_str(), serverOptions.auth ? " (the live stream)" : " (see --auth)");
+        else if (url.rfind("tls+tcp://", 0) != 0)
+            std::fprintf(stderr, "eddy broker: warning: tokens reach %s unencrypted; use "
+                                 "tls+tcp:// beyond loopback\n", url.c_str());
     }
     auto server = eddy::net::BrokerServer::start(**broker, serverOptions);
     if (!server) {

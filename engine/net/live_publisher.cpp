@@ -13,6 +13,11 @@ namespace eddy::net {
 
 Result<std::unique_ptr<LivePublisher>> LivePublisher::start(const std::vector<std::string> &urls)
 {
+    // NNG would listen on tls+tcp:// without a certificate and every handshake would fail: say so.
+    for (const auto &url : urls)
+        if (url.rfind("tls+tcp://", 0) == 0)
+            return makeError(Errc::InvalidConfig, "the live stream is not served over TLS (" + url
+                                                      + "); use tcp://, ipc:// or inproc://");
     std::unique_ptr<LivePublisher> pub(new LivePublisher());
     nng_socket s;
     if (int rv = nng_pub0_open(&s); rv != 0)

@@ -17,6 +17,8 @@ namespace eddy::net {
 class LivePublisher
 {
 public:
+    // Listens on every URL (tcp://, ipc://, inproc://; tls+tcp:// is refused with InvalidConfig,
+    // the stream has no TLS settings).
     static Result<std::unique_ptr<LivePublisher>> start(const std::vector<std::string> &urls);
     ~LivePublisher();
 

@@ -736,6 +736,10 @@ void TestAuth::liveStreamNeedsExplicitConsent()
     auto refused = BrokerServer::start(*m_broker, options);
     EDDY_VERIFY_ERR(refused, Errc::InvalidConfig);
     options.publishWithoutAuth = true;
+    // The stream has no TLS settings: a tls+tcp:// stream would fail every handshake.
+    options.publish = {"tls+tcp://127.0.0.1:0"};
+    EDDY_VERIFY_ERR(BrokerServer::start(*m_broker, options), Errc::InvalidConfig);
+    options.publish = {"inproc://auth-stream-pub"};
     auto allowed = BrokerServer::start(*m_broker, options);
     QVERIFY2(allowed, allowed ? "" : allowed.error().message.c_str());
     QCOMPARE((*allowed)->publishUrls().size(), std::size_t(1));
