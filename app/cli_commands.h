@@ -14,5 +14,6 @@ int runConsume(const QStringList &args);
 int runGroup(const QStringList &args);
 int runSimulate(const QStringList &args);
 int runFault(const QStringList &args);
+int runBench(const QStringList &args);
 
 } // namespace eddy::cli

@@ -19,6 +19,7 @@ const char kUsage[] =
     "  group list|describe|reset-offsets|delete\n"
     "  simulate FILE                  run a scenario; report and verdict\n"
     "  fault start|stop KIND [TARGET] inject a fault into a running broker\n"
+    "  bench produce|consume|roundtrip|e2e  measure a broker (embedded unless --broker)\n"
     "\n"
     "Client commands take --broker URL (default tcp://127.0.0.1:7650) and --json.\n";
 
@@ -35,7 +36,7 @@ int main(int argc, char **argv)
         {"broker", eddy::cli::runBroker},   {"topic", eddy::cli::runTopic},
         {"produce", eddy::cli::runProduce}, {"consume", eddy::cli::runConsume},
         {"group", eddy::cli::runGroup},     {"simulate", eddy::cli::runSimulate},
-        {"fault", eddy::cli::runFault},
+        {"fault", eddy::cli::runFault},     {"bench", eddy::cli::runBench},
     };
     for (const auto &[name, run] : commands) {
         if (command == name) {

@@ -1,0 +1,541 @@
+// Load generation for `eddy bench`: drives a broker over the binary encoding with the client
+// library's Connection (one NNG REQ socket per simulated client) and measures throughput and
+// latency. Requests are chained from their completion callbacks (no thread per client), so a
+// run with 1,000 connections costs 1,000 sockets, not 1,000 threads. The embedded broker is the
+// engine plus its BrokerServer on a loopback tcp port in this process, the path a local client
+// really takes; with a URL the same load goes to any broker.
+#include "bench_load.h"
+
+#include "admin.h"
+#include "binary_codec.h"
+#include "broker_server.h"
+#include "connection.h"
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstring>
+#include <filesystem>
+#include <limits>
+#include <mutex>
+#include <thread>
+#include <unistd.h>
+#include <vector>
+
+namespace eddy::sim {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using client::Connection;
+
+constexpr int kRequestTimeoutMs = 60000;
+
+int64_t nowNs()
+{
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(
+               Clock::now().time_since_epoch())
+        .count();
+}
+
+// One client socket and what it measured. The mutex guards the latencies and counters, which
+// completion callbacks of its requests (on NNG threads) update.
+struct Lane {
+    std::shared_ptr<Connection> connection;
+    int32_t partition = 0;
+    std::string frame;          // the full-batch produce frame, encoded once
+    int64_t fetchOffset = 0;    // consume/e2e: next offset to fetch
+    int64_t fetchEnd = 0;       // consume: stop here
+    std::mutex mutex;
+    std::vector<int64_t> latenciesNs;
+};
+
+// Counters shared by every lane of a phase, and the wake-up of the thread waiting for it.
+struct Phase {
+    std::atomic<int64_t> claimed{0};  // records handed to requests so far
+    std::atomic<int64_t> done{0};     // records completed successfully
+    std::atomic<int64_t> requests{0};
+    std::atomic<int64_t> errors{0};
+    std::atomic<int> active{0};       // requests in flight (closed loop) / consumers running
+    std::atomic<bool> stopping{false};
+    std::mutex mutex;
+    std::condition_variable cv;
+    std::string firstError;
+
+    void fail(const Error &e)
+    {
+        ++errors;
+        std::lock_guard lock(mutex);
+        if (firstError.empty())
+            firstError = std::string(errcName(e.code)) + ": " + e.message;
+    }
+    void finishOne()
+    {
+        if (--active == 0) {
+            std::lock_guard lock(mutex);
+            cv.notify_all();
+        }
+    }
+};
+
+std::string makeFrame(const std::string &topic, int32_t partition, int64_t count,
+                      std::size_t size, Acks acks)
+{
+    ProduceRequest req;
+    req.topic = topic;
+    req.partition = partition;
+    req.acks = acks;
+    req.records.resize(static_cast<std::size_t>(count));
+    for (auto &r : req.records)
+        r.value.assign(size, 'x');
+    return net::encodeProduceRequest(req);
+}
+
+// Waits until the phase's requests are all finished, reporting progress about once a second.
+void waitPhase(Phase &phase, int64_t total, Clock::time_point start,
+               const BenchOptions &options, bool report)
+{
+    std::unique_lock lock(phase.mutex);
+    while (phase.active.load() > 0) {
+        phase.cv.wait_for(lock, std::chrono::seconds(1));
+        if (report && options.progress && phase.active.load() > 0) {
+            lock.unlock();
+            options.progress(phase.done.load(), total,
+                             std::chrono::duration<double>(Clock::now() - start).count());
+            lock.lock();
+        }
+    }
+}
+
+// Closed-loop produce: every lane keeps `inflight` requests going until `total` records were
+// claimed. A failed request stops its chain (a broker that went away must not turn into a
+// busy loop of instant failures); the others go on.
+void issueProduce(Lane &lane, Phase &phase, const BenchOptions &o, const std::string &topic,
+                  int64_t total, bool measure)
+{
+    const int64_t first = phase.claimed.fetch_add(o.batch);
+    if (first >= total || phase.stopping) {
+        phase.finishOne();
+        return;
+    }
+    const int64_t count = std::min<int64_t>(o.batch, total - first);
+    std::string frame = count == o.batch ? lane.frame
+                                         : makeFrame(topic, lane.partition, count, o.recordSize,
+                                                     o.acks);
+    const int64_t sentAt = nowNs();
+    lane.connection->requestAsync(
+        std::move(frame), kRequestTimeoutMs,
+        [&lane, &phase, &o, &topic, total, measure, count, sentAt](Result<std::string> reply) {
+            const int64_t took = nowNs() - sentAt;
+            ++phase.requests;
+            Result<ProduceResult> result = reply ? net::decodeProduceReply(*reply)
+                                                 : Result<ProduceResult>(reply.error());
+            if (!result) {
+                phase.fail(result.error());
+                phase.finishOne();
+                return;
+            }
+            phase.done += count;
+            if (measure) {
+                std::lock_guard lock(lane.mutex);
+                lane.latenciesNs.push_back(took);
+            }
+            issueProduce(lane, phase, o, topic, total, measure);
+        });
+}
+
+void runProducePhase(std::vector<std::unique_ptr<Lane>> &lanes, Phase &phase,
+                     const BenchOptions &o, const std::string &topic, int64_t total,
+                     bool measure)
+{
+    const int perLane = std::max(1, o.inflight);
+    phase.active = static_cast<int>(lanes.size()) * perLane;
+    const auto start = Clock::now();
+    for (auto &lane : lanes)
+        for (int i = 0; i < perLane; ++i)
+            issueProduce(*lane, phase, o, topic, total, measure);
+    waitPhase(phase, total, start, o, measure);
+}
+
+// Fetches a lane's partition from fetchOffset up to fetchEnd, one request at a time.
+void issueFetch(Lane &lane, Phase &phase, const BenchOptions &o, const std::string &topic)
+{
+    if (lane.fetchOffset >= lane.fetchEnd || phase.stopping) {
+        phase.finishOne();
+        return;
+    }
+    FetchRequest req;
+    req.topic = topic;
+    req.partition = lane.partition;
+    req.offset = lane.fetchOffset;
+    req.maxRecords = static_cast<std::size_t>(o.batch);
+    req.maxBytes = 64 << 20;
+    const int64_t sentAt = nowNs();
+    lane.connection->requestAsync(
+        net::encodeFetchRequest(req), kRequestTimeoutMs,
+        [&lane, &phase, &o, &topic, sentAt](Result<std::string> reply) {
+            const int64_t took = nowNs() - sentAt;
+            ++phase.requests;
+            Result<FetchResult> result = reply ? net::decodeFetchReply(*reply)
+                                               : Result<FetchResult>(reply.error());
+            if (!result || result->records.empty()) {
+                if (!result)
+                    phase.fail(result.error());
+                phase.finishOne();
+                return;
+            }
+            phase.done += static_cast<int64_t>(result->records.size());
+            lane.fetchOffset = result->records.back().offset + 1;
+            {
+                std::lock_guard lock(lane.mutex);
+                lane.latenciesNs.push_back(took);
+            }
+            issueFetch(lane, phase, o, topic);
+        });
+}
+
+// e2e consumer: long-polls its partition and records, per record, the time since it was due.
+// The first 8 bytes of each value carry the due time (steady clock, ns).
+void issueTail(Lane &lane, Phase &phase, const BenchOptions &o, const std::string &topic,
+               int64_t total)
+{
+    if (phase.stopping || phase.done.load() >= total) {
+        phase.finishOne();
+        return;
+    }
+    FetchRequest req;
+    req.topic = topic;
+    req.partition = lane.partition;
+    req.offset = lane.fetchOffset;
+    req.maxRecords = 10000;
+    req.maxBytes = 64 << 20;
+    req.waitMs = o.fetchWaitMs;
+    lane.connection->requestAsync(
+        net::encodeFetchRequest(req), o.fetchWaitMs + kRequestTimeoutMs,
+        [&lane, &phase, &o, &topic, total](Result<std::string> reply) {
+            const int64_t at = nowNs();
+            Result<FetchResult> result = reply ? net::decodeFetchReply(*reply)
+                                               : Result<FetchResult>(reply.error());
+            if (!result) {
+                if (!phase.stopping)
+                    phase.fail(result.error());
+                phase.finishOne();
+                return;
+            }
+            if (!result->records.empty()) {
+                std::lock_guard lock(lane.mutex);
+                for (const Record &r : result->records) {
+                    int64_t due = 0;
+                    if (r.value.size() >= sizeof due)
+                        std::memcpy(&due, r.value.data(), sizeof due);
+                    lane.latenciesNs.push_back(at - due);
+                }
+                lane.fetchOffset = result->records.back().offset + 1;
+                if ((phase.done += static_cast<int64_t>(result->records.size())) >= total) {
+                    std::lock_guard wake(phase.mutex);
+                    phase.cv.notify_all();
+                }
+            }
+            issueTail(lane, phase, o, topic, total);
+        });
+}
+
+double percentile(const std::vector<int64_t> &sorted, double p)
+{
+    if (sorted.empty())
+        return 0;
+    auto rank = static_cast<std::size_t>(p * static_cast<double>(sorted.size()));
+    rank = std::min(rank, sorted.size() - 1);
+    return static_cast<double>(sorted[rank]) / 1000.0;
+}
+
+void summarise(BenchResult &r, std::vector<std::unique_ptr<Lane>> &lanes)
+{
+    std::vector<int64_t> all;
+    for (auto &lane : lanes)
+        all.insert(all.end(), lane->latenciesNs.begin(), lane->latenciesNs.end());
+    std::sort(all.begin(), all.end());
+    r.p50Us = percentile(all, 0.50);
+    r.p99Us = percentile(all, 0.99);
+    r.p999Us = percentile(all, 0.999);
+    r.maxUs = all.empty() ? 0 : static_cast<double>(all.back()) / 1000.0;
+    r.recordsPerS = r.seconds > 0 ? static_cast<double>(r.records) / r.seconds : 0;
+    r.mbPerS = r.seconds > 0 ? static_cast<double>(r.bytes) / 1e6 / r.seconds : 0;
+}
+
+Result<std::vector<std::unique_ptr<Lane>>> openLanes(const std::string &url, int count,
+                                                     int partitions)
+{
+    std::vector<std::unique_ptr<Lane>> lanes;
+    for (int i = 0; i < count; ++i) {
+        auto c = Connection::open(url);
+        if (!c)
+            return c.error();
+        auto lane = std::make_unique<Lane>();
+        lane->connection = std::move(*c);
+        lane->partition = i % partitions;
+        lanes.push_back(std::move(lane));
+    }
+    return lanes;
+}
+
+void closeLanes(std::vector<std::unique_ptr<Lane>> &lanes)
+{
+    for (auto &lane : lanes)
+        lane->connection->close();
+}
+
+// The measured part of a run against a broker at url with the topic in place.
+Result<BenchResult> measure(const BenchOptions &o, const std::string &url,
+                            const std::string &topic, const TopicInfo &info)
+{
+    BenchResult r;
+    r.workload = benchWorkloadName(o.workload);
+    // A consume run reads every partition, so it needs at least one lane per partition.
+    const int connections = o.workload == BenchWorkload::Consume
+                                ? std::max(o.connections, o.partitions)
+                                : std::max(1, o.connections);
+    auto opened = openLanes(url, connections, o.partitions);
+    if (!opened)
+        return opened.error();
+    auto lanes = std::move(*opened);
+    for (auto &lane : lanes)
+        lane->frame = makeFrame(topic, lane->partition, o.batch, o.recordSize, o.acks);
+    Phase phase;
+
+    if (o.workload == BenchWorkload::Produce || o.workload == BenchWorkload::Roundtrip) {
+        const auto start = Clock::now();
+        runProducePhase(lanes, phase, o, topic, o.records, true);
+        r.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+        r.records = phase.done.load();
+    } else if (o.workload == BenchWorkload::Consume) {
+        Phase fill;
+        runProducePhase(lanes, fill, o, topic, o.records, false);
+        if (fill.errors > 0) {
+            closeLanes(lanes);
+            return makeError(Errc::Internal, "filling the topic failed: " + fill.firstError);
+        }
+        for (auto &lane : lanes) {
+            lane->fetchOffset = info.partitionInfo.at(lane->partition).highWatermark;
+            lane->fetchEnd = std::numeric_limits<int64_t>::max();
+        }
+        phase.active = static_cast<int>(lanes.size());
+        const auto start = Clock::now();
+        for (auto &lane : lanes)
+            issueFetch(*lane, phase, o, topic);
+        // Every lane reads its whole partition (lanes sharing a partition each read all of it).
+        const int64_t expected =
+            o.records * static_cast<int64_t>(lanes.size()) / o.partitions;
+        waitPhase(phase, expected, start, o, true);
+        r.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+        r.records = phase.done.load();
+    } else {
+        // e2e: one consumer lane per partition, then an open-loop pacer over the producer lanes.
+        auto consumers = openLanes(url, o.partitions, o.partitions);
+        if (!consumers) {
+            closeLanes(lanes);
+            return consumers.error();
+        }
+        for (auto &c : *consumers)
+            c->fetchOffset = info.partitionInfo.at(c->partition).highWatermark;
+        phase.active = static_cast<int>(consumers->size());
+        for (auto &c : *consumers)
+            issueTail(*c, phase, o, topic, o.records);
+        Phase sends;
+        const double rate = std::max(1.0, o.rate);
+        const auto start = Clock::now();
+        std::string value(std::max<std::size_t>(o.recordSize, sizeof(int64_t)), 'x');
+        int64_t sent = 0;
+        for (int64_t k = 0; sent < o.records; ++k) {
+            const auto due = start + std::chrono::nanoseconds(static_cast<int64_t>(
+                                 static_cast<double>(sent) * 1e9 / rate));
+            std::this_thread::sleep_until(due);
+            Lane &lane = *lanes[static_cast<std::size_t>(k) % lanes.size()];
+            ProduceRequest req;
+            req.topic = topic;
+            req.partition = lane.partition;
+            req.acks = o.acks;
+            const int64_t n = std::min<int64_t>(o.batch, o.records - sent);
+            const int64_t dueNs = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                      due.time_since_epoch())
+                                      .count();
+            std::memcpy(value.data(), &dueNs, sizeof dueNs);
+            req.records.resize(static_cast<std::size_t>(n));
+            for (auto &rec : req.records)
+                rec.value = value;
+            sent += n;
+            ++sends.active;
+            lane.connection->requestAsync(net::encodeProduceRequest(req), kRequestTimeoutMs,
+                                          [&sends](Result<std::string> reply) {
+                                              ++sends.requests;
+                                              auto res = reply ? net::decodeProduceReply(*reply)
+                                                               : Result<ProduceResult>(
+                                                                   reply.error());
+                                              if (!res)
+                                                  sends.fail(res.error());
+                                              sends.finishOne();
+                                          });
+            if (o.progress && k % std::max<int64_t>(1, static_cast<int64_t>(rate)) == 0 && k > 0)
+                o.progress(phase.done.load(), o.records,
+                           std::chrono::duration<double>(Clock::now() - start).count());
+        }
+        // Wait for the consumers to see everything (or for lost records to stay lost).
+        {
+            std::unique_lock lock(phase.mutex);
+            phase.cv.wait_for(lock, std::chrono::seconds(10),
+                              [&] { return phase.done.load() >= o.records || sends.errors > 0; });
+        }
+        r.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+        r.records = phase.done.load();
+        phase.stopping = true;
+        closeLanes(*consumers);
+        {
+            std::unique_lock lock(phase.mutex);
+            phase.cv.wait(lock, [&] { return phase.active.load() == 0; });
+        }
+        {
+            std::unique_lock lock(sends.mutex);
+            sends.cv.wait_for(lock, std::chrono::seconds(10),
+                              [&] { return sends.active.load() == 0; });
+        }
+        phase.requests += sends.requests.load();
+        phase.errors += sends.errors.load();
+        if (phase.firstError.empty())
+            phase.firstError = sends.firstError;
+        if (r.records < o.records && phase.errors == 0) {
+            phase.errors += o.records - r.records;
+            phase.firstError = "records sent but not consumed within 10 s";
+        }
+        for (auto &c : *consumers)
+            lanes.push_back(std::move(c));
+    }
+    closeLanes(lanes);
+    r.bytes = r.records * static_cast<int64_t>(o.recordSize);
+    r.requests = phase.requests.load();
+    r.errors = phase.errors.load();
+    r.firstError = phase.firstError;
+    summarise(r, lanes);
+    return r;
+}
+
+// An engine Broker with its server on a loopback tcp port, in this process.
+struct Embedded {
+    std::string dir;
+    bool ownDir = false;
+    std::unique_ptr<Broker> broker;
+    std::unique_ptr<net::BrokerServer> server;
+
+    ~Embedded()
+    {
+        if (server)
+            server->stop();
+        server.reset();
+        if (broker)
+            broker->close();
+        broker.reset();
+        if (ownDir) {
+            std::error_code ec;
+            std::filesystem::remove_all(dir, ec);
+        }
+    }
+};
+
+Result<std::unique_ptr<Embedded>> startEmbedded(const BenchOptions &o)
+{
+    auto e = std::make_unique<Embedded>();
+    e->dir = o.dataDir;
+    if (e->dir.empty()) {
+        std::string pattern =
+            (std::filesystem::temp_directory_path() / "eddy-bench-XXXXXX").string();
+        if (!mkdtemp(pattern.data()))
+            return makeError(Errc::StorageError, "cannot create a temporary directory");
+        e->dir = pattern;
+        e->ownDir = true;
+    }
+    BrokerConfig config;
+    config.dataDir = e->dir;
+    config.durability = o.durability;
+    auto broker = Broker::open(config);
+    if (!broker)
+        return broker.error();
+    e->broker = std::move(*broker);
+    net::BrokerServerOptions server;
+    server.requests.listen = {"tcp://127.0.0.1:0"};
+    // Enough work items for every connection's requests plus the e2e consumers' long-polls.
+    server.requests.workers =
+        std::max(256, (std::max(1, o.connections) * std::max(1, o.inflight)) + o.partitions + 16);
+    server.publish.clear();
+    auto started = net::BrokerServer::start(*e->broker, server);
+    if (!started)
+        return started.error();
+    e->server = std::move(*started);
+    return e;
+}
+
+} // namespace
+
+const char *benchWorkloadName(BenchWorkload workload)
+{
+    switch (workload) {
+    case BenchWorkload::Produce: return "produce";
+    case BenchWorkload::Consume: return "consume";
+    case BenchWorkload::Roundtrip: return "roundtrip";
+    case BenchWorkload::E2e: return "e2e";
+    }
+    return "?";
+}
+
+Result<BenchResult> runBench(const BenchOptions &options)
+{
+    BenchOptions o = options;
+    o.partitions = std::max(1, o.partitions);
+    o.batch = std::max(1, o.batch);
+    if (o.workload == BenchWorkload::Roundtrip) {
+        o.batch = 1;
+        o.inflight = 1;
+    }
+    std::unique_ptr<Embedded> embedded;
+    std::string url = o.brokerUrl;
+    std::string transport;
+    if (url.empty()) {
+        auto e = startEmbedded(o);
+        if (!e)
+            return e.error();
+        embedded = std::move(*e);
+        url = embedded->server->requestUrls().front();
+        transport = "embedded broker (" + std::string(o.durability == Durability::Durable
+                                                          ? "durable"
+                                                          : "fast")
+                    + "), " + url + ", binary encoding";
+    } else {
+        transport = "broker at " + url + ", binary encoding";
+    }
+
+    auto admin = client::Admin::open(url);
+    if (!admin)
+        return admin.error();
+    static std::atomic<int> counter{0};
+    const bool generated = o.topic.empty();
+    const std::string topic = generated ? "bench-" + std::to_string(getpid()) + "-"
+                                              + std::to_string(counter++)
+                                        : o.topic;
+    auto info = (*admin)->createTopic(topic, o.partitions);
+    if (!info && info.error().code == Errc::TopicAlreadyExists)
+        info = (*admin)->describeTopic(topic);
+    if (!info)
+        return info.error();
+    if (info->partitions < o.partitions)
+        return makeError(Errc::InvalidPartitions,
+                         "topic '" + topic + "' has " + std::to_string(info->partitions)
+                             + " partitions, fewer than --partitions");
+
+    auto result = measure(o, url, topic, *info);
+    if (generated && !o.keepTopic)
+        (void)(*admin)->deleteTopic(topic);
+    if (result)
+        result->transport = transport;
+    return result;
+}
+
+} // namespace eddy::sim
