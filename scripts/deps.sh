@@ -10,9 +10,11 @@ EDDY_PACKAGES=(
     xvfb xauth openssl
 )
 
+# eddy_install_deps [PACKAGE...]: those packages, or EDDY_PACKAGES without arguments.
 eddy_install_deps() {
-    local missing=()
-    for p in "${EDDY_PACKAGES[@]}"; do
+    local missing=() wanted=("$@")
+    [ ${#wanted[@]} -gt 0 ] || wanted=("${EDDY_PACKAGES[@]}")
+    for p in "${wanted[@]}"; do
         dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
     done
     [ ${#missing[@]} -eq 0 ] && return 0
@@ -21,6 +23,14 @@ eddy_install_deps() {
     [ "$(id -u)" -eq 0 ] || sudo=(sudo)
     "${sudo[@]}" apt-get update -qq
     DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+}
+
+# Optional: the peers tests/bench/peers.sh measures Eddy against (Redis Streams, hiredis for
+# its reader), and perf for profiling. Not needed to build or test Eddy.
+EDDY_BENCH_PACKAGES=(redis-server redis-tools libhiredis-dev linux-perf)
+
+eddy_install_bench_deps() {
+    eddy_install_deps "${EDDY_BENCH_PACKAGES[@]}"
 }
 
 # Configures (once) and builds the tree in $EDDY_BUILD_DIR.

@@ -4,7 +4,10 @@
 // The ratio engine/peer is the figure to report; absolute numbers depend on the machine.
 //
 // usage: eddy_engine_bench [--records N] [--size BYTES] [--batch N] [--producers N]
-//                          [--durability fast|durable|both] [--dir DIR]
+//                          [--durability fast|durable|both] [--dir DIR] [--sqlite-only]
+//
+// --sqlite-only measures just the raw SQLite peer (of --durability fast or durable) and prints
+// {"records_per_s": N}: tests/bench/peers.sh uses it as the durable-store ceiling.
 #include "broker.h"
 
 #include <sqlite3.h>
@@ -30,6 +33,7 @@ struct Options {
     int producers = 4;
     std::string durability = "both";
     std::string dir = "/tmp/eddy-engine-bench";
+    bool sqliteOnly = false;
 };
 
 double seconds(Clock::time_point a, Clock::time_point b)
@@ -146,8 +150,17 @@ double runSqlitePeer(const Options &o, eddy::Durability durability)
 int main(int argc, char **argv)
 {
     Options o;
-    for (int i = 1; i + 1 < argc; i += 2) {
+    for (int i = 1; i < argc; i += 2) {
         const std::string k = argv[i];
+        if (k == "--sqlite-only") {
+            o.sqliteOnly = true;
+            --i;
+            continue;
+        }
+        if (i + 1 >= argc) {
+            std::fprintf(stderr, "%s needs a value\n", k.c_str());
+            return 2;
+        }
         const char *v = argv[i + 1];
         if (k == "--records") o.records = std::atoll(v);
         else if (k == "--size") o.size = static_cast<std::size_t>(std::atoll(v));
@@ -161,6 +174,13 @@ int main(int argc, char **argv)
         }
     }
     std::filesystem::create_directories(o.dir);
+    if (o.sqliteOnly) {
+        const auto mode = o.durability == "durable" ? eddy::Durability::Durable
+                                                    : eddy::Durability::Fast;
+        std::printf("{\"records_per_s\": %.1f}\n", runSqlitePeer(o, mode));
+        std::filesystem::remove_all(o.dir);
+        return 0;
+    }
     std::printf("records %lld x %zu B, batch %d, producers %d\n",
                 static_cast<long long>(o.records), o.size, o.batch, o.producers);
     std::printf("%-9s %14s %14s %16s %8s\n", "mode", "produce rec/s", "fetch rec/s",
