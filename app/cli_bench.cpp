@@ -51,16 +51,17 @@ void printResult(const sim::BenchOptions &o, const sim::BenchResult &r, bool jso
                    {"batch", o.batch},
                    {"acks", std::string(net::acksName(o.acks))},
                    {"partitions", o.partitions},
+                   {"topics", o.topics},
                    {"connections", o.connections},
                    {"inflight", o.inflight}});
         return;
     }
     std::printf("%s: %s\n", r.workload.c_str(), r.transport.c_str());
-    std::printf("%lld records x %zu B, %d per request, acks %s, %d partition(s), "
+    std::printf("%lld records x %zu B, %d per request, acks %s, %d topic(s) x %d partition(s), "
                 "%d connection(s), %d in flight each\n",
                 static_cast<long long>(r.records), o.recordSize, o.batch,
-                std::string(net::acksName(o.acks)).c_str(), o.partitions, o.connections,
-                o.inflight);
+                std::string(net::acksName(o.acks)).c_str(), o.topics, o.partitions,
+                o.connections, o.inflight);
     const char *latency = r.workload == "e2e" ? "per record, due to consumed"
                                               : "per request";
     printTable({"records/s", "MB/s", "p50 us", "p99 us", "p99.9 us", "max us", "requests",
@@ -91,7 +92,9 @@ int runBench(const QStringList &args)
                                       "(default 1000; roundtrip and e2e: 1).", "n");
     QCommandLineOption acks("acks", "none, leader or durable (default leader).", "acks",
                             "leader");
-    QCommandLineOption partitions("partitions", "Partitions of the topic (default 1).", "n", "1");
+    QCommandLineOption partitions("partitions", "Partitions per topic (default 1).", "n", "1");
+    QCommandLineOption topics("topics", "Topics (default 1; several are named TOPIC-i).", "n",
+                              "1");
     QCommandLineOption connections("connections", "Client connections (default 1).", "n", "1");
     QCommandLineOption inflight("inflight", "Requests in flight per connection (default 1).",
                                 "n", "1");
@@ -105,7 +108,7 @@ int runBench(const QStringList &args)
     QCommandLineOption topic("topic", "Topic (default: a fresh one, deleted after).", "name");
     QCommandLineOption keep("keep-topic", "Do not delete the generated topic after the run.");
     QCommandLineOption quiet("quiet", "No progress lines on stderr.");
-    parser.addOptions({broker, json, records, size, batch, acks, partitions, connections,
+    parser.addOptions({broker, json, records, size, batch, acks, partitions, topics, connections,
                        inflight, rate, waitMs, durability, dataDir, topic, keep, quiet});
     parser.process(args);
 
@@ -149,6 +152,7 @@ int runBench(const QStringList &args)
         {"batch", {batch, 1, 100000}},           {"partitions", {partitions, 1, 100000}},
         {"connections", {connections, 1, 10000}}, {"inflight", {inflight, 1, 1024}},
         {"rate", {rate, 1, 100000000}},           {"wait-ms", {waitMs, 0, 600000}},
+        {"topics", {topics, 1, 1000}},
     };
     int64_t values[std::size(checks)];
     for (std::size_t i = 0; i < std::size(checks); ++i) {
@@ -167,6 +171,7 @@ int runBench(const QStringList &args)
     o.inflight = static_cast<int>(values[5]);
     o.rate = static_cast<double>(values[6]);
     o.fetchWaitMs = static_cast<int>(values[7]);
+    o.topics = static_cast<int>(values[8]);
     if (o.workload == sim::BenchWorkload::Roundtrip && (o.batch != 1 || o.inflight != 1))
         return usage(kCommand, "roundtrip sends one record per request, one at a time: use "
                                "produce for --batch or --inflight");
@@ -189,7 +194,7 @@ int runBench(const QStringList &args)
     if (!result)
         return fail(kCommand, result.error());
     if (o.workload == sim::BenchWorkload::Consume)
-        o.connections = std::max(o.connections, o.partitions);
+        o.connections = std::max(o.connections, o.partitions * o.topics);
     printResult(o, *result, parser.isSet(json));
     if (result->errors > 0) {
         std::fprintf(stderr, "eddy bench: %lld request(s) failed; first: %s\n",

@@ -43,6 +43,7 @@ int64_t nowNs()
 // completion callbacks of its requests (on NNG threads) update.
 struct Lane {
     std::shared_ptr<Connection> connection;
+    std::string topic;
     int32_t partition = 0;
     std::string frame;          // the full-batch produce frame, encoded once
     int64_t fetchOffset = 0;    // consume/e2e: next offset to fetch
@@ -111,8 +112,7 @@ void waitPhase(Phase &phase, int64_t total, Clock::time_point start,
 // Closed-loop produce: every lane keeps `inflight` requests going until `total` records were
 // claimed. A failed request stops its chain (a broker that went away must not turn into a
 // busy loop of instant failures); the others go on.
-void issueProduce(Lane &lane, Phase &phase, const BenchOptions &o, const std::string &topic,
-                  int64_t total, bool measure)
+void issueProduce(Lane &lane, Phase &phase, const BenchOptions &o, int64_t total, bool measure)
 {
     const int64_t first = phase.claimed.fetch_add(o.batch);
     if (first >= total || phase.stopping) {
@@ -121,12 +121,12 @@ void issueProduce(Lane &lane, Phase &phase, const BenchOptions &o, const std::st
     }
     const int64_t count = std::min<int64_t>(o.batch, total - first);
     std::string frame = count == o.batch ? lane.frame
-                                         : makeFrame(topic, lane.partition, count, o.recordSize,
-                                                     o.acks);
+                                         : makeFrame(lane.topic, lane.partition, count,
+                                                     o.recordSize, o.acks);
     const int64_t sentAt = nowNs();
     lane.connection->requestAsync(
         std::move(frame), kRequestTimeoutMs,
-        [&lane, &phase, &o, &topic, total, measure, count, sentAt](Result<std::string> reply) {
+        [&lane, &phase, &o, total, measure, count, sentAt](Result<std::string> reply) {
             const int64_t took = nowNs() - sentAt;
             ++phase.requests;
             Result<ProduceResult> result = reply ? net::decodeProduceReply(*reply)
@@ -141,32 +141,31 @@ void issueProduce(Lane &lane, Phase &phase, const BenchOptions &o, const std::st
                 std::lock_guard lock(lane.mutex);
                 lane.latenciesNs.push_back(took);
             }
-            issueProduce(lane, phase, o, topic, total, measure);
+            issueProduce(lane, phase, o, total, measure);
         });
 }
 
 void runProducePhase(std::vector<std::unique_ptr<Lane>> &lanes, Phase &phase,
-                     const BenchOptions &o, const std::string &topic, int64_t total,
-                     bool measure)
+                     const BenchOptions &o, int64_t total, bool measure)
 {
     const int perLane = std::max(1, o.inflight);
     phase.active = static_cast<int>(lanes.size()) * perLane;
     const auto start = Clock::now();
     for (auto &lane : lanes)
         for (int i = 0; i < perLane; ++i)
-            issueProduce(*lane, phase, o, topic, total, measure);
+            issueProduce(*lane, phase, o, total, measure);
     waitPhase(phase, total, start, o, measure);
 }
 
 // Fetches a lane's partition from fetchOffset up to fetchEnd, one request at a time.
-void issueFetch(Lane &lane, Phase &phase, const BenchOptions &o, const std::string &topic)
+void issueFetch(Lane &lane, Phase &phase, const BenchOptions &o)
 {
     if (lane.fetchOffset >= lane.fetchEnd || phase.stopping) {
         phase.finishOne();
         return;
     }
     FetchRequest req;
-    req.topic = topic;
+    req.topic = lane.topic;
     req.partition = lane.partition;
     req.offset = lane.fetchOffset;
     req.maxRecords = static_cast<std::size_t>(o.batch);
@@ -174,7 +173,7 @@ void issueFetch(Lane &lane, Phase &phase, const BenchOptions &o, const std::stri
     const int64_t sentAt = nowNs();
     lane.connection->requestAsync(
         net::encodeFetchRequest(req), kRequestTimeoutMs,
-        [&lane, &phase, &o, &topic, sentAt](Result<std::string> reply) {
+        [&lane, &phase, &o, sentAt](Result<std::string> reply) {
             const int64_t took = nowNs() - sentAt;
             ++phase.requests;
             Result<FetchResult> result = reply ? net::decodeFetchReply(*reply)
@@ -191,21 +190,20 @@ void issueFetch(Lane &lane, Phase &phase, const BenchOptions &o, const std::stri
                 std::lock_guard lock(lane.mutex);
                 lane.latenciesNs.push_back(took);
             }
-            issueFetch(lane, phase, o, topic);
+            issueFetch(lane, phase, o);
         });
 }
 
 // e2e consumer: long-polls its partition and records, per record, the time since it was due.
 // The first 8 bytes of each value carry the due time (steady clock, ns).
-void issueTail(Lane &lane, Phase &phase, const BenchOptions &o, const std::string &topic,
-               int64_t total)
+void issueTail(Lane &lane, Phase &phase, const BenchOptions &o, int64_t total)
 {
     if (phase.stopping || phase.done.load() >= total) {
         phase.finishOne();
         return;
     }
     FetchRequest req;
-    req.topic = topic;
+    req.topic = lane.topic;
     req.partition = lane.partition;
     req.offset = lane.fetchOffset;
     req.maxRecords = 10000;
@@ -213,7 +211,7 @@ void issueTail(Lane &lane, Phase &phase, const BenchOptions &o, const std::strin
     req.waitMs = o.fetchWaitMs;
     lane.connection->requestAsync(
         net::encodeFetchRequest(req), o.fetchWaitMs + kRequestTimeoutMs,
-        [&lane, &phase, &o, &topic, total](Result<std::string> reply) {
+        [&lane, &phase, &o, total](Result<std::string> reply) {
             const int64_t at = nowNs();
             Result<FetchResult> result = reply ? net::decodeFetchReply(*reply)
                                                : Result<FetchResult>(reply.error());
@@ -237,7 +235,7 @@ void issueTail(Lane &lane, Phase &phase, const BenchOptions &o, const std::strin
                     phase.cv.notify_all();
                 }
             }
-            issueTail(lane, phase, o, topic, total);
+            issueTail(lane, phase, o, total);
         });
 }
 
@@ -264,17 +262,25 @@ void summarise(BenchResult &r, std::vector<std::unique_ptr<Lane>> &lanes)
     r.mbPerS = r.seconds > 0 ? static_cast<double>(r.bytes) / 1e6 / r.seconds : 0;
 }
 
+// Opens count lanes spread over the topics first, then over their partitions: lane i writes or
+// reads topic i % topics, partition (i / topics) % partitions, from its high watermark at start.
 Result<std::vector<std::unique_ptr<Lane>>> openLanes(const std::string &url, int count,
+                                                     const std::vector<TopicInfo> &topics,
                                                      int partitions)
 {
     std::vector<std::unique_ptr<Lane>> lanes;
+    const int t = static_cast<int>(topics.size());
     for (int i = 0; i < count; ++i) {
         auto c = Connection::open(url);
         if (!c)
             return c.error();
         auto lane = std::make_unique<Lane>();
         lane->connection = std::move(*c);
-        lane->partition = i % partitions;
+        const TopicInfo &info = topics[static_cast<std::size_t>(i % t)];
+        lane->topic = info.name;
+        lane->partition = (i / t) % partitions;
+        lane->fetchOffset = info.partitionInfo.at(static_cast<std::size_t>(lane->partition))
+                                .highWatermark;
         lanes.push_back(std::move(lane));
     }
     return lanes;
@@ -286,62 +292,59 @@ void closeLanes(std::vector<std::unique_ptr<Lane>> &lanes)
         lane->connection->close();
 }
 
-// The measured part of a run against a broker at url with the topic in place.
+// The measured part of a run against a broker at url with the topics in place.
 Result<BenchResult> measure(const BenchOptions &o, const std::string &url,
-                            const std::string &topic, const TopicInfo &info)
+                            const std::vector<TopicInfo> &topics)
 {
     BenchResult r;
     r.workload = benchWorkloadName(o.workload);
     // A consume run reads every partition, so it needs at least one lane per partition.
+    const int allPartitions = o.partitions * static_cast<int>(topics.size());
     const int connections = o.workload == BenchWorkload::Consume
-                                ? std::max(o.connections, o.partitions)
+                                ? std::max(o.connections, allPartitions)
                                 : std::max(1, o.connections);
-    auto opened = openLanes(url, connections, o.partitions);
+    auto opened = openLanes(url, connections, topics, o.partitions);
     if (!opened)
         return opened.error();
     auto lanes = std::move(*opened);
     for (auto &lane : lanes)
-        lane->frame = makeFrame(topic, lane->partition, o.batch, o.recordSize, o.acks);
+        lane->frame = makeFrame(lane->topic, lane->partition, o.batch, o.recordSize, o.acks);
     Phase phase;
 
     if (o.workload == BenchWorkload::Produce || o.workload == BenchWorkload::Roundtrip) {
         const auto start = Clock::now();
-        runProducePhase(lanes, phase, o, topic, o.records, true);
+        runProducePhase(lanes, phase, o, o.records, true);
         r.seconds = std::chrono::duration<double>(Clock::now() - start).count();
         r.records = phase.done.load();
     } else if (o.workload == BenchWorkload::Consume) {
         Phase fill;
-        runProducePhase(lanes, fill, o, topic, o.records, false);
+        runProducePhase(lanes, fill, o, o.records, false);
         if (fill.errors > 0) {
             closeLanes(lanes);
             return makeError(Errc::Internal, "filling the topic failed: " + fill.firstError);
         }
-        for (auto &lane : lanes) {
-            lane->fetchOffset = info.partitionInfo.at(lane->partition).highWatermark;
+        for (auto &lane : lanes)
             lane->fetchEnd = std::numeric_limits<int64_t>::max();
-        }
         phase.active = static_cast<int>(lanes.size());
         const auto start = Clock::now();
         for (auto &lane : lanes)
-            issueFetch(*lane, phase, o, topic);
+            issueFetch(*lane, phase, o);
         // Every lane reads its whole partition (lanes sharing a partition each read all of it).
         const int64_t expected =
-            o.records * static_cast<int64_t>(lanes.size()) / o.partitions;
+            o.records * static_cast<int64_t>(lanes.size()) / allPartitions;
         waitPhase(phase, expected, start, o, true);
         r.seconds = std::chrono::duration<double>(Clock::now() - start).count();
         r.records = phase.done.load();
     } else {
         // e2e: one consumer lane per partition, then an open-loop pacer over the producer lanes.
-        auto consumers = openLanes(url, o.partitions, o.partitions);
+        auto consumers = openLanes(url, allPartitions, topics, o.partitions);
         if (!consumers) {
             closeLanes(lanes);
             return consumers.error();
         }
-        for (auto &c : *consumers)
-            c->fetchOffset = info.partitionInfo.at(c->partition).highWatermark;
         phase.active = static_cast<int>(consumers->size());
         for (auto &c : *consumers)
-            issueTail(*c, phase, o, topic, o.records);
+            issueTail(*c, phase, o, o.records);
         Phase sends;
         const double rate = std::max(1.0, o.rate);
         const auto start = Clock::now();
@@ -353,7 +356,7 @@ Result<BenchResult> measure(const BenchOptions &o, const std::string &url,
             std::this_thread::sleep_until(due);
             Lane &lane = *lanes[static_cast<std::size_t>(k) % lanes.size()];
             ProduceRequest req;
-            req.topic = topic;
+            req.topic = lane.topic;
             req.partition = lane.partition;
             req.acks = o.acks;
             const int64_t n = std::min<int64_t>(o.batch, o.records - sent);
@@ -490,6 +493,7 @@ Result<BenchResult> runBench(const BenchOptions &options)
 {
     BenchOptions o = options;
     o.partitions = std::max(1, o.partitions);
+    o.topics = std::max(1, o.topics);
     o.batch = std::max(1, o.batch);
     if (o.workload == BenchWorkload::Roundtrip) {
         o.batch = 1;
@@ -517,22 +521,33 @@ Result<BenchResult> runBench(const BenchOptions &options)
         return admin.error();
     static std::atomic<int> counter{0};
     const bool generated = o.topic.empty();
-    const std::string topic = generated ? "bench-" + std::to_string(getpid()) + "-"
-                                              + std::to_string(counter++)
-                                        : o.topic;
-    auto info = (*admin)->createTopic(topic, o.partitions);
-    if (!info && info.error().code == Errc::TopicAlreadyExists)
-        info = (*admin)->describeTopic(topic);
-    if (!info)
-        return info.error();
-    if (info->partitions < o.partitions)
-        return makeError(Errc::InvalidPartitions,
-                         "topic '" + topic + "' has " + std::to_string(info->partitions)
-                             + " partitions, fewer than --partitions");
+    const std::string base = generated ? "bench-" + std::to_string(getpid()) + "-"
+                                             + std::to_string(counter++)
+                                       : o.topic;
+    std::vector<TopicInfo> topics;
+    const auto cleanup = [&] {
+        if (generated && !o.keepTopic)
+            for (const auto &t : topics)
+                (void)(*admin)->deleteTopic(t.name);
+    };
+    for (int i = 0; i < o.topics; ++i) {
+        const std::string name = o.topics == 1 ? base : base + "-" + std::to_string(i);
+        auto info = (*admin)->createTopic(name, o.partitions);
+        if (!info && info.error().code == Errc::TopicAlreadyExists)
+            info = (*admin)->describeTopic(name);
+        if (info && info->partitions < o.partitions)
+            info = makeError(Errc::InvalidPartitions,
+                             "topic '" + name + "' has " + std::to_string(info->partitions)
+                                 + " partitions, fewer than --partitions");
+        if (!info) {
+            cleanup();
+            return info.error();
+        }
+        topics.push_back(std::move(*info));
+    }
 
-    auto result = measure(o, url, topic, *info);
-    if (generated && !o.keepTopic)
-        (void)(*admin)->deleteTopic(topic);
+    auto result = measure(o, url, topics);
+    cleanup();
     if (result)
         result->transport = transport;
     return result;

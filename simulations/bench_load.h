@@ -23,13 +23,16 @@ struct BenchOptions {
     std::string brokerUrl;            // empty: an embedded broker on a loopback tcp port
     std::string dataDir;              // embedded broker's store; empty: a fresh temporary one
     Durability durability = Durability::Fast; // of the embedded broker
-    std::string topic;                // empty: a fresh "bench-<pid>-<n>" topic, deleted after
+    std::string topic;                // empty: fresh "bench-<pid>-<n>" topics, deleted after
     int64_t records = 100000;         // produce/consume/roundtrip: total; e2e: total to send
     std::size_t recordSize = 100;
     int batch = 1000;                 // records per produce request; consume: max per fetch
     Acks acks = Acks::Leader;
-    int partitions = 1;
-    int connections = 1;              // client sockets; connection c uses partition c % partitions
+    int partitions = 1;               // per topic
+    int topics = 1;                   // several: named "<topic>-<i>"
+    // Client sockets. Connection c uses topic c % topics, partition (c / topics) % partitions;
+    // e2e adds one consumer connection per partition of every topic.
+    int connections = 1;
     int inflight = 1;                 // requests in flight per connection (pipelining)
     double rate = 1000;               // e2e: records per second, over all connections
     int fetchWaitMs = 500;            // e2e: long-poll wait of the consumers' fetches

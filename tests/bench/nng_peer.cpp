@@ -4,8 +4,12 @@
 // logic at all: the server answers every request with a small fixed reply. Its message rate and
 // round-trip latency are the ceiling of the transport Eddy runs on.
 //
+// With --rate R, one connection sends one request every 1/R s instead (open loop, from the
+// main thread) and latency counts from the moment each was due: the idle round trip that
+// `eddy bench e2e --rate R` is compared with, paced the same way.
+//
 // usage: eddy_nng_peer [--requests N] [--size BYTES] [--batch N] [--connections N]
-//                      [--inflight N] [--reply BYTES] [--json]
+//                      [--inflight N] [--reply BYTES] [--rate R] [--json]
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/rep.h>
 #include <nng/protocol/reqrep0/req.h>
@@ -22,6 +26,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace {
@@ -35,6 +40,7 @@ struct Options {
     int connections = 1;
     int inflight = 1;
     std::size_t reply = 16;
+    double rate = 0;
     bool json = false;
 };
 
@@ -171,6 +177,7 @@ int main(int argc, char **argv)
         else if (k == "--connections") o.connections = std::max(1, std::atoi(v));
         else if (k == "--inflight") o.inflight = std::max(1, std::atoi(v));
         else if (k == "--reply") o.reply = static_cast<std::size_t>(std::atoll(v));
+        else if (k == "--rate") o.rate = std::atof(v);
         else {
             std::fprintf(stderr, "eddy_nng_peer: unknown option %s\n", k.c_str());
             return 2;
@@ -214,9 +221,25 @@ int main(int argc, char **argv)
     }
     run.active = static_cast<int>(flights.size());
     const auto start = Clock::now();
-    for (auto &f : flights)
-        startNext(f.get());
-    {
+    if (o.rate > 0) {
+        // Paced: synchronous requests on the first socket, each timed from its due moment.
+        Flight &f = *flights.front();
+        for (long long k = 0; k < o.requests; ++k) {
+            const auto due = start + std::chrono::nanoseconds(
+                                 static_cast<long long>(static_cast<double>(k) * 1e9 / o.rate));
+            std::this_thread::sleep_until(due);
+            nng_msg *msg = nullptr;
+            check(nng_msg_alloc(&msg, run.payload.size()), "nng_msg_alloc");
+            std::memcpy(nng_msg_body(msg), run.payload.data(), run.payload.size());
+            check(nng_sendmsg(clients.front(), msg, 0), "nng_sendmsg");
+            check(nng_recvmsg(clients.front(), &msg, 0), "nng_recvmsg");
+            nng_msg_free(msg);
+            f.latenciesNs.push_back((Clock::now() - due).count());
+            ++run.done;
+        }
+    } else {
+        for (auto &f : flights)
+            startNext(f.get());
         std::unique_lock lock(run.mutex);
         run.cv.wait(lock, [&] { return run.active.load() == 0; });
     }
