@@ -27,7 +27,7 @@ eddy_install_deps() {
 
 # Optional: the peers tests/bench/peers.sh measures Eddy against (Redis Streams, hiredis for
 # its reader), and perf for profiling. Not needed to build or test Eddy.
-EDDY_BENCH_PACKAGES=(redis-server redis-tools libhiredis-dev linux-perf)
+EDDY_BENCH_PACKAGES=(redis-server redis-tools libhiredis-dev linux-perf python3)
 
 eddy_install_bench_deps() {
     eddy_install_deps "${EDDY_BENCH_PACKAGES[@]}"

@@ -1,0 +1,213 @@
+#!/usr/bin/env bash
+# Measures Eddy against the peers a user would pick instead and against the limits of this
+# machine, in one go, on loopback only: Redis Streams (Debian's redis-server; XADD pipelined and
+# unpipelined, XREAD, XREADGROUP + XACK, appendfsync always), the raw NNG transport
+# (tests/bench/nng_peer.cpp: Eddy's message pattern with no broker) and raw SQLite batched
+# inserts (eddy_engine_bench --sqlite-only). Each workload runs --runs times (default 3); the
+# table shows medians and the ratio against each target of the performance issue
+# (docs/performance.md). Every server it starts, it stops (trap), and it removes its temp dir.
+#
+# usage: tests/bench/peers.sh [--build DIR] [--runs N] [--quick] [--out DIR]
+#   --quick  small record counts: checks the script works, the figures mean little
+#   --out    where the raw JSON of every run goes (default BUILD/peers-results, replaced)
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+build="${EDDY_BUILD_DIR:-$root/build}"
+runs=3
+quick=0
+out=""
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --build) build="$2"; shift 2 ;;
+        --runs) runs="$2"; shift 2 ;;
+        --quick) quick=1; shift ;;
+        --out) out="$2"; shift 2 ;;
+        -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+        *) echo "peers.sh: unknown option $1" >&2; exit 2 ;;
+    esac
+done
+
+source "$root/scripts/deps.sh"
+eddy_install_bench_deps
+eddy="$build/app/eddy"
+nngpeer="$build/tests/bench/eddy_nng_peer"
+redispeer="$build/tests/bench/eddy_redis_peer"
+enginebench="$build/tests/bench/eddy_engine_bench"
+for b in "$eddy" "$nngpeer" "$redispeer" "$enginebench"; do
+    [ -x "$b" ] || { echo "peers.sh: $b is missing: build first (cmake --build $build)" >&2; exit 2; }
+done
+
+tmp="$(mktemp -d /tmp/eddy-peers.XXXXXX)"
+[ -n "$out" ] || out="$build/peers-results"
+rm -rf "$out"
+mkdir -p "$out"
+redis_pid=""
+broker_pid=""
+stop_redis() {
+    if [ -n "$redis_pid" ]; then
+        kill "$redis_pid" 2>/dev/null || true
+        wait "$redis_pid" 2>/dev/null || true
+        redis_pid=""
+    fi
+}
+stop_broker() {
+    if [ -n "$broker_pid" ]; then
+        kill "$broker_pid" 2>/dev/null || true
+        wait "$broker_pid" 2>/dev/null || true
+        broker_pid=""
+    fi
+}
+cleanup() {
+    stop_redis
+    stop_broker
+    rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+free_port() {
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+# start_redis fast|always: a fresh redis-server on a loopback port, no RDB snapshots; "always"
+# turns on the append-only file with an fsync per write.
+start_redis() {
+    stop_redis
+    redis_port="$(free_port)"
+    rm -rf "$tmp/redis"
+    mkdir -p "$tmp/redis"
+    local aof=(--appendonly no)
+    [ "$1" = always ] && aof=(--appendonly yes --appendfsync always)
+    redis-server --port "$redis_port" --bind 127.0.0.1 --protected-mode yes --dir "$tmp/redis" \
+        --save '' "${aof[@]}" --daemonize no --logfile "$tmp/redis/log" &
+    redis_pid=$!
+    for _ in $(seq 100); do
+        redis-cli -p "$redis_port" ping >/dev/null 2>&1 && return 0
+        sleep 0.05
+    done
+    echo "peers.sh: redis-server did not start (see $tmp/redis/log)" >&2
+    exit 1
+}
+
+# An `eddy broker` process, for the memory measurement (its RSS alone).
+start_broker() {
+    stop_broker
+    broker_port="$(free_port)"
+    rm -rf "$tmp/broker"
+    "$eddy" broker --data "$tmp/broker" --listen "tcp://127.0.0.1:$broker_port" \
+        --pub "tcp://127.0.0.1:$(free_port)" >"$tmp/broker.log" 2>&1 &
+    broker_pid=$!
+    for _ in $(seq 100); do
+        "$eddy" topic list --broker "tcp://127.0.0.1:$broker_port" >/dev/null 2>&1 && return 0
+        sleep 0.05
+    done
+    echo "peers.sh: eddy broker did not start (see $tmp/broker.log)" >&2
+    exit 1
+}
+
+rss_bytes() { awk '/^VmRSS:/ { print $2 * 1024 }' "/proc/$1/status"; }
+
+value="$(head -c 100 /dev/zero | tr '\0' v)"
+# redis-benchmark's CSV line -> the JSON fields of eddy bench (records = requests here).
+redis_bench() {
+    local name="$1"; shift
+    redis-benchmark -p "$redis_port" --csv "$@" XADD bench '*' f "$value" | python3 -c '
+import csv, json, sys
+rows = list(csv.reader(sys.stdin))
+r = dict(zip(rows[0], rows[-1]))
+ms = lambda k: float(r[k]) * 1000
+print(json.dumps({"records_per_s": float(r["rps"]), "mb_per_s": float(r["rps"]) * 100 / 1e6,
+                  "p50_us": ms("p50_latency_ms"), "p99_us": ms("p99_latency_ms"),
+                  "max_us": ms("max_latency_ms")}))' >"$dir/$name.json"
+}
+bench() {
+    local name="$1"; shift
+    "$eddy" bench "$@" --json --quiet >"$dir/$name.json"
+}
+
+# Record counts: full runs last a few seconds per workload on a 2-core machine.
+if [ "$quick" = 1 ]; then
+    n_batched=200000; n_unbatched=10000; n_durable=5000; n_durable_batched=100000
+    n_consume=200000; n_idle=200; n_load=10000; n_rtt=2000; n_mem=200000; n_scale=200000
+    n_scale_unbatched=10000
+else
+    n_batched=3000000; n_unbatched=100000; n_durable=50000; n_durable_batched=1000000
+    n_consume=3000000; n_idle=2000; n_load=100000; n_rtt=20000; n_mem=1000000; n_scale=4000000
+    n_scale_unbatched=100000
+fi
+
+for run in $(seq "$runs"); do
+    dir="$out/run$run"
+    mkdir -p "$dir"
+    echo "peers.sh: run $run of $runs (load: $(cut -d' ' -f1-3 /proc/loadavg))" >&2
+    cut -d' ' -f1-3 /proc/loadavg >"$dir/load"
+
+    # Batched produce: 1,000 records per request, acks=leader, fast durability.
+    bench produce_batched produce --records "$n_batched" --batch 1000 --acks leader \
+        --partitions 4 --connections 4 --inflight 2
+    # Unbatched produce, and the same pattern on raw NNG.
+    bench produce_unbatched produce --records "$n_unbatched" --batch 1 --connections 8
+    "$nngpeer" --requests "$n_unbatched" --batch 1 --size 100 --connections 8 --json \
+        >"$dir/nng_unbatched.json"
+    # Durable acks with group commit: 50 unbatched producers, and batched.
+    bench produce_durable50 produce --durability durable --acks durable --records "$n_durable" \
+        --batch 1 --connections 50 --partitions 4
+    bench produce_durable_batched produce --durability durable --acks durable \
+        --records "$n_durable_batched" --batch 1000 --partitions 4 --connections 4 --inflight 2
+    "$enginebench" --sqlite-only --durability durable --records "$n_durable_batched" \
+        --size 100 --dir "$tmp/sqlite" >"$dir/sqlite_durable.json"
+    # Consume (batched fetch) from a filled topic.
+    bench consume consume --records "$n_consume" --batch 1000 --partitions 4 --connections 4
+    # Latency: idle and under 10,000 records/s (long-poll fetch), and the raw NNG round trip.
+    bench e2e_idle e2e --records "$n_idle" --rate 200
+    bench e2e_load e2e --records "$n_load" --rate 10000 --partitions 2 --connections 2
+    bench roundtrip roundtrip --records "$n_rtt"
+    "$nngpeer" --requests "$n_rtt" --batch 1 --size 100 --connections 1 --json >"$dir/nng_rtt.json"
+    # Scale: 10 topics x 1,000 partitions, 1,000 connections.
+    bench scale_batched produce --records "$n_scale" --batch 1000 --topics 10 --partitions 1000 \
+        --connections 1000
+    bench scale_unbatched produce --records "$n_scale_unbatched" --batch 1 --topics 10 \
+        --partitions 1000 --connections 1000
+
+    # Redis Streams, no persistence: XADD pipelined (50 clients x 64) and not, then the reads.
+    start_redis fast
+    redis_bench xadd_p64 -c 50 -P 64 -n "$n_batched"
+    redis_bench xadd_p1 -c 50 -P 1 -n "$n_unbatched"
+    redis-cli -p "$redis_port" del bench >/dev/null
+    redis-benchmark -p "$redis_port" -q -c 50 -P 64 -n "$n_consume" XADD bench '*' f "$value" \
+        >/dev/null
+    "$redispeer" --port "$redis_port" --count 100 --connections 4 >"$dir/xread100.json"
+    "$redispeer" --port "$redis_port" --count 100 --connections 4 --group \
+        >"$dir/xreadgroup100.json"
+    # Memory: RSS growth per retained record, Redis and an eddy broker process.
+    redis-cli -p "$redis_port" del bench >/dev/null
+    redis-cli -p "$redis_port" memory purge >/dev/null
+    before=$(rss_bytes "$redis_pid")
+    redis-benchmark -p "$redis_port" -q -c 50 -P 64 -n "$n_mem" XADD bench '*' f "$value" \
+        >/dev/null
+    after=$(rss_bytes "$redis_pid")
+    echo "{\"records\": $n_mem, \"rss_before\": $before, \"rss_after\": $after, \"payload\": 101}" \
+        >"$dir/mem_redis.json"
+    stop_redis
+    # Redis with an fsync per write, 50 unpipelined clients.
+    start_redis always
+    redis_bench xadd_always -c 50 -P 1 -n "$n_durable"
+    stop_redis
+
+    start_broker
+    url="tcp://127.0.0.1:$broker_port"
+    before=$(rss_bytes "$broker_pid")
+    "$eddy" bench produce --broker "$url" --topic mem --records "$n_mem" --batch 1000 \
+        --connections 4 --partitions 4 --json --quiet >"$dir/mem_fill1.json"
+    after=$(rss_bytes "$broker_pid")
+    "$eddy" bench produce --broker "$url" --topic mem --records "$n_mem" --batch 1000 \
+        --connections 4 --partitions 4 --json --quiet >"$dir/mem_fill2.json"
+    after2=$(rss_bytes "$broker_pid")
+    echo "{\"records\": $n_mem, \"rss_before\": $before, \"rss_after\": $after," \
+        "\"rss_after_twice\": $after2, \"payload\": 100}" >"$dir/mem_eddy.json"
+    stop_broker
+done
+
+python3 "$root/tests/bench/peers_table.py" "$out"
+echo "peers.sh: raw results in $out" >&2

@@ -1,0 +1,136 @@
+#!/usr/bin/env python3
+"""Summarises the runs of tests/bench/peers.sh: one Markdown table of medians with the ratio of
+each Eddy figure to its peer (median of the per-run ratios) next to the target of the
+performance issue. usage: peers_table.py RESULTS_DIR"""
+import json
+import os
+import statistics
+import sys
+
+
+def load(run_dir, name):
+    with open(os.path.join(run_dir, name + ".json")) as f:
+        return json.loads(f.read())
+
+
+def mem_overhead(m):
+    """RSS growth per retained record, beyond its payload (bytes; negative: less than payload)."""
+    return (m["rss_after"] - m["rss_before"]) / m["records"] - m["payload"]
+
+
+def fmt(v, unit):
+    if unit == "rec/s":
+        return f"{v:,.0f} rec/s"
+    if unit == "us":
+        return f"{v:,.0f} µs"
+    if unit == "B":
+        return f"{v:,.1f} B"
+    return f"{v:,.2f}"
+
+
+# (label, eddy figure, peer label, peer figure, unit, how to compare, target)
+# compare "ge": eddy/peer >= target; "le": eddy/peer <= target; "abs": eddy <= target (µs).
+ROWS = [
+    ("Batched produce (1,000/req, acks=leader, fast)",
+     lambda r: load(r, "produce_batched")["records_per_s"],
+     "Redis XADD, 50 clients, pipeline 64",
+     lambda r: load(r, "xadd_p64")["records_per_s"], "rec/s", "ge", 2.0),
+    ("Unbatched produce (1/req, 8 connections)",
+     lambda r: load(r, "produce_unbatched")["records_per_s"],
+     "raw NNG, same pattern",
+     lambda r: load(r, "nng_unbatched")["records_per_s"], "rec/s", "ge", 0.85),
+    ("Unbatched produce (1/req, 8 connections)",
+     lambda r: load(r, "produce_unbatched")["records_per_s"],
+     "Redis XADD, 50 clients, unpipelined",
+     lambda r: load(r, "xadd_p1")["records_per_s"], "rec/s", "ge", None),
+    ("Durable produce, 50 unbatched producers (group commit)",
+     lambda r: load(r, "produce_durable50")["records_per_s"],
+     "Redis XADD, appendfsync always, 50 clients",
+     lambda r: load(r, "xadd_always")["records_per_s"], "rec/s", "ge", 1.5),
+    ("Durable produce, batched (1,000/req)",
+     lambda r: load(r, "produce_durable_batched")["records_per_s"],
+     "raw SQLite, WAL, synchronous=FULL, 1,000 rows/commit",
+     lambda r: load(r, "sqlite_durable")["records_per_s"], "rec/s", "ge", 0.5),
+    ("Consume (batched fetch, 1,000/req)",
+     lambda r: load(r, "consume")["records_per_s"],
+     "Redis XREAD COUNT 100",
+     lambda r: load(r, "xread100")["records_per_s"], "rec/s", "ge", 1.5),
+    ("Consume (batched fetch, 1,000/req)",
+     lambda r: load(r, "consume")["records_per_s"],
+     "Eddy batched produce (same run)",
+     lambda r: load(r, "produce_batched")["records_per_s"], "rec/s", "ge", 1.0),
+    ("Consume (batched fetch, 1,000/req)",
+     lambda r: load(r, "consume")["records_per_s"],
+     "Redis XREADGROUP COUNT 100 + XACK",
+     lambda r: load(r, "xreadgroup100")["records_per_s"], "rec/s", "ge", None),
+    ("Idle produce→consume p50 (200 rec/s)",
+     lambda r: load(r, "e2e_idle")["p50_us"],
+     "raw NNG round trip p50",
+     lambda r: load(r, "nng_rtt")["p50_us"], "us", "le", 2.0),
+    ("Idle produce→consume p99 (200 rec/s)",
+     lambda r: load(r, "e2e_idle")["p99_us"], "absolute", None, "us", "abs", 1000.0),
+    ("Produce→consume p99 at 10,000 rec/s (long-poll)",
+     lambda r: load(r, "e2e_load")["p99_us"], "absolute", None, "us", "abs", 5000.0),
+    ("Unbatched request round trip p50",
+     lambda r: load(r, "roundtrip")["p50_us"],
+     "raw NNG round trip p50",
+     lambda r: load(r, "nng_rtt")["p50_us"], "us", "le", None),
+    ("RAM per retained record beyond payload",
+     lambda r: mem_overhead(load(r, "mem_eddy")),
+     "Redis stream entry overhead",
+     lambda r: mem_overhead(load(r, "mem_redis")), "B", "le", 0.5),
+    ("Scale: batched produce, 10×1,000 partitions, 1,000 conns",
+     lambda r: load(r, "scale_batched")["records_per_s"],
+     "Eddy batched produce (4 partitions, 4 conns)",
+     lambda r: load(r, "produce_batched")["records_per_s"], "rec/s", "ge", 0.5),
+    ("Scale: unbatched produce, 10×1,000 partitions, 1,000 conns",
+     lambda r: load(r, "scale_unbatched")["records_per_s"],
+     "Eddy unbatched produce (8 conns)",
+     lambda r: load(r, "produce_unbatched")["records_per_s"], "rec/s", "ge", 0.5),
+]
+
+
+def main():
+    out = sys.argv[1]
+    runs = sorted(os.path.join(out, d) for d in os.listdir(out) if d.startswith("run"))
+    print(f"{len(runs)} run(s); load average at the start of each: "
+          + "; ".join(open(os.path.join(r, "load")).read().strip() for r in runs))
+    print()
+    print("| workload | Eddy (median) | peer | peer (median) | ratio (median) | target | met |")
+    print("| --- | ---: | --- | ---: | ---: | --- | --- |")
+    for label, eddy, peer_label, peer, unit, how, target in ROWS:
+        try:
+            e = [eddy(r) for r in runs]
+            p = [peer(r) for r in runs] if peer else None
+        except (OSError, KeyError, ValueError) as err:
+            print(f"| {label} | missing ({err}) | {peer_label} | | | | |")
+            continue
+        em = statistics.median(e)
+        if how == "abs":
+            met = "yes" if em <= target else "**no**"
+            print(f"| {label} | {fmt(em, unit)} | — | — | — | ≤ {fmt(target, unit)} | {met} |")
+            continue
+        pm = statistics.median(p)
+        if unit == "B":
+            # Overheads can be zero or negative (RAM not growing with retained records).
+            ratio = em / pm if pm > 0 else float("nan")
+        else:
+            ratio = statistics.median(a / b for a, b in zip(e, p) if b)
+        if target is None:
+            tgt, met = "(for reference)", ""
+        elif how == "ge":
+            tgt, met = f"≥ {target}×", "yes" if ratio >= target else "**no**"
+        else:
+            tgt, met = f"≤ {target}×", "yes" if ratio <= target else "**no**"
+        print(f"| {label} | {fmt(em, unit)} | {peer_label} | {fmt(pm, unit)} | "
+              f"{ratio:.2f}× | {tgt} | {met} |")
+    m = [load(r, "mem_eddy") for r in runs]
+    print()
+    print("Eddy broker RSS (MiB) before / after N / after 2N records: "
+          + "; ".join(f"{x['rss_before'] / 2**20:.0f} / {x['rss_after'] / 2**20:.0f} / "
+                      f"{x['rss_after_twice'] / 2**20:.0f}" for x in m)
+          + f" (N = {m[0]['records']:,})")
+
+
+if __name__ == "__main__":
+    main()
