@@ -223,9 +223,6 @@ private:
     std::condition_variable m_idleCv;
     std::deque<StoreOp> m_queue;
     bool m_urgent = false;
-    // Durable mode: while the writer gathers a group, the queue length that ends the gathering
-    // (the size of the previous group); 0 when not gathering.
-    std::size_t m_gatherTarget = 0;
     bool m_closing = false;
     bool m_closed = false;
     uint64_t m_submitted = 0;

@@ -146,8 +146,9 @@ for run in $(seq "$runs"); do
     # Batched produce: 1,000 records per request, acks=leader, fast durability.
     bench produce_batched produce --records "$n_batched" --batch 1000 --acks leader \
         --partitions 4 --connections 4 --inflight 2
-    # Unbatched produce, and the same pattern on raw NNG.
-    bench produce_unbatched produce --records "$n_unbatched" --batch 1 --connections 8
+    # Unbatched produce (8 producers, each its own partition), and the same pattern on raw NNG.
+    bench produce_unbatched produce --records "$n_unbatched" --batch 1 --connections 8 \
+        --partitions 8
     "$nngpeer" --requests "$n_unbatched" --batch 1 --size 100 --connections 8 --json \
         >"$dir/nng_unbatched.json"
     # Durable acks with group commit: 50 unbatched producers, and batched.
@@ -162,6 +163,7 @@ for run in $(seq "$runs"); do
     # Latency: idle and under 10,000 records/s (long-poll fetch), and the raw NNG round trip.
     bench e2e_idle e2e --records "$n_idle" --rate 200
     bench e2e_load e2e --records "$n_load" --rate 10000 --partitions 2 --connections 2
+    "$nngpeer" --requests "$n_idle" --rate 200 --batch 1 --size 100 --json >"$dir/nng_idle.json"
     bench roundtrip roundtrip --records "$n_rtt"
     "$nngpeer" --requests "$n_rtt" --batch 1 --size 100 --connections 1 --json >"$dir/nng_rtt.json"
     # Scale: 10 topics x 1,000 partitions, 1,000 connections.
