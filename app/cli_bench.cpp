@@ -108,8 +108,10 @@ int runBench(const QStringList &args)
     QCommandLineOption topic("topic", "Topic (default: a fresh one, deleted after).", "name");
     QCommandLineOption keep("keep-topic", "Do not delete the generated topic after the run.");
     QCommandLineOption quiet("quiet", "No progress lines on stderr.");
+    QCommandLineOption token("token", "--broker: access-control token (default: $EDDY_TOKEN).",
+                             "token");
     parser.addOptions({broker, json, records, size, batch, acks, partitions, topics, connections,
-                       inflight, rate, waitMs, durability, dataDir, topic, keep, quiet});
+                       inflight, rate, waitMs, durability, dataDir, topic, keep, quiet, token});
     parser.process(args);
 
     const QStringList pos = parser.positionalArguments();
@@ -180,6 +182,8 @@ int runBench(const QStringList &args)
         return usage(kCommand, "--durability and --data-dir are for the embedded broker; "
                                "the broker at --broker has its own");
     o.dataDir = parser.value(dataDir).toStdString();
+    if (!o.brokerUrl.empty())
+        o.token = tokenValue(parser, token);
     o.topic = parser.value(topic).toStdString();
     o.keepTopic = parser.isSet(keep);
     if (!parser.isSet(quiet)) {

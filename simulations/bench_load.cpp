@@ -264,7 +264,8 @@ void summarise(BenchResult &r, std::vector<std::unique_ptr<Lane>> &lanes)
 
 // Opens count lanes spread over the topics first, then over their partitions: lane i writes or
 // reads topic i % topics, partition (i / topics) % partitions, from its high watermark at start.
-Result<std::vector<std::unique_ptr<Lane>>> openLanes(const std::string &url, int count,
+Result<std::vector<std::unique_ptr<Lane>>> openLanes(const client::ConnectionOptions &url,
+                                                     int count,
                                                      const std::vector<TopicInfo> &topics,
                                                      int partitions)
 {
@@ -293,7 +294,7 @@ void closeLanes(std::vector<std::unique_ptr<Lane>> &lanes)
 }
 
 // The measured part of a run against a broker at url with the topics in place.
-Result<BenchResult> measure(const BenchOptions &o, const std::string &url,
+Result<BenchResult> measure(const BenchOptions &o, const client::ConnectionOptions &url,
                             const std::vector<TopicInfo> &topics)
 {
     BenchResult r;
@@ -516,7 +517,10 @@ Result<BenchResult> runBench(const BenchOptions &options)
         transport = "broker at " + url + ", binary encoding";
     }
 
-    auto admin = client::Admin::open(url);
+    client::ConnectionOptions connection;
+    connection.url = url;
+    connection.token = o.token;
+    auto admin = client::Admin::open(connection);
     if (!admin)
         return admin.error();
     static std::atomic<int> counter{0};
@@ -546,7 +550,7 @@ Result<BenchResult> runBench(const BenchOptions &options)
         topics.push_back(std::move(*info));
     }
 
-    auto result = measure(o, url, topics);
+    auto result = measure(o, connection, topics);
     cleanup();
     if (result)
         result->transport = transport;

@@ -21,6 +21,7 @@ enum class BenchWorkload {
 struct BenchOptions {
     BenchWorkload workload = BenchWorkload::Produce;
     std::string brokerUrl;            // empty: an embedded broker on a loopback tcp port
+    std::string token;                // access-control token for brokerUrl; empty: none
     std::string dataDir;              // embedded broker's store; empty: a fresh temporary one
     Durability durability = Durability::Fast; // of the embedded broker
     std::string topic;                // empty: fresh "bench-<pid>-<n>" topics, deleted after
