@@ -140,7 +140,7 @@ std::vector<Operation> operations()
         {"poll", withMember({{"op", "poll"}, {"group", "billing"}, {"generation", 0}}), consumers},
         {"seek",
          withMember({{"op", "seek"}, {"group", "billing"}, {"topic", "orders.eu"}, {"partition", 0},
-                     {"offset", 0}}),
+                     {"offset", 1}}),
          consumers},
         {"commit",
          withMember({{"op", "commit"}, {"group", "billing"}, {"generation", 0},
@@ -521,6 +521,17 @@ void TestAuth::operationMatrix()
     QVERIFY2(after == before, ("refused " + op.name + " changed the broker:\n" + before.dump()
                                + "\n" + after.dump())
                                   .c_str());
+    // Nor moved the member's read positions (not part of the snapshot, since reading them moves
+    // them): its first poll still reads both partitions of orders.eu from offset 0.
+    PollRequest poll;
+    poll.group = "billing";
+    poll.memberId = m_member.id;
+    poll.generation = m_member.generation;
+    auto polled = m_broker->pollSync(poll);
+    EDDY_VERIFY_OK(polled);
+    QCOMPARE(polled->records.size(), std::size_t(4));
+    for (const auto &r : polled->records)
+        QVERIFY2(r.record.offset < 2, (op.name + " moved a read position").c_str());
     if (who == "producer" || who == "consumer") {
         // Forbidden ops are logged with the principal and address.
         std::lock_guard lock(m_logMutex);
