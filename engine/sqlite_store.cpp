@@ -11,7 +11,10 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstring>
+#include <fstream>
 #include <future>
+#include <iterator>
 
 namespace eddy {
 
@@ -93,6 +96,114 @@ std::string_view columnBlob(sqlite3_stmt *s, int col)
              : std::string_view();
 }
 
+// SQLite's WAL checksum (https://www.sqlite.org/fileformat2.html#walformat): over 32-bit
+// words in the byte order the WAL header's magic names, continuing from (s0, s1).
+void walChecksum(const unsigned char *data, std::size_t size, bool bigEndian, uint32_t &s0,
+                 uint32_t &s1)
+{
+    const auto word = [&](std::size_t i) {
+        const unsigned char *b = data + i;
+        return bigEndian ? (uint32_t(b[0]) << 24 | uint32_t(b[1]) << 16 | uint32_t(b[2]) << 8 | b[3])
+                         : (uint32_t(b[3]) << 24 | uint32_t(b[2]) << 16 | uint32_t(b[1]) << 8 | b[0]);
+    };
+    for (std::size_t i = 0; i + 8 <= size; i += 8) {
+        s0 += word(i) + s1;
+        s1 += word(i + 4) + s0;
+    }
+}
+
+uint32_t bigEndian32(const unsigned char *b)
+{
+    return uint32_t(b[0]) << 24 | uint32_t(b[1]) << 16 | uint32_t(b[2]) << 8 | b[3];
+}
+
+// SQLite reads a WAL up to its first frame that fails its checksum and silently ignores the
+// rest: right for the torn tail a crash leaves (the transaction being written was never
+// acknowledged), but corruption in the middle would drop every later commit without a word.
+// With synchronous=FULL a transaction is only written after the previous one was fsynced, so
+// a crash can tear only the last one. This finds the first bad frame and looks past it: frames
+// that still chain to their predecessor's stored checksum and carry the WAL's salts, holding a
+// commit followed by further frames, are committed transactions SQLite would drop. Those make
+// the store refuse to open.
+Result<void> checkWal(const std::string &walPath)
+{
+    std::ifstream in(walPath, std::ios::binary);
+    if (!in)
+        return {}; // no WAL: nothing beyond the database file
+    const std::string bytes((std::istreambuf_iterator<char>(in)), {});
+    const auto *data = reinterpret_cast<const unsigned char *>(bytes.data());
+    constexpr std::size_t kHeader = 32;
+    constexpr std::size_t kFrameHeader = 24;
+    if (bytes.size() < kHeader)
+        return {};
+    const uint32_t magic = bigEndian32(data);
+    const uint32_t pageSize = bigEndian32(data + 8);
+    const bool headerMagic = (magic & 0xfffffffe) == 0x377f0682;
+    const bool big = (magic & 1) != 0;
+    const bool validPageSize = pageSize >= 512 && pageSize <= 65536
+                               && (pageSize & (pageSize - 1)) == 0;
+    if (!validPageSize)
+        return {}; // not even a header; quick_check judges the database
+    const std::size_t frameSize = kFrameHeader + pageSize;
+    const std::size_t frames = (bytes.size() - kHeader) / frameSize;
+    const auto frameAt = [&](std::size_t i) { return data + kHeader + i * frameSize; };
+
+    uint32_t s0 = 0;
+    uint32_t s1 = 0;
+    walChecksum(data, 24, big, s0, s1);
+    const bool headerOk = headerMagic && s0 == bigEndian32(data + 24) && s1 == bigEndian32(data + 28);
+    // The salts every frame of the current WAL generation carries.
+    const unsigned char *salts = headerOk ? data + 16 : (frames ? frameAt(0) + 8 : nullptr);
+    if (!salts)
+        return {};
+    const auto storedSums = [&](std::size_t i) { // frame i's running checksum; -1: the header
+        const unsigned char *p = i == std::size_t(-1) ? data + 24 : frameAt(i) + 16;
+        return std::pair(bigEndian32(p), bigEndian32(p + 4));
+    };
+    // Does frame i carry the salts and extend the checksum its predecessor stored?
+    const auto chains = [&](std::size_t i) {
+        const unsigned char *f = frameAt(i);
+        if (std::memcmp(f + 8, salts, 8) != 0)
+            return false;
+        auto [a, b] = storedSums(i - 1);
+        walChecksum(f, 8, big, a, b);
+        walChecksum(f + kFrameHeader, pageSize, big, a, b);
+        const auto [x, y] = storedSums(i);
+        return a == x && b == y;
+    };
+    std::size_t firstBad = headerOk ? frames : 0;
+    for (std::size_t i = 0; headerOk && i < frames; ++i) {
+        if (!chains(i)) {
+            firstBad = i;
+            break;
+        }
+    }
+    if (firstBad == frames)
+        return {};
+    // Past the first bad frame: count commits (a non-zero database size) in frames that chain,
+    // and whether anything chained follows the first of them.
+    std::size_t commitsAfter = 0;
+    bool framesAfterCommit = false;
+    for (std::size_t i = firstBad + 1; i < frames; ++i) {
+        if (!chains(i))
+            continue;
+        if (commitsAfter > 0)
+            framesAfterCommit = true;
+        if (bigEndian32(frameAt(i) + 4) != 0)
+            ++commitsAfter;
+    }
+    if (commitsAfter > 0 && framesAfterCommit)
+        return makeError(Errc::CorruptStore,
+                         "write-ahead log " + walPath + " is damaged: "
+                             + (headerOk ? "frame " + std::to_string(firstBad + 1) + " of "
+                                               + std::to_string(frames)
+                                         : std::string("its header"))
+                             + " fails its checksum, and committed transactions follow it that "
+                               "opening would silently drop; restore the data directory from a "
+                               "backup, or move the log aside to accept losing them");
+    return {};
+}
+
 } // namespace
 
 Error sqliteError(sqlite3 *db, int rc, const std::string &what)
@@ -136,6 +247,12 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const Options &options)
 
 Result<void> SqliteStore::openConnections()
 {
+    // Before SQLite opens (and, on the first write, resets) the log. Only durable mode promises
+    // that everything before the last transaction in the log was fsynced; after a power loss in
+    // fast mode, later frames may legitimately be on disk when earlier ones are not.
+    if (m_options.durability == Durability::Durable)
+        if (auto r = checkWal(m_options.path + "-wal"); !r)
+            return r;
     const int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
     int rc = sqlite3_open_v2(m_options.path.c_str(), &m_writeDb, flags, nullptr);
     if (rc != SQLITE_OK)
