@@ -1,0 +1,330 @@
+// Hostile clients against `eddy broker` as a separate process (so its memory is measured alone):
+// 1,000 idle TCP connections (half never finish NNG's handshake), clients that send a frame a
+// byte at a time and stall, and a client that pipelines hundreds of large reads and never reads
+// the replies. Meanwhile another client must be served promptly and the broker's RSS stays
+// bounded. Binary frames of every op, truncated at every length, and binary topic names that are
+// not valid UTF-8 or contain NUL are refused with MALFORMED_REQUEST / INVALID_TOPIC_NAME.
+#include "binary_codec.h"
+#include "broker_process.h"
+#include "req_client.h"
+
+#include <QElapsedTimer>
+#include <QFile>
+#include <QTemporaryDir>
+#include <QtTest>
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <vector>
+
+using nlohmann::json;
+
+namespace {
+
+// The broker process's resident set size in KiB, from /proc.
+qint64 rssKib(qint64 pid)
+{
+    QFile status(QString("/proc/%1/status").arg(pid));
+    if (!status.open(QIODevice::ReadOnly))
+        return -1;
+    for (const auto &line : status.readAll().split('\n'))
+        if (line.startsWith("VmRSS:"))
+            return line.mid(6).trimmed().split(' ').first().toLongLong();
+    return -1;
+}
+
+// A raw TCP connection to the broker, below NNG: what a misbehaving program can do.
+class RawConnection
+{
+public:
+    explicit RawConnection(int port)
+    {
+        m_fd = ::socket(AF_INET, SOCK_STREAM, 0);
+        sockaddr_in addr{};
+        addr.sin_family = AF_INET;
+        addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        addr.sin_port = htons(uint16_t(port));
+        if (m_fd >= 0 && ::connect(m_fd, reinterpret_cast<sockaddr *>(&addr), sizeof addr) != 0) {
+            ::close(m_fd);
+            m_fd = -1;
+        }
+    }
+    ~RawConnection()
+    {
+        if (m_fd >= 0)
+            ::close(m_fd);
+    }
+    RawConnection(const RawConnection &) = delete;
+    RawConnection &operator=(const RawConnection &) = delete;
+
+    bool ok() const { return m_fd >= 0; }
+    bool send(const std::string &bytes)
+    {
+        return ::send(m_fd, bytes.data(), bytes.size(), MSG_NOSIGNAL) == ssize_t(bytes.size());
+    }
+    // NNG's SP header of a REQ0 peer (protocol 0x30).
+    bool handshake() { return send(std::string("\0SP\0\0\x30\0\0", 8)); }
+    // One request frame: 64-bit big-endian length, the REQ request id (top bit set), the body.
+    static std::string frame(uint32_t requestId, const std::string &body)
+    {
+        std::string out;
+        const uint64_t len = 4 + body.size();
+        for (int i = 7; i >= 0; --i)
+            out += char((len >> (8 * i)) & 0xff);
+        const uint32_t id = requestId | 0x80000000u;
+        for (int i = 3; i >= 0; --i)
+            out += char((id >> (8 * i)) & 0xff);
+        return out + body;
+    }
+    // Shrinks the receive buffer so that unread replies back up into the broker quickly.
+    void smallReceiveBuffer()
+    {
+        const int size = 4096;
+        ::setsockopt(m_fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
+    }
+
+private:
+    int m_fd = -1;
+};
+
+} // namespace
+
+class TestHostile : public QObject
+{
+    Q_OBJECT
+
+private slots:
+    void initTestCase();
+    void init();
+    void cleanup();
+
+    void thousandIdleConnections();
+    void slowWritersDoNotHoldOthersUp();
+    void clientThatNeverReadsDoesNotStarveOthers();
+    void everyTruncationOfEveryBinaryOp();
+    void binaryTopicNamesAreChecked_data();
+    void binaryTopicNamesAreChecked();
+
+private:
+    // A request from a well-behaved client, which must be answered within timeoutMs.
+    bool servedWithin(int timeoutMs, qint64 *tookMs = nullptr);
+
+    std::unique_ptr<QTemporaryDir> m_dir;
+    std::unique_ptr<BrokerProcess> m_broker;
+    int m_port = 0;
+};
+
+void TestHostile::initTestCase()
+{
+    // 1,000 connections need more descriptors than the usual soft limit of 1,024; the broker
+    // child inherits the raised limit.
+    rlimit limit{};
+    QCOMPARE(::getrlimit(RLIMIT_NOFILE, &limit), 0);
+    if (limit.rlim_cur < 4096) {
+        limit.rlim_cur = std::min<rlim_t>(4096, limit.rlim_max);
+        QCOMPARE(::setrlimit(RLIMIT_NOFILE, &limit), 0);
+    }
+    if (limit.rlim_cur < 2200)
+        QSKIP("the hard limit on open files is below 2,200");
+}
+
+void TestHostile::init()
+{
+    m_dir = std::make_unique<QTemporaryDir>();
+    m_port = freeLoopbackPort();
+    m_broker = std::make_unique<BrokerProcess>(EDDY_CLI_PATH, m_dir->path(), "durable", m_port);
+    QVERIFY2(m_broker->start(), qPrintable(m_broker->lastError()));
+    ReqClient admin(m_broker->url().toStdString());
+    const auto created = admin.call({{"op", "create_topic"}, {"topic", "t"}, {"partitions", 2}});
+    QCOMPARE(created.value("ok", false), true);
+}
+
+void TestHostile::cleanup()
+{
+    if (m_broker)
+        QCOMPARE(m_broker->terminate(), 0);
+    m_broker.reset();
+    m_dir.reset();
+}
+
+bool TestHostile::servedWithin(int timeoutMs, qint64 *tookMs)
+{
+    QElapsedTimer timer;
+    timer.start();
+    ReqClient client(m_broker->url().toStdString(), timeoutMs);
+    if (!client.connected())
+        return false;
+    const auto produced = client.call({{"op", "produce"}, {"topic", "t"}, {"value", "meanwhile"}});
+    const auto fetched = client.call({{"op", "fetch"}, {"topic", "t"}, {"offset", 0}});
+    if (tookMs)
+        *tookMs = timer.elapsed();
+    return produced.value("ok", false) && fetched.value("ok", false)
+           && timer.elapsed() < timeoutMs;
+}
+
+void TestHostile::thousandIdleConnections()
+{
+    QVERIFY(servedWithin(5000));
+    const qint64 before = rssKib(m_broker->pid());
+    QVERIFY(before > 0);
+    std::vector<std::unique_ptr<RawConnection>> idle;
+    for (int i = 0; i < 1000; ++i) {
+        idle.push_back(std::make_unique<RawConnection>(m_port));
+        QVERIFY2(idle.back()->ok(), qPrintable(QString("connection %1 refused").arg(i)));
+        // Half finish NNG's handshake and then say nothing; half never even do that.
+        if (i % 2 == 0)
+            QVERIFY(idle.back()->handshake());
+    }
+    QTest::qSleep(1000);
+    qint64 took = 0;
+    QVERIFY2(servedWithin(5000, &took), "a client was not served beside 1,000 idle connections");
+    const qint64 during = rssKib(m_broker->pid());
+    qInfo("RSS %lld KiB before, %lld KiB with 1,000 idle connections; a request took %lld ms",
+          before, during, took);
+    // Bounded: well under 64 KiB per idle connection.
+    QVERIFY2(during - before < 64 * 1000,
+             qPrintable(QString("RSS grew by %1 KiB").arg(during - before)));
+    idle.clear();
+    QVERIFY(servedWithin(5000));
+}
+
+void TestHostile::slowWritersDoNotHoldOthersUp()
+{
+    // Fifty clients each start a request frame and stall inside it, one byte at a time.
+    const std::string frame = RawConnection::frame(1, json{{"op", "hello"}}.dump());
+    std::vector<std::unique_ptr<RawConnection>> slow;
+    for (int i = 0; i < 50; ++i) {
+        slow.push_back(std::make_unique<RawConnection>(m_port));
+        QVERIFY(slow.back()->ok() && slow.back()->handshake());
+    }
+    for (std::size_t byte = 0; byte < 6; ++byte) {
+        for (auto &c : slow)
+            QVERIFY(c->send(frame.substr(byte, 1)));
+        qint64 took = 0;
+        QVERIFY2(servedWithin(3000, &took),
+                 qPrintable(QString("not served while %1 bytes of 50 frames were in").arg(byte)));
+        QTest::qSleep(100);
+    }
+    // A frame whose length header announces more than the limit closes only that connection.
+    RawConnection huge(m_port);
+    QVERIFY(huge.ok() && huge.handshake());
+    QVERIFY(huge.send(std::string("\x7f\xff\xff\xff\xff\xff\xff\xff", 8)));
+    QVERIFY(servedWithin(3000));
+}
+
+void TestHostile::clientThatNeverReadsDoesNotStarveOthers()
+{
+    // Half a MiB in partition 0 so that each read below answers with about that much.
+    ReqClient writer(m_broker->url().toStdString());
+    for (int i = 0; i < 8; ++i)
+        QCOMPARE(writer
+                     .call({{"op", "produce"}, {"topic", "t"}, {"partition", 0},
+                            {"value", std::string(64 * 1024, char('a' + i))}})
+                     .value("ok", false),
+                 true);
+    const qint64 before = rssKib(m_broker->pid());
+    // 400 reads pipelined on one connection, none of whose replies is ever read: more than the
+    // broker has request workers (256).
+    RawConnection greedy(m_port);
+    greedy.smallReceiveBuffer();
+    QVERIFY(greedy.ok() && greedy.handshake());
+    const std::string body = json{{"op", "fetch"}, {"topic", "t"}, {"partition", 0},
+                                  {"offset", 0}, {"max_bytes", 1 << 20}}
+                                 .dump();
+    std::string burst;
+    for (uint32_t i = 1; i <= 400; ++i)
+        burst += RawConnection::frame(i, body);
+    QVERIFY(greedy.send(burst));
+    QTest::qSleep(500);
+    qint64 took = 0;
+    const bool served = servedWithin(10000, &took);
+    const qint64 during = rssKib(m_broker->pid());
+    qInfo("with a client that never reads: served %d in %lld ms; RSS %lld -> %lld KiB", served,
+          took, before, during);
+    QVERIFY2(served, "a client that never reads its replies starved everyone else");
+    QVERIFY2(during - before < 256 * 1024,
+             qPrintable(QString("RSS grew by %1 KiB").arg(during - before)));
+}
+
+void TestHostile::everyTruncationOfEveryBinaryOp()
+{
+    ReqClient client(m_broker->url().toStdString());
+    const auto join = client.call({{"op", "join_group"}, {"group", "g"}, {"topics", {"t"}}});
+    QCOMPARE(join.value("ok", false), true);
+    eddy::FetchRequest fetch{"t", 1, 0, 10, 1 << 20, 0, "g"};
+    eddy::PollRequest poll;
+    poll.group = "g";
+    poll.memberId = join["member_id"].get<std::string>();
+    poll.generation = join["generation"].get<int32_t>();
+    poll.maxRecords = 10;
+    const std::string tunnel =
+        eddy::net::encodeJsonFrame(json{{"op", "describe_topic"}, {"topic", "t"}}.dump());
+    const std::vector<std::pair<const char *, std::string>> frames = {
+        {"fetch", eddy::net::encodeFetchRequest(fetch)},
+        {"poll", eddy::net::encodePollRequest(poll)},
+        {"json tunnel", tunnel},
+    };
+    for (const auto &[name, frame] : frames) {
+        const auto whole = client.raw(frame);
+        QVERIFY2(whole && whole->size() > 3 && (*whole)[3] == 0,
+                 qPrintable(QString("the whole %1 frame was refused").arg(name)));
+        for (std::size_t n = 1; n < frame.size(); ++n) {
+            const auto reply = client.raw(frame.substr(0, n));
+            QVERIFY2(reply, qPrintable(QString("no reply to %1 cut to %2 bytes").arg(name).arg(n)));
+            // Status byte 1 is an error; the JSON tunnel's truncations are JSON errors inside.
+            const bool refused = reply->size() > 3 && (*reply)[3] == 1;
+            const bool jsonError = reply->find("\"ok\":false") != std::string::npos;
+            QVERIFY2(refused || jsonError,
+                     qPrintable(QString("%1 cut to %2 bytes was accepted").arg(name).arg(n)));
+        }
+    }
+    QVERIFY(servedWithin(3000));
+}
+
+void TestHostile::binaryTopicNamesAreChecked_data()
+{
+    QTest::addColumn<QByteArray>("topic");
+    QTest::addColumn<QString>("code");
+    QTest::newRow("empty") << QByteArray() << "INVALID_TOPIC_NAME";
+    QTest::newRow("NUL inside") << QByteArray("a\0b", 3) << "INVALID_TOPIC_NAME";
+    QTest::newRow("not UTF-8") << QByteArray("\xff\xfe") << "INVALID_TOPIC_NAME";
+    QTest::newRow("over-long") << QByteArray(300, 'x') << "INVALID_TOPIC_NAME";
+    QTest::newRow("unknown") << QByteArray("nope") << "UNKNOWN_TOPIC";
+}
+
+void TestHostile::binaryTopicNamesAreChecked()
+{
+    QFETCH(QByteArray, topic);
+    QFETCH(QString, code);
+    ReqClient client(m_broker->url().toStdString());
+    eddy::ProduceRequest produce;
+    produce.topic = topic.toStdString();
+    produce.partition = 0;
+    produce.records.push_back({-1, 0, std::nullopt, {}, "v"});
+    const auto produced =
+        eddy::net::decodeProduceReply(*client.raw(eddy::net::encodeProduceRequest(produce)));
+    QVERIFY(!produced);
+    const auto fetched = eddy::net::decodeFetchReply(
+        *client.raw(eddy::net::encodeFetchRequest({topic.toStdString(), 0, 0, 10, 1024, 0, {}})));
+    QVERIFY(!fetched);
+    // Names the broker could never create are refused as names or simply unknown.
+    const auto name = [](eddy::Errc c) {
+        const auto n = eddy::errcName(c);
+        return QString::fromLatin1(n.data(), qsizetype(n.size()));
+    };
+    const QString producedCode = name(produced.code());
+    const QString fetchedCode = name(fetched.code());
+    QVERIFY2(producedCode == code || producedCode == "UNKNOWN_TOPIC", qPrintable(producedCode));
+    QVERIFY2(fetchedCode == code || fetchedCode == "UNKNOWN_TOPIC", qPrintable(fetchedCode));
+    // Nothing was created under that name.
+    const auto topics = client.call({{"op", "list_topics"}});
+    QCOMPARE(topics["topics"].size(), 1u);
+    QVERIFY(servedWithin(3000));
+}
+
+QTEST_GUILESS_MAIN(TestHostile)
+#include "tst_hostile.moc"
