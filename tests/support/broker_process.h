@@ -116,16 +116,21 @@ public:
         m_process.waitForFinished(10000);
     }
 
-    // SIGTERM and a clean exit; returns the exit code (-1 when it had to be killed).
+    // SIGTERM and a clean exit; returns the exit code, or -1 when it crashed or had to be killed
+    // (lastError() says which).
     int terminate()
     {
         if (m_process.state() == QProcess::NotRunning)
             return m_process.exitCode();
         m_process.terminate();
         if (!m_process.waitForFinished(15000)) {
+            m_error = "the broker did not exit within 15 s of SIGTERM";
             kill();
             return -1;
         }
+        m_error = QString::fromUtf8(m_process.readAllStandardError());
+        if (m_process.exitStatus() != QProcess::NormalExit)
+            m_error = "the broker crashed on SIGTERM: " + m_error;
         return m_process.exitStatus() == QProcess::NormalExit ? m_process.exitCode() : -1;
     }
 
