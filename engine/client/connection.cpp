@@ -122,6 +122,22 @@ public:
         return slots.back().get();
     }
 
+    // Starts the slot's send or receive unless the connection is closed. Nothing may start on a
+    // context while nng_close tears the socket down (NNG 1.5 then panics on a destroyed mutex),
+    // so starting and close()'s setting of `closed` are serialised by the mutex: whatever
+    // started before is cancelled by nng_close, nothing starts after. False when closed.
+    bool start(Slot *slot)
+    {
+        std::lock_guard lock(mutex);
+        if (closed)
+            return false;
+        if (slot->stage == Slot::Stage::Send)
+            nng_ctx_send(slot->ctx, slot->aio);
+        else
+            nng_ctx_recv(slot->ctx, slot->aio);
+        return true;
+    }
+
     void release(Slot *slot)
     {
         std::lock_guard lock(mutex);
@@ -173,7 +189,8 @@ void onSlot(void *arg)
                               .count();
         slot->stage = Slot::Stage::Recv;
         nng_aio_set_timeout(slot->aio, static_cast<nng_duration>(std::max<int64_t>(1, left)));
-        nng_ctx_recv(slot->ctx, slot->aio);
+        if (!c->start(slot))
+            return c->finish(slot, c->failure(NNG_ECLOSED, slot->timeoutMs));
         return;
     }
     if (slot->stage == Slot::Stage::Recv) {
@@ -352,7 +369,11 @@ void ConnectionImpl::send(std::string_view frame, int timeoutMs,
     s->stage = Slot::Stage::Send;
     nng_aio_set_msg(s->aio, msg);
     nng_aio_set_timeout(s->aio, s->timeoutMs);
-    nng_ctx_send(s->ctx, s->aio);
+    if (!start(s)) {
+        nng_aio_set_msg(s->aio, nullptr);
+        nng_msg_free(msg);
+        finish(s, failure(NNG_ECLOSED, s->timeoutMs));
+    }
 }
 
 Result<std::string> Connection::request(std::string_view frame, int timeoutMs)
