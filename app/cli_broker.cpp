@@ -116,17 +116,11 @@ int runBroker(const QStringList &args)
         serverOptions.publishWithoutAuth = parser.isSet(pubWithoutAuth);
     }
     // Loopback by default: a broker reachable from other machines must be asked for.
-    const auto isLocal = [](const std::string &url) {
-        return url.rfind("inproc://", 0) == 0 || url.rfind("ipc://", 0) == 0
-               || url.find("://127.") != std::string::npos
-               || url.find("://localhost") != std::string::npos
-               || url.find("://[::1]") != std::string::npos;
-    };
     std::vector<std::string> all = serverOptions.requests.listen;
     all.insert(all.end(), serverOptions.publish.begin(), serverOptions.publish.end());
     all.insert(all.end(), serverOptions.faultyListen.begin(), serverOptions.faultyListen.end());
     for (const auto &url : all) {
-        if (isLocal(url))
+        if (eddy::net::isLoopbackUrl(url))
             continue;
         if (!parser.isSet(allowRemote)) {
             std::fprintf(stderr, "eddy broker: %s is not a loopback address; pass --allow-remote "

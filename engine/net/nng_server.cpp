@@ -41,6 +41,26 @@ std::string formatAddress(const void *nngSockaddr)
     }
 }
 
+bool isLoopbackUrl(std::string_view url)
+{
+    if (url.rfind("inproc://", 0) == 0 || url.rfind("ipc://", 0) == 0)
+        return true;
+    const auto scheme = url.find("://");
+    if (scheme == std::string_view::npos)
+        return false;
+    std::string_view host = url.substr(scheme + 3);
+    if (!host.empty() && host.front() == '[') {
+        const auto close = host.find(']');
+        return close != std::string_view::npos && host.substr(1, close - 1) == "::1";
+    }
+    host = host.substr(0, host.rfind(':'));
+    if (host == "localhost")
+        return true;
+    // Digits and dots only: "127.example.com" is a name like any other.
+    return host.rfind("127.", 0) == 0
+           && host.find_first_not_of("0123456789.") == std::string_view::npos;
+}
+
 namespace {
 
 struct Work : std::enable_shared_from_this<Work> {

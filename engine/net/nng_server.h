@@ -5,6 +5,7 @@
 
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace eddy::net {
@@ -49,5 +50,10 @@ private:
 
 // Formats an NNG socket address as a URL-ish string ("tcp://127.0.0.1:5000").
 std::string formatAddress(const void *nngSockaddr);
+
+// Whether a listen URL is reachable from this machine only: inproc://, ipc://, or a host that is
+// "localhost", an IPv4 address in 127.0.0.0/8 or [::1]. Anything else (0.0.0.0, a name, another
+// address) counts as remote; the CLI and the studio ask for an explicit flag before binding it.
+bool isLoopbackUrl(std::string_view url);
 
 } // namespace eddy::net

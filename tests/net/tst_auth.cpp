@@ -447,6 +447,16 @@ void TestAuth::tokenAndPatternPrimitives()
     QCOMPARE(addressHost("tcp://[::1]:53122"), std::string("tcp://[::1]"));
     QCOMPARE(addressHost("inproc://x"), std::string("inproc://x"));
     QCOMPARE(addressHost("ipc:///tmp/eddy.sock"), std::string("ipc:///tmp/eddy.sock"));
+
+    // What counts as loopback for --allow-remote.
+    for (const char *local : {"tcp://127.0.0.1:7650", "tcp://127.1.2.3:0",
+                              "tls+tcp://localhost:7650", "tcp://[::1]:7650", "inproc://x",
+                              "ipc:///tmp/eddy.sock"})
+        QVERIFY2(isLoopbackUrl(local), local);
+    for (const char *remote : {"tcp://0.0.0.0:7650", "tcp://10.0.0.5:7650", "tcp://[::]:7650",
+                               "tcp://127.example.com:7650", "tcp://localhost.example.com:1",
+                               "tcp://*:7650", "tls+tcp://192.168.1.2:7650", "nonsense"})
+        QVERIFY2(!isLoopbackUrl(remote), remote);
 }
 
 void TestAuth::limiterLocksOutPerHostAndDoubles()
