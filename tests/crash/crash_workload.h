@@ -96,17 +96,25 @@ public:
     // was acknowledged so far. Returns the first violation, or an empty string.
     QString verify()
     {
-        // Snapshot first: everything acknowledged before the read must be in it.
+        // Snapshots first, the store read after them: the clients keep working meanwhile, and
+        // everything acknowledged, delivered or committed before the read must be in it.
         std::vector<Ack> acked;
         std::map<int32_t, int64_t> ackedCommits;
+        std::map<int32_t, std::map<int64_t, std::string>> delivered;
         {
             std::lock_guard lock(m_mutex);
             acked = m_acked;
             ackedCommits = m_ackedCommits;
+            if (m_options.checkDeliveredPayloads)
+                delivered = m_delivered;
         }
         auto connection = eddy::client::Connection::open(m_options.url);
         if (!connection)
             return "verify: cannot connect: " + QString::fromStdString(connection.error().message);
+        auto committed = (*connection)->call(
+            {{"op", "committed"}, {"group", m_options.group}, {"topic", m_options.topic}}, 10000);
+        if (!committed && committed.code() != eddy::Errc::UnknownGroup)
+            return "verify: committed: " + QString::fromStdString(committed.error().message);
         std::vector<std::vector<std::string>> stored(m_options.partitions);
         std::unordered_set<std::string> ids;
         std::size_t total = 0;
@@ -173,10 +181,6 @@ public:
                     .arg(QString::fromStdString(stored[a.partition][a.offset]))
                     .arg(QString::fromStdString(a.id));
         }
-        auto committed = (*connection)->call(
-            {{"op", "committed"}, {"group", m_options.group}, {"topic", m_options.topic}}, 10000);
-        if (!committed && committed.code() != eddy::Errc::UnknownGroup)
-            return "verify: committed: " + QString::fromStdString(committed.error().message);
         std::map<int32_t, int64_t> now;
         if (committed)
             for (const auto &o : (*committed)["offsets"])
@@ -202,7 +206,7 @@ public:
                     .arg(stored[p].size());
             m_observedCommits[p] = c;
             if (m_options.checkDeliveredPayloads) {
-                for (const auto &[offset, id] : m_delivered[p])
+                for (const auto &[offset, id] : delivered[p])
                     if (offset >= int64_t(stored[p].size()) || stored[p][offset] != id)
                         return QString("the consumer was given %1 at %2@%3, which the store "
                                        "does not hold there")
