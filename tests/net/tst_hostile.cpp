@@ -1,6 +1,7 @@
 // Hostile clients against `eddy broker` as a separate process (so its memory is measured alone):
-// 1,000 idle TCP connections (half never finish NNG's handshake) and clients that send a frame
-// a byte at a time and stall. Meanwhile another client must be served promptly and the broker's
+// 1,000 idle TCP connections (half never finish NNG's handshake), clients that send a frame a
+// byte at a time and stall, and a client that pipelines hundreds of large reads and never reads
+// the replies. Meanwhile another client must be served promptly and the broker's
 // RSS stays bounded. Binary frames of every op, truncated at every length, and binary topic names that are
 // not valid UTF-8 or contain NUL are refused with MALFORMED_REQUEST / INVALID_TOPIC_NAME.
 #include "binary_codec.h"
@@ -79,6 +80,12 @@ public:
             out += char((id >> (8 * i)) & 0xff);
         return out + body;
     }
+    // Shrinks the receive buffer so that unread replies back up into the broker quickly.
+    void smallReceiveBuffer()
+    {
+        const int size = 4096;
+        ::setsockopt(m_fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
+    }
 
 private:
     int m_fd = -1;
@@ -97,6 +104,7 @@ private slots:
 
     void thousandIdleConnections();
     void slowWritersDoNotHoldOthersUp();
+    void clientThatNeverReadsDoesNotStarveOthers();
     void everyTruncationOfEveryBinaryOp();
     void binaryTopicNamesAreChecked_data();
     void binaryTopicNamesAreChecked();
@@ -208,6 +216,44 @@ void TestHostile::slowWritersDoNotHoldOthersUp()
     QVERIFY(huge.ok() && huge.handshake());
     QVERIFY(huge.send(std::string("\x7f\xff\xff\xff\xff\xff\xff\xff", 8)));
     QVERIFY(servedWithin(3000));
+}
+
+void TestHostile::clientThatNeverReadsDoesNotStarveOthers()
+{
+    // Half a MiB in partition 0 so that each read below answers with about that much.
+    ReqClient writer(m_broker->url().toStdString());
+    for (int i = 0; i < 8; ++i)
+        QCOMPARE(writer
+                     .call({{"op", "produce"}, {"topic", "t"}, {"partition", 0},
+                            {"value", std::string(64 * 1024, char('a' + i))}})
+                     .value("ok", false),
+                 true);
+    const qint64 before = rssKib(m_broker->pid());
+    // 400 reads pipelined on one connection, none of whose replies is ever read: more than the
+    // broker has request workers (256).
+    RawConnection greedy(m_port);
+    greedy.smallReceiveBuffer();
+    QVERIFY(greedy.ok() && greedy.handshake());
+    const std::string body = json{{"op", "fetch"}, {"topic", "t"}, {"partition", 0},
+                                  {"offset", 0}, {"max_bytes", 1 << 20}}
+                                 .dump();
+    std::string burst;
+    for (uint32_t i = 1; i <= 400; ++i)
+        burst += RawConnection::frame(i, body);
+    QVERIFY(greedy.send(burst));
+    QTest::qSleep(500);
+    qint64 took = 0;
+    const bool served = servedWithin(10000, &took);
+    const qint64 during = rssKib(m_broker->pid());
+    qInfo("with a client that never reads: served %d in %lld ms; RSS %lld -> %lld KiB", served,
+          took, before, during);
+    QVERIFY2(served, "a client that never reads its replies starved everyone else");
+    QVERIFY2(during - before < 256 * 1024,
+             qPrintable(QString("RSS grew by %1 KiB").arg(during - before)));
+    // Known defect (docs/reliability.md): after this client, the broker's clean shutdown can
+    // hang inside nng_close, so this broker is killed rather than asked to stop.
+    m_broker->kill();
+    m_broker.reset();
 }
 
 void TestHostile::everyTruncationOfEveryBinaryOp()
