@@ -201,9 +201,12 @@ public:
             std::lock_guard lock(w->mutex);
             w->stopped = true;
         }
-        nng_close(socket);
+        // Stop the work items' aios before closing the socket: replies queued behind a pipe that
+        // never drains (a client that does not read) are cancelled here, and nng_close no longer
+        // waits on them — closing first hung about every other time after such a client.
         for (auto &w : works)
             nng_aio_stop(w->aio);
+        nng_close(socket);
         // Work items still referenced by a pending reply callback free themselves later.
         works.clear();
     }
