@@ -16,7 +16,12 @@ if [[ ! -x "$binary" ]]; then
     exit 2
 fi
 logs="$build/kill_loop"
-mkdir -p "$logs"
+rm -rf "$logs"
+mkdir -p "$logs/bin"
+# Copies, so that rebuilding while the loop runs does not swap binaries under it.
+cp "$binary" "$build/app/eddy" "$logs/bin/"
+binary="$logs/bin/crash_tst_crash_kill"
+export EDDY_CLI="$logs/bin/eddy"
 runs=$(( (total + per_run - 1) / per_run ))
 done_kills=0
 failed=0

@@ -66,7 +66,10 @@ public:
         m_timer.start();
         m_process.start(m_cli, {"broker", "--data", m_dataDir, "--durability", m_durability,
                                 "--listen", m_url, "--pub", "none"});
-        return m_process.waitForStarted(5000);
+        if (m_process.waitForStarted(5000))
+            return true;
+        m_error = "cannot start " + m_cli + ": " + m_process.errorString();
+        return false;
     }
 
     // Waits until the launched broker prints that it listens. A broker that exits instead (a
