@@ -8,6 +8,7 @@ EDDY_PACKAGES=(
     qt6-base-dev libqcustomplot-dev libgl-dev
     libnng-dev libmbedtls-dev nng-utils libsqlite3-dev nlohmann-json3-dev
     xvfb xauth openssl
+    jq
 )
 
 # eddy_install_deps [PACKAGE...]: those packages, or EDDY_PACKAGES without arguments.
