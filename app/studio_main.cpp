@@ -42,7 +42,11 @@ int main(int argc, char **argv)
         listenUrls.clear();
         pubUrls.clear();
     }
-    bridge.openEmbedded(dir, listenUrls, pubUrls);
+    eddy::ui::EmbeddedSettings settings;
+    settings.dataDir = dir;
+    settings.listen = listenUrls;
+    settings.publish = pubUrls;
+    bridge.openEmbedded(settings);
     eddy::ui::MainWindow window(&bridge);
     window.show();
 

@@ -129,7 +129,7 @@ void Actor::runProducer()
     EventGenerator generator(m_spec, m_seed ^ 0x5eed);
     auto next = Clock::now();
     while (running()) {
-        if (paused) {
+        if (paused || m_runner.isPaused()) {
             nap(20);
             next = Clock::now();
             continue;
@@ -183,7 +183,7 @@ void Actor::runConsumer()
     bool wasPaused = false;
     auto lastCommit = Clock::now();
     while (running()) {
-        const bool frozen = paused || disconnected;
+        const bool frozen = paused || disconnected || m_runner.isPaused();
         if (frozen != wasPaused) {
             frozen ? consumer->pause() : consumer->resume();
             wasPaused = frozen;

@@ -53,6 +53,45 @@ Broker &EmbeddedBroker::broker()
     return *m_broker;
 }
 
+MetricsSnapshotPtr EmbeddedBroker::metrics()
+{
+    std::lock_guard lock(m_mutex);
+    return m_broker ? m_broker->metrics() : nullptr;
+}
+
+std::vector<net::ClientInfo> EmbeddedBroker::clients()
+{
+    std::lock_guard lock(m_mutex);
+    return m_server ? m_server->clients() : std::vector<net::ClientInfo>{};
+}
+
+std::vector<BrokerEvent> EmbeddedBroker::recentEvents()
+{
+    std::lock_guard lock(m_mutex);
+    return m_broker ? m_broker->recentEvents() : std::vector<BrokerEvent>{};
+}
+
+Result<std::vector<HistoryPoint>> EmbeddedBroker::metricsHistory(const std::string &entity,
+                                                                 int64_t fromMs, int64_t toMs)
+{
+    std::lock_guard lock(m_mutex);
+    if (!m_broker)
+        return makeError(Errc::ShuttingDown, "the embedded broker is closed");
+    return m_broker->metricsHistory(entity, fromMs, toMs);
+}
+
+std::vector<std::string> EmbeddedBroker::requestUrls()
+{
+    std::lock_guard lock(m_mutex);
+    return m_server ? m_server->requestUrls() : std::vector<std::string>{};
+}
+
+std::vector<std::string> EmbeddedBroker::publishUrls()
+{
+    std::lock_guard lock(m_mutex);
+    return m_server ? m_server->publishUrls() : std::vector<std::string>{};
+}
+
 Result<void> EmbeddedBroker::setPartitionOffline(const std::string &topic, int partition,
                                                  bool offline)
 {

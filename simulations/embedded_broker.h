@@ -26,7 +26,20 @@ public:
 
     // The URL simulated clients use (the first request listener).
     std::string clientUrl() const;
+    // The broker; valid until the next restart(). Callers on other threads than the one that
+    // restarts use the locked accessors below instead.
     Broker &broker();
+
+    // Locked views that stay safe while another thread restarts the broker (they wait for the
+    // restart to finish): the latest metric snapshot, the connected network clients, the
+    // recent events, persisted metric history and the endpoints actually served.
+    MetricsSnapshotPtr metrics();
+    std::vector<net::ClientInfo> clients();
+    std::vector<BrokerEvent> recentEvents();
+    Result<std::vector<HistoryPoint>> metricsHistory(const std::string &entity, int64_t fromMs,
+                                                     int64_t toMs);
+    std::vector<std::string> requestUrls();
+    std::vector<std::string> publishUrls();
 
     Result<void> setPartitionOffline(const std::string &topic, int partition,
                                      bool offline) override;

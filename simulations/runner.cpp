@@ -50,7 +50,35 @@ SimulationRunner::~SimulationRunner()
 
 int64_t SimulationRunner::nowMs() const
 {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - m_start).count();
+    const auto now = Clock::now();
+    std::lock_guard lock(m_clockMutex);
+    auto paused = m_pausedTotal;
+    if (m_paused)
+        paused += now - m_pausedSince;
+    return std::chrono::duration_cast<std::chrono::milliseconds>(now - m_start - paused).count();
+}
+
+void SimulationRunner::setPaused(bool paused)
+{
+    std::lock_guard lock(m_clockMutex);
+    if (paused == m_paused)
+        return;
+    if (paused)
+        m_pausedSince = Clock::now();
+    else
+        m_pausedTotal += Clock::now() - m_pausedSince;
+    m_paused = paused;
+}
+
+std::vector<InstanceState> SimulationRunner::instances() const
+{
+    std::vector<InstanceState> out;
+    if (!m_actorsReady)
+        return out;
+    for (const auto &a : m_actors)
+        out.push_back({a->name(), a->spec().name, a->crashed(), a->paused.load(),
+                       a->disconnected.load(), a->slowFactor.load()});
+    return out;
 }
 
 double SimulationRunner::elapsedS() const
@@ -232,6 +260,7 @@ Result<Report> SimulationRunner::run()
             m_actors.push_back(std::make_unique<Actor>(*this, s, i, seed));
         }
     }
+    m_actorsReady = true;
     // Consumers first, so they are in their groups before the first record arrives.
     for (auto &a : m_actors)
         if (a->spec().kind != ServiceSpec::Kind::Producer)
@@ -296,6 +325,7 @@ Result<Report> SimulationRunner::run()
     }
     samplerStop = true;
     sampler.join();
+    setPaused(false); // a run stopped while paused still drains
     const bool interrupted = elapsedS() < duration;
     // End faults still running so the services can drain, then stop producers first and give
     // consumers a moment to catch up with what was acknowledged.

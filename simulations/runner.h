@@ -42,6 +42,16 @@ struct ActiveFault {
 
 class Actor;
 
+// One simulated instance as the studio shows it.
+struct InstanceState {
+    std::string name;    // "billing#1"
+    std::string service; // "billing"
+    bool crashed = false;
+    bool paused = false;        // by a pause fault (the whole run's pause is isPaused())
+    bool disconnected = false;
+    double slowFactor = 1.0;
+};
+
 // Runs a scenario against a broker backend: one thread per simulated instance, the fault
 // schedule on the run's clock, lag sampling, and at the end the checker's verdict and the
 // report. Faults can also be started and ended live from any thread while run() is going.
@@ -63,10 +73,20 @@ public:
     Result<int> startFault(FaultSpec fault);
     Result<void> endFault(int id);
     std::vector<ActiveFault> activeFaults() const;
+    // Seconds of run time so far; paused time does not count.
     double elapsedS() const;
+
+    // Pauses or resumes the whole run: every instance stops producing and consuming (consumers
+    // stay in their groups), and the run's clock and fault schedule stand still. Idempotent;
+    // any thread.
+    void setPaused(bool paused);
+    bool isPaused() const { return m_paused; }
+    // The simulated instances and their fault switches; empty until run() started them.
+    std::vector<InstanceState> instances() const;
 
 private:
     friend class Actor;
+
     struct Running {
         ActiveFault fault;
         std::optional<double> endAtS;
@@ -86,6 +106,11 @@ private:
 
     std::atomic<bool> m_stop{false};
     std::chrono::steady_clock::time_point m_start;
+    std::atomic<bool> m_paused{false};
+    std::atomic<bool> m_actorsReady{false}; // m_actors is complete and no longer changes
+    mutable std::mutex m_clockMutex;        // the two pause fields below
+    std::chrono::steady_clock::duration m_pausedTotal{};
+    std::chrono::steady_clock::time_point m_pausedSince;
 
     mutable std::mutex m_historyMutex;
     History m_history;

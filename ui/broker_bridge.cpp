@@ -1,13 +1,46 @@
-// Bridge between the Qt event loop and the engine: snapshots are pulled on a 100 ms timer
-// rather than pushed, so engine threads never touch Qt objects and the GUI never waits.
+// Bridge between the Qt event loop and the engine. Snapshots, clients and events are pulled on
+// the bridge's own poll thread (an embedded broker's locked views, or JSON ops on a remote one)
+// and handed to the GUI thread by queued calls, so engine threads never touch Qt objects and the
+// GUI never waits, not even while a simulated broker restart holds the embedded broker.
 #include "broker_bridge.h"
+
+#include "json_codec.h"
+
+#include <QCoreApplication>
 
 namespace eddy::ui {
 
+namespace {
+
+constexpr int kPollIntervalMs = 100;
+constexpr int kSlowRoundEvery = 5; // clients and events every 500 ms
+
+QString errorText(const Error &e)
+{
+    return QString::fromStdString(std::string(errcName(e.code)) + ": " + e.message);
+}
+
+bool sameEvent(const BrokerEvent &a, const BrokerEvent &b)
+{
+    return a.timestampMs == b.timestampMs && a.kind == b.kind && a.subject == b.subject
+           && a.detail == b.detail;
+}
+
+QStringList toQStringList(const std::vector<std::string> &v)
+{
+    QStringList out;
+    for (const auto &s : v)
+        out << QString::fromStdString(s);
+    return out;
+}
+
+} // namespace
+
 BrokerBridge::BrokerBridge(QObject *parent) : QObject(parent)
 {
-    m_timer.setInterval(100);
-    connect(&m_timer, &QTimer::timeout, this, [this] { poll(); });
+    // Enough threads for a live tail's long-poll, a page fetch and admin calls at once.
+    m_pool.setMaxThreadCount(4);
+    qRegisterMetaType<eddy::MetricsSnapshotPtr>("eddy::MetricsSnapshotPtr");
 }
 
 BrokerBridge::~BrokerBridge()
@@ -15,92 +48,238 @@ BrokerBridge::~BrokerBridge()
     close();
 }
 
-bool BrokerBridge::openEmbedded(const QString &dataDir, const QStringList &listen,
-                                const QStringList &publish, Durability durability)
+bool BrokerBridge::openEmbedded(const EmbeddedSettings &settings)
 {
     close();
-    BrokerConfig config;
-    config.dataDir = dataDir.toStdString();
-    config.durability = durability;
-    auto broker = Broker::open(config);
-    if (!broker) {
-        m_lastError = QString::fromStdString(std::string(errcName(broker.code())) + ": "
-                                             + broker.error().message);
+    sim::EmbeddedBroker::Options options;
+    options.config.dataDir = settings.dataDir.toStdString();
+    options.config.durability = settings.durability;
+    // The studio's own clients use inproc://, unique per process so tests can run side by side.
+    const std::string inproc = "inproc://eddy-studio-"
+                               + std::to_string(QCoreApplication::applicationPid()) + "-"
+                               + std::to_string(reinterpret_cast<uintptr_t>(this));
+    options.server.requests.listen = {inproc};
+    for (const auto &url : settings.listen)
+        options.server.requests.listen.push_back(url.toStdString());
+    options.server.publish.clear();
+    for (const auto &url : settings.publish)
+        options.server.publish.push_back(url.toStdString());
+    auto embedded = sim::EmbeddedBroker::start(options);
+    if (!embedded && !settings.listen.isEmpty()) {
+        // A taken port must not cost the user their broker: serve the studio alone and say why
+        // nobody else can connect.
+        const QString why = errorText(embedded.error());
+        options.server.requests.listen = {inproc};
+        options.server.publish.clear();
+        embedded = sim::EmbeddedBroker::start(options);
+        if (embedded) {
+            m_lastError = "network endpoints unavailable: " + why;
+            emit brokerError(m_lastError);
+        }
+    } else {
+        m_lastError.clear();
+    }
+    if (!embedded) {
+        m_lastError = errorText(embedded.error());
         emit brokerError(m_lastError);
         return false;
     }
-    m_broker = std::move(*broker);
-    if (!listen.isEmpty()) {
-        net::BrokerServerOptions options;
-        options.requests.listen.clear();
-        for (const auto &url : listen)
-            options.requests.listen.push_back(url.toStdString());
-        options.publish.clear();
-        for (const auto &url : publish)
-            options.publish.push_back(url.toStdString());
-        auto server = net::BrokerServer::start(*m_broker, options);
-        if (!server) {
-            // The studio still works on its embedded broker; say why nobody can connect.
-            m_lastError = QString::fromStdString("network endpoints unavailable: "
-                                                 + server.error().message);
-            emit brokerError(m_lastError);
-        } else {
-            m_server = std::move(*server);
-        }
+    m_embedded = std::move(*embedded);
+    if (!openSession(inproc)) {
+        m_embedded.reset();
+        return false;
     }
-    m_dataDir = dataDir;
-    if (m_server)
-        m_lastError.clear();
-    poll();
-    m_timer.start();
+    m_dataDir = settings.dataDir;
+    m_clientUrl = QString::fromStdString(inproc);
+    // The inproc endpoint is the studio's own; external clients see the others.
+    auto urls = m_embedded->requestUrls();
+    if (!urls.empty())
+        urls.erase(urls.begin());
+    m_requestUrls = toQStringList(urls);
+    m_publishUrls = toQStringList(m_embedded->publishUrls());
+    startPolling();
+    return true;
+}
+
+bool BrokerBridge::connectRemote(const QString &url)
+{
+    close();
+    if (!openSession(url.toStdString()))
+        return false;
+    m_lastError.clear();
+    m_dataDir.clear();
+    m_clientUrl = url;
+    m_requestUrls = {url};
+    m_publishUrls.clear();
+    startPolling();
+    return true;
+}
+
+bool BrokerBridge::openSession(const std::string &url)
+{
+    auto connection = client::Connection::open(url);
+    if (!connection) {
+        m_lastError = errorText(connection.error());
+        emit brokerError(m_lastError);
+        return false;
+    }
+    auto session = std::make_shared<BrokerSession>();
+    session->connection = *connection;
+    session->admin = std::make_unique<client::Admin>(session->connection, 10000);
+    m_session = std::move(session);
     return true;
 }
 
 void BrokerBridge::close()
 {
-    m_timer.stop();
-    if (m_server) {
-        m_server->stop();
-        m_server.reset();
+    {
+        std::lock_guard lock(m_pollMutex);
+        m_pollStop = true;
     }
-    if (m_broker) {
-        m_broker->close();
-        m_broker.reset();
-    }
+    m_pollCv.notify_all();
+    if (m_pollThread.joinable())
+        m_pollThread.join();
+    if (m_session)
+        m_session->connection->close(); // fails running jobs fast
+    m_pool.waitForDone();
+    m_session.reset();
+    m_embedded.reset();
+    m_snapshot.reset();
+    m_clients.clear();
+    m_lastEvent.reset();
 }
 
-QStringList BrokerBridge::requestUrls() const
+void BrokerBridge::startPolling()
 {
-    QStringList out;
-    if (m_server)
-        for (const auto &url : m_server->requestUrls())
-            out << QString::fromStdString(url);
+    m_pollStop = false;
+    m_pollRound = 0;
+    // The first snapshot synchronously, so the window opens with data rather than blank.
+    auto first = pollOnce(true);
+    m_snapshot = first.snapshot;
+    if (first.clients)
+        m_clients = *first.clients;
+    m_pollThread = std::thread([this] { pollLoop(); });
+}
+
+BrokerBridge::PollResult BrokerBridge::pollOnce(bool slowRound)
+{
+    PollResult out;
+    if (m_embedded) {
+        out.snapshot = m_embedded->metrics();
+        if (slowRound) {
+            out.clients = m_embedded->clients();
+            out.events = m_embedded->recentEvents();
+        }
+    } else if (m_session) {
+        auto metrics = m_session->admin->metrics();
+        if (metrics) {
+            auto snap = net::metricsFromJson(*metrics);
+            if (snap)
+                out.snapshot = std::make_shared<const MetricsSnapshot>(std::move(*snap));
+            else
+                out.error = errorText(snap.error());
+        } else {
+            out.error = errorText(metrics.error());
+        }
+        if (slowRound && out.error.isEmpty()) {
+            if (auto clients = m_session->admin->clients(); clients && clients->is_array()) {
+                std::vector<net::ClientInfo> list;
+                for (const auto &c : *clients) {
+                    net::ClientInfo info;
+                    info.id = c.value("id", 0u);
+                    info.address = c.value("address", std::string());
+                    info.role = c.value("role", std::string());
+                    info.clientId = c.value("client_id", std::string());
+                    info.connectedMs = c.value("connected_ms", int64_t{0});
+                    info.requests = c.value("requests", uint64_t{0});
+                    info.requestsPerSec = c.value("requests_per_s", 0.0);
+                    info.lastOp = c.value("last_op", std::string());
+                    list.push_back(std::move(info));
+                }
+                out.clients = std::move(list);
+            }
+            auto events = m_session->connection->call({{"op", "events"}}, 5000);
+            if (events && (*events)["events"].is_array())
+                for (const auto &e : (*events)["events"])
+                    out.events.push_back({e.value("timestamp_ms", int64_t{0}),
+                                          e.value("kind", std::string()),
+                                          e.value("subject", std::string()),
+                                          e.value("detail", std::string())});
+        }
+    }
+    // Keep only events after the last one handed over (the broker returns its last 1,000).
+    if (m_lastEvent) {
+        auto it = std::find_if(out.events.rbegin(), out.events.rend(),
+                               [&](const BrokerEvent &e) { return sameEvent(e, *m_lastEvent); });
+        if (it != out.events.rend())
+            out.events.erase(out.events.begin(), it.base());
+    }
+    if (!out.events.empty())
+        m_lastEvent = out.events.back();
     return out;
 }
 
-QStringList BrokerBridge::publishUrls() const
+void BrokerBridge::pollLoop()
 {
-    QStringList out;
-    if (m_server)
-        for (const auto &url : m_server->publishUrls())
-            out << QString::fromStdString(url);
-    return out;
-}
-
-std::vector<net::ClientInfo> BrokerBridge::clients() const
-{
-    return m_server ? m_server->clients() : std::vector<net::ClientInfo>{};
-}
-
-void BrokerBridge::poll()
-{
-    if (!m_broker)
-        return;
-    auto snap = m_broker->metrics();
-    if (snap && (!m_snapshot || snap->sequence != m_snapshot->sequence)) {
-        m_snapshot = std::move(snap);
-        emit snapshotUpdated(m_snapshot);
+    std::unique_lock lock(m_pollMutex);
+    while (!m_pollStop) {
+        lock.unlock();
+        const bool slow = (++m_pollRound % kSlowRoundEvery) == 0;
+        auto result = std::make_shared<PollResult>(pollOnce(slow));
+        const bool errorChanged = result->error != m_lastPollError;
+        m_lastPollError = result->error;
+        QMetaObject::invokeMethod(
+            this,
+            [this, result, errorChanged] {
+                if (result->snapshot
+                    && (!m_snapshot || result->snapshot->sequence != m_snapshot->sequence)) {
+                    m_snapshot = result->snapshot;
+                    emit snapshotUpdated(m_snapshot);
+                }
+                if (result->clients) {
+                    m_clients = std::move(*result->clients);
+                    emit clientsUpdated();
+                }
+                if (!result->events.empty())
+                    emit eventsArrived(result->events);
+                if (errorChanged && !result->error.isEmpty())
+                    emit brokerError(result->error);
+            },
+            Qt::QueuedConnection);
+        lock.lock();
+        m_pollCv.wait_for(lock, std::chrono::milliseconds(kPollIntervalMs),
+                          [this] { return m_pollStop; });
     }
+}
+
+void BrokerBridge::requestHistory(QObject *context, const QString &entity, qint64 fromMs,
+                                  qint64 toMs,
+                                  std::function<void(Result<std::vector<HistoryPoint>>)> done)
+{
+    using Points = Result<std::vector<HistoryPoint>>;
+    sim::EmbeddedBroker *embedded = m_embedded.get();
+    const std::string name = entity.toStdString();
+    submit<Points>(
+        context,
+        [embedded, name, fromMs, toMs](BrokerSession &s) -> Points {
+            if (embedded)
+                return embedded->metricsHistory(name, fromMs, toMs);
+            auto reply = s.connection->call(
+                {{"op", "history"}, {"entity", name}, {"from_ms", fromMs}, {"to_ms", toMs}},
+                10000);
+            if (!reply)
+                return reply.error();
+            std::vector<HistoryPoint> points;
+            for (const auto &p : reply->value("points", client::Json::array()))
+                points.push_back({p.value("timestamp_ms", int64_t{0}),
+                                  p.value("records_in_per_s", 0.0),
+                                  p.value("bytes_in_per_s", 0.0),
+                                  p.value("records_out_per_s", 0.0),
+                                  p.value("bytes_out_per_s", 0.0), p.value("lag", int64_t{0}),
+                                  p.value("p50_us", int64_t{0}), p.value("p99_us", int64_t{0})});
+            return points;
+        },
+        std::move(done));
 }
 
 } // namespace eddy::ui

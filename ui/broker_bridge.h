@@ -1,19 +1,49 @@
 #pragma once
 
+#include "admin.h"
 #include "broker.h"
-#include "broker_server.h"
+#include "connection.h"
+#include "embedded_broker.h"
+#include "metrics.h"
+#include "protocol_handler.h"
 
 #include <QObject>
+#include <QPointer>
 #include <QString>
-#include <QTimer>
+#include <QStringList>
+#include <QThreadPool>
 
+#include <atomic>
+#include <condition_variable>
+#include <functional>
 #include <memory>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <vector>
 
 namespace eddy::ui {
 
-// The studio's single link to the broker engine. It owns the embedded broker, polls its
-// immutable metric snapshots on a timer (the GUI never blocks on the engine) and forwards
-// commands. Everything else in ui/ talks to this object, never to the engine.
+// The studio's own client of the broker, used on the bridge's worker threads only: one
+// connection (inproc:// to the embedded broker, or the remote URL) and an Admin on it.
+struct BrokerSession {
+    std::shared_ptr<client::Connection> connection;
+    std::unique_ptr<client::Admin> admin;
+};
+
+// How the studio runs its embedded broker.
+struct EmbeddedSettings {
+    QString dataDir;
+    QStringList listen;  // request endpoints for external clients (none: embedded use only)
+    QStringList publish; // live-stream endpoints
+    Durability durability = Durability::Fast;
+};
+
+// The studio's single link to the broker engine. It hosts the embedded broker (or dials a remote
+// one), pulls immutable metric snapshots, the client list and new broker events on its own
+// thread and hands them to the GUI thread by queued calls, and runs commands on worker threads
+// (submit). The GUI thread never waits on the broker. Everything else in ui/ talks to this
+// object, never to the engine.
 class BrokerBridge : public QObject
 {
     Q_OBJECT
@@ -22,35 +52,99 @@ public:
     explicit BrokerBridge(QObject *parent = nullptr);
     ~BrokerBridge() override;
 
-    // Opens the embedded broker on dataDir and serves it to external clients on the given
-    // request and live-stream URLs (none: embedded use only). Returns false and sets
-    // lastError() on failure.
-    bool openEmbedded(const QString &dataDir, const QStringList &listen = {},
-                      const QStringList &publish = {}, Durability durability = Durability::Fast);
+    // Opens the embedded broker on settings.dataDir, serving it to the studio's own clients on
+    // an inproc:// endpoint and to external clients on settings.listen. Returns false and sets
+    // lastError() when the broker cannot open; endpoints that fail to bind are reported through
+    // lastError() and brokerError while the broker still serves the studio.
+    bool openEmbedded(const EmbeddedSettings &settings);
+    // Dials a remote `eddy broker` at url. Returns false and sets lastError() when unreachable.
+    bool connectRemote(const QString &url);
+    // Stops polling, aborts running commands and closes the broker (or the connection).
     void close();
-    bool isOpen() const { return m_broker != nullptr; }
+
+    bool isOpen() const { return m_session != nullptr; }
+    bool isEmbedded() const { return m_embedded != nullptr; }
     QString dataDir() const { return m_dataDir; }
     QString lastError() const { return m_lastError; }
+    // The URL the studio's own clients (simulations, browser) dial.
+    QString clientUrl() const { return m_clientUrl; }
+    // The embedded broker, the BrokerControl of simulations; null when connected remotely.
+    sim::EmbeddedBroker *embedded() const { return m_embedded.get(); }
 
-    // The latest snapshot (null before openEmbedded succeeded).
+    // The latest snapshot (null until the first arrived).
     MetricsSnapshotPtr snapshot() const { return m_snapshot; }
-    // Endpoints actually served (ports resolved), and the clients connected to them.
-    QStringList requestUrls() const;
-    QStringList publishUrls() const;
-    std::vector<net::ClientInfo> clients() const;
+    // Network clients of the broker as last polled (every 500 ms).
+    const std::vector<net::ClientInfo> &clients() const { return m_clients; }
+    // Endpoints actually served (ports resolved); the remote URL when connected remotely.
+    QStringList requestUrls() const { return m_requestUrls; }
+    QStringList publishUrls() const { return m_publishUrls; }
+
+    // Runs job on a worker thread with the studio's session and hands its result to done on the
+    // GUI thread, unless context was destroyed meanwhile. Jobs may block (a long-poll fetch);
+    // close() aborts them through the connection. Without an open broker done is not called.
+    template <class T>
+    void submit(QObject *context, std::function<T(BrokerSession &)> job,
+                std::function<void(T)> done)
+    {
+        auto session = m_session;
+        if (!session)
+            return;
+        QPointer<QObject> guard(context);
+        m_pool.start([this, session, guard, job = std::move(job), done = std::move(done)] {
+            auto result = std::make_shared<T>(job(*session));
+            QMetaObject::invokeMethod(
+                this,
+                [guard, result, done] {
+                    if (guard)
+                        done(std::move(*result));
+                },
+                Qt::QueuedConnection);
+        });
+    }
+
+    // Persisted metric history of an entity ("broker", "topic/NAME", "group/NAME"), read
+    // asynchronously from the broker's SQLite history.
+    void requestHistory(QObject *context, const QString &entity, qint64 fromMs, qint64 toMs,
+                        std::function<void(Result<std::vector<HistoryPoint>>)> done);
 
 signals:
     // A new snapshot arrived (about every 100 ms while open).
     void snapshotUpdated(eddy::MetricsSnapshotPtr snapshot);
+    // clients() changed.
+    void clientsUpdated();
+    // Broker events published since the last call, oldest first.
+    void eventsArrived(const std::vector<eddy::BrokerEvent> &events);
     void brokerError(const QString &message);
 
 private:
-    void poll();
+    bool openSession(const std::string &url);
+    void startPolling();
+    void pollLoop();
+    // One round of the poll thread; returns what to hand to the GUI thread.
+    struct PollResult {
+        MetricsSnapshotPtr snapshot;
+        std::optional<std::vector<net::ClientInfo>> clients;
+        std::vector<BrokerEvent> events;
+        QString error;
+    };
+    PollResult pollOnce(bool slowRound);
 
-    std::unique_ptr<Broker> m_broker;
-    std::unique_ptr<net::BrokerServer> m_server;
-    QTimer m_timer;
+    std::unique_ptr<sim::EmbeddedBroker> m_embedded;
+    std::shared_ptr<BrokerSession> m_session; // shared with running jobs
+    QThreadPool m_pool;
+    std::thread m_pollThread;
+    std::mutex m_pollMutex;
+    std::condition_variable m_pollCv;
+    bool m_pollStop = false;
+    int m_pollRound = 0;
+    std::optional<BrokerEvent> m_lastEvent; // poll thread only
+    QString m_lastPollError;               // poll thread only
+
     MetricsSnapshotPtr m_snapshot;
+    std::vector<net::ClientInfo> m_clients;
+    QStringList m_requestUrls;
+    QStringList m_publishUrls;
+    QString m_clientUrl;
     QString m_dataDir;
     QString m_lastError;
 };

@@ -414,6 +414,99 @@ Json metricsToJson(const MetricsSnapshot &s)
                 {"groups", std::move(groups)}};
 }
 
+namespace {
+
+LatencySummary latencyFromJson(const Json &j)
+{
+    LatencySummary l;
+    if (!j.is_object())
+        return l;
+    l.count = j.value("count", uint64_t{0});
+    l.p50Us = j.value("p50_us", int64_t{0});
+    l.p90Us = j.value("p90_us", int64_t{0});
+    l.p99Us = j.value("p99_us", int64_t{0});
+    l.maxUs = j.value("max_us", int64_t{0});
+    return l;
+}
+
+Rates ratesFromJson(const Json &j)
+{
+    Rates r;
+    if (!j.is_object())
+        return r;
+    r.recordsInPerSec = j.value("records_in_per_s", 0.0);
+    r.bytesInPerSec = j.value("bytes_in_per_s", 0.0);
+    r.recordsOutPerSec = j.value("records_out_per_s", 0.0);
+    r.bytesOutPerSec = j.value("bytes_out_per_s", 0.0);
+    r.recordsInTotal = j.value("records_in_total", uint64_t{0});
+    r.bytesInTotal = j.value("bytes_in_total", uint64_t{0});
+    r.recordsOutTotal = j.value("records_out_total", uint64_t{0});
+    r.bytesOutTotal = j.value("bytes_out_total", uint64_t{0});
+    return r;
+}
+
+GroupState groupStateFromName(const std::string &name)
+{
+    for (auto s : {GroupState::Empty, GroupState::Stable, GroupState::Rebalancing,
+                   GroupState::Dead})
+        if (groupStateName(s) == name)
+            return s;
+    return GroupState::Empty;
+}
+
+} // namespace
+
+Result<MetricsSnapshot> metricsFromJson(const Json &j)
+{
+    if (!j.is_object() || !j.contains("topics") || !j["topics"].is_array())
+        return makeError(Errc::MalformedRequest, "metrics: not a snapshot object");
+    // nlohmann throws on a wrong type inside value(); a malformed reply must stay a value.
+    try {
+        MetricsSnapshot s;
+        s.sequence = j.value("sequence", uint64_t{0});
+        s.timestampMs = j.value("timestamp_ms", int64_t{0});
+        s.broker = ratesFromJson(j.value("broker", Json::object()));
+        s.latency = latencyFromJson(j.value("latency", Json::object()));
+        for (const auto &t : j["topics"]) {
+            TopicMetrics tm;
+            tm.name = t.value("name", std::string());
+            tm.records = t.value("records", int64_t{0});
+            tm.sizeBytes = t.value("size_bytes", int64_t{0});
+            tm.rates = ratesFromJson(t.value("rates", Json::object()));
+            tm.latency = latencyFromJson(t.value("latency", Json::object()));
+            for (const auto &p : t.value("partitions", Json::array())) {
+                PartitionMetrics pm;
+                pm.partition = p.value("partition", 0);
+                pm.logStartOffset = p.value("log_start_offset", int64_t{0});
+                pm.highWatermark = p.value("high_watermark", int64_t{0});
+                pm.sizeBytes = p.value("size_bytes", int64_t{0});
+                pm.rates = ratesFromJson(p.value("rates", Json::object()));
+                tm.partitions.push_back(pm);
+            }
+            s.topics.push_back(std::move(tm));
+        }
+        for (const auto &g : j.value("groups", Json::array())) {
+            GroupMetrics gm;
+            gm.name = g.value("name", std::string());
+            gm.state = groupStateFromName(g.value("state", std::string()));
+            gm.generation = g.value("generation", 0);
+            gm.members = g.value("members", 0);
+            gm.totalLag = g.value("total_lag", int64_t{0});
+            gm.rates = ratesFromJson(g.value("rates", Json::object()));
+            gm.latency = latencyFromJson(g.value("latency", Json::object()));
+            for (const auto &p : g.value("partitions", Json::array()))
+                gm.partitions.push_back({p.value("topic", std::string()),
+                                         p.value("partition", 0), p.value("committed", int64_t{-1}),
+                                         p.value("high_watermark", int64_t{0}),
+                                         p.value("lag", int64_t{0})});
+            s.groups.push_back(std::move(gm));
+        }
+        return s;
+    } catch (const Json::exception &e) {
+        return makeError(Errc::MalformedRequest, std::string("metrics: ") + e.what());
+    }
+}
+
 Json eventToJson(const BrokerEvent &e)
 {
     return Json{{"timestamp_ms", e.timestampMs},

@@ -50,6 +50,9 @@ Json committedToJson(const CommittedOffset &c);
 Json groupDescriptionToJson(const GroupDescription &d);
 Json groupListingToJson(const GroupListing &g);
 Json metricsToJson(const MetricsSnapshot &snapshot);
+// The inverse of metricsToJson, for a client that watches a remote broker. Missing numbers read
+// as 0; a reply that is not a snapshot object at all is MalformedRequest.
+Result<MetricsSnapshot> metricsFromJson(const Json &j);
 Json eventToJson(const BrokerEvent &event);
 Json latencyToJson(const LatencySummary &l);
 Json ratesToJson(const Rates &r);

@@ -24,7 +24,7 @@ void TestMainWindow::showsTopicsProducedByExternalClients()
 {
     QTemporaryDir dir;
     eddy::ui::BrokerBridge bridge;
-    QVERIFY(bridge.openEmbedded(dir.path(), {"inproc://ui-test"}, {}));
+    QVERIFY(bridge.openEmbedded({dir.path(), {}, {}}));
     QCOMPARE(bridge.requestUrls(), QStringList{"inproc://ui-test"});
     eddy::ui::MainWindow window(&bridge);
     window.show();
@@ -75,7 +75,7 @@ void TestMainWindow::reportsABrokerThatCannotOpen()
     f.close();
     eddy::ui::BrokerBridge bridge;
     QSignalSpy errors(&bridge, &eddy::ui::BrokerBridge::brokerError);
-    QVERIFY(!bridge.openEmbedded(file));
+    QVERIFY(!bridge.openEmbedded({file, {}, {}}));
     QCOMPARE(errors.count(), 1);
     QVERIFY(bridge.lastError().startsWith("STORAGE_ERROR"));
     eddy::ui::MainWindow window(&bridge);
