@@ -46,13 +46,33 @@ FaultTimeline::FaultTimeline(SimulationController *controller, QWidget *parent)
     m_tree->setRootIsDecorated(false);
     m_tree->header()->setSectionResizeMode(QHeaderView::ResizeToContents);
     layout->addWidget(m_tree);
+    connect(controller, &SimulationController::faultStarted, this,
+            [this](int id, const sim::FaultSpec &f) { noteStarted(id, f); });
     connect(controller, &SimulationController::stateChanged, this, [this](auto state) {
         if (state == SimulationController::State::Running && m_controller->elapsedS() < 1) {
+            m_runStartWall = wallNowS();
             // A new run: forget the previous run's faults (broker faults still on stay).
             std::erase_if(m_records, [](const FaultRecord &r) { return !r.end || r.endedWallS; });
             render();
         }
     });
+}
+
+void FaultTimeline::noteStarted(int id, const sim::FaultSpec &fault)
+{
+    // Instant faults (crash, restart) end as they strike, before a poll could see them.
+    if (std::any_of(m_records.begin(), m_records.end(),
+                    [&](const FaultRecord &r) { return r.runnerId == id; }))
+        return;
+    FaultRecord r;
+    r.runnerId = id;
+    r.spec = fault;
+    r.live = true;
+    r.startedS = m_controller->elapsedS();
+    r.startedWallS = wallNowS();
+    m_records.push_back(r);
+    render();
+    emit recordsChanged();
 }
 
 void FaultTimeline::setSchedule(const std::vector<sim::FaultSpec> &faults)
@@ -142,6 +162,24 @@ void FaultTimeline::applyReport(const sim::Report &report)
             r.endedS = o.endS;
             break;
         }
+    }
+    // Faults the polls never saw active (a scheduled instant fault) still belong on the record.
+    const double runStartWall = m_runStartWall > 0 ? m_runStartWall
+                                                   : wallNowS() - report.durationS;
+    for (std::size_t i = 0; i < report.faults.size(); ++i) {
+        if (used[i])
+            continue;
+        const auto &o = report.faults[i];
+        FaultRecord r;
+        r.spec.kind = o.kind;
+        r.spec.target = o.target;
+        r.live = o.live;
+        r.startedS = o.startS;
+        r.endedS = o.endS;
+        r.startedWallS = runStartWall + o.startS;
+        r.endedWallS = runStartWall + o.endS;
+        r.recoveryS = o.recoveryS;
+        m_records.push_back(r);
     }
     render();
     emit recordsChanged();

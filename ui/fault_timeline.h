@@ -56,11 +56,13 @@ signals:
     void recordsChanged();
 
 private:
+    void noteStarted(int id, const sim::FaultSpec &fault);
     void render();
 
     SimulationController *m_controller;
     std::vector<sim::FaultSpec> m_schedule;
     std::vector<FaultRecord> m_records; // started faults, in start order
+    double m_runStartWall = 0;          // wall clock of the current run's start (pauses aside)
     QTreeWidget *m_tree;
 };
 
