@@ -2,6 +2,8 @@
 // shows the main window. --screenshot FILE --after SECONDS renders the window into FILE after
 // that time and exits (docs and tests run it under xvfb-run or QT_QPA_PLATFORM=offscreen).
 #include "broker_bridge.h"
+#include "charts_panel.h"
+#include "frame_monitor.h"
 #include "main_window.h"
 #include "theme.h"
 
@@ -39,8 +41,15 @@ int main(int argc, char **argv)
     QCommandLineOption screenshot("screenshot", "Save a screenshot to FILE and quit.", "file");
     QCommandLineOption after("after", "Seconds before the screenshot (default 2).", "seconds",
                              "2");
+    QCommandLineOption windowSize("window-size", "Window size WIDTHxHEIGHT (screenshots).",
+                                  "size");
+    QCommandLineOption benchFrames(
+        "bench-frames",
+        "Measure GUI-thread frame delays for SECONDS (while a load runs), print them as JSON "
+        "and quit.",
+        "seconds");
     parser.addOptions({scenario, run, data, listen, pub, noNetwork, connectTo, durable, theme,
-                       screenshot, after});
+                       screenshot, after, windowSize, benchFrames});
     parser.process(app);
 
     QSettings settings;
@@ -74,6 +83,11 @@ int main(int argc, char **argv)
         std::fprintf(stderr, "eddy-studio: %s\n", qPrintable(bridge.lastError()));
 
     eddy::ui::MainWindow window(&bridge);
+    if (parser.isSet(windowSize)) {
+        const QStringList wh = parser.value(windowSize).split('x');
+        if (wh.size() == 2)
+            window.resize(wh[0].toInt(), wh[1].toInt());
+    }
     window.show();
     if (parser.isSet(scenario) && window.openScenario(parser.value(scenario), true)
         && parser.isSet(run))
@@ -87,6 +101,28 @@ int main(int argc, char **argv)
                 std::fprintf(stderr, "eddy-studio: cannot write %s\n",
                              qPrintable(parser.value(screenshot)));
             QApplication::exit(saved ? 0 : 1);
+        });
+    }
+    eddy::ui::FrameMonitor monitor;
+    if (parser.isSet(benchFrames)) {
+        using Chart = eddy::ui::ChartsPanel::Chart;
+        for (auto c : {Chart::Throughput, Chart::Lag, Chart::Latency})
+            monitor.watch(window.charts()->plot(c));
+        monitor.start();
+        const int ms = static_cast<int>(parser.value(benchFrames).toDouble() * 1000);
+        QTimer::singleShot(ms, &window, [&] {
+            const auto f = monitor.figures();
+            const auto snap = bridge.snapshot();
+            std::printf("{\"seconds\": %.1f, \"ticks\": %zu, \"frame_p50_ms\": %.2f, "
+                        "\"frame_p99_ms\": %.2f, \"frame_max_ms\": %.2f, "
+                        "\"stalls_over_50ms\": %zu, \"replots\": %zu, "
+                        "\"replots_per_s\": %.1f, \"replot_p99_ms\": %.2f, "
+                        "\"broker_records_in_per_s\": %.0f}\n",
+                        f.seconds, f.ticks, f.p50Ms, f.p99Ms, f.maxMs, f.stallsOver50Ms,
+                        f.replots, f.replotsPerSec, f.replotP99Ms,
+                        snap ? snap->broker.recordsInPerSec : 0.0);
+            std::fflush(stdout);
+            QApplication::exit(0);
         });
     }
     return QApplication::exec();

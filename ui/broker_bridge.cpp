@@ -26,6 +26,21 @@ bool sameEvent(const BrokerEvent &a, const BrokerEvent &b)
            && a.detail == b.detail;
 }
 
+// Lenient field readers for replies from a remote broker: a missing or null field (a client
+// without a client id) reads as empty, never as an exception on the poll thread.
+std::string text(const client::Json &j, const char *key)
+{
+    const auto it = j.find(key);
+    return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
+template <class T>
+T number(const client::Json &j, const char *key)
+{
+    const auto it = j.find(key);
+    return it != j.end() && it->is_number() ? it->get<T>() : T{};
+}
+
 QStringList toQStringList(const std::vector<std::string> &v)
 {
     QStringList out;
@@ -123,6 +138,8 @@ bool BrokerBridge::openSession(const std::string &url)
         emit brokerError(m_lastError);
         return false;
     }
+    // Name the studio's own connection so views can tell it from the broker's other clients.
+    (void)(*connection)->call({{"op", "hello"}, {"client_id", kStudioClientId}}, 5000);
     auto session = std::make_shared<BrokerSession>();
     session->connection = *connection;
     session->admin = std::make_unique<client::Admin>(session->connection, 10000);
@@ -185,26 +202,29 @@ BrokerBridge::PollResult BrokerBridge::pollOnce(bool slowRound)
             if (auto clients = m_session->admin->clients(); clients && clients->is_array()) {
                 std::vector<net::ClientInfo> list;
                 for (const auto &c : *clients) {
+                    if (!c.is_object())
+                        continue;
                     net::ClientInfo info;
-                    info.id = c.value("id", 0u);
-                    info.address = c.value("address", std::string());
-                    info.role = c.value("role", std::string());
-                    info.clientId = c.value("client_id", std::string());
-                    info.connectedMs = c.value("connected_ms", int64_t{0});
-                    info.requests = c.value("requests", uint64_t{0});
-                    info.requestsPerSec = c.value("requests_per_s", 0.0);
-                    info.lastOp = c.value("last_op", std::string());
+                    info.id = number<uint32_t>(c, "id");
+                    info.address = text(c, "address");
+                    info.role = text(c, "role");
+                    info.clientId = text(c, "client_id");
+                    info.principal = text(c, "principal");
+                    info.connectedMs = number<int64_t>(c, "connected_ms");
+                    info.requests = number<uint64_t>(c, "requests");
+                    info.requestsPerSec = number<double>(c, "requests_per_s");
+                    info.lastOp = text(c, "last_op");
                     list.push_back(std::move(info));
                 }
                 out.clients = std::move(list);
             }
             auto events = m_session->connection->call({{"op", "events"}}, 5000);
-            if (events && (*events)["events"].is_array())
+            if (events && events->contains("events") && (*events)["events"].is_array())
                 for (const auto &e : (*events)["events"])
-                    out.events.push_back({e.value("timestamp_ms", int64_t{0}),
-                                          e.value("kind", std::string()),
-                                          e.value("subject", std::string()),
-                                          e.value("detail", std::string())});
+                    if (e.is_object())
+                        out.events.push_back({number<int64_t>(e, "timestamp_ms"),
+                                              text(e, "kind"), text(e, "subject"),
+                                              text(e, "detail")});
         }
     }
     // Keep only events after the last one handed over (the broker returns its last 1,000).
@@ -270,13 +290,18 @@ void BrokerBridge::requestHistory(QObject *context, const QString &entity, qint6
             if (!reply)
                 return reply.error();
             std::vector<HistoryPoint> points;
-            for (const auto &p : reply->value("points", client::Json::array()))
-                points.push_back({p.value("timestamp_ms", int64_t{0}),
-                                  p.value("records_in_per_s", 0.0),
-                                  p.value("bytes_in_per_s", 0.0),
-                                  p.value("records_out_per_s", 0.0),
-                                  p.value("bytes_out_per_s", 0.0), p.value("lag", int64_t{0}),
-                                  p.value("p50_us", int64_t{0}), p.value("p99_us", int64_t{0})});
+            const auto it = reply->find("points");
+            if (it == reply->end() || !it->is_array())
+                return makeError(Errc::MalformedRequest, "history: no points in the reply");
+            for (const auto &p : *it)
+                if (p.is_object())
+                    points.push_back({number<int64_t>(p, "timestamp_ms"),
+                                      number<double>(p, "records_in_per_s"),
+                                      number<double>(p, "bytes_in_per_s"),
+                                      number<double>(p, "records_out_per_s"),
+                                      number<double>(p, "bytes_out_per_s"),
+                                      number<int64_t>(p, "lag"), number<int64_t>(p, "p50_us"),
+                                      number<int64_t>(p, "p99_us")});
             return points;
         },
         std::move(done));

@@ -31,6 +31,10 @@ struct BrokerSession {
     std::unique_ptr<client::Admin> admin;
 };
 
+// The client id the studio's own connection announces (hello), so it is not shown as an
+// external client of a remote broker.
+inline constexpr const char *kStudioClientId = "eddy-studio";
+
 // How the studio runs its embedded broker.
 struct EmbeddedSettings {
     QString dataDir;

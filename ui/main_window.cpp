@@ -408,7 +408,7 @@ void MainWindow::refreshLive()
 
     int external = 0;
     for (const auto &c : live.clients)
-        if (c.address.rfind("inproc", 0) != 0)
+        if (isExternalClient(c))
             ++external;
     m_statusClients->setText(QString("clients %1 (%2 external)").arg(live.clients.size()).arg(external));
     switch (m_controller->state()) {

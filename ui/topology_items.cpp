@@ -14,7 +14,7 @@ namespace eddy::ui {
 
 namespace {
 
-constexpr qreal kWidth = 190;
+constexpr qreal kWidth = 178;
 constexpr qreal kHeader = 26;
 constexpr qreal kLine = 17;
 constexpr qreal kPort = 10;

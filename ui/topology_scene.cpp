@@ -2,6 +2,8 @@
 // scenario itself; the view turns gestures into ScenarioDocument edits and the scene redraws.
 #include "topology_scene.h"
 
+#include "broker_bridge.h"
+
 #include <QGraphicsView>
 
 #include <algorithm>
@@ -11,7 +13,7 @@ namespace eddy::ui {
 
 namespace {
 
-constexpr qreal kLayerGap = 270;
+constexpr qreal kLayerGap = 240;
 constexpr qreal kRowGap = 30;
 constexpr qreal kNodeHeight = 110; // a typical node with a few instance lines
 
@@ -35,13 +37,14 @@ QString compact(double v)
     return QString::number(v, 'f', 0);
 }
 
-bool isExternal(const net::ClientInfo &c)
-{
-    // The studio's own simulated clients and its bridge dial inproc://.
-    return c.address.rfind("inproc", 0) != 0;
-}
-
 } // namespace
+
+bool isExternalClient(const net::ClientInfo &c)
+{
+    // The studio's own simulated clients and its bridge dial inproc://; its connection to a
+    // remote broker announces itself as kStudioClientId.
+    return c.address.rfind("inproc", 0) != 0 && c.clientId != kStudioClientId;
+}
 
 TopologyScene::TopologyScene(ScenarioDocument *document, QObject *parent)
     : QGraphicsScene(parent), m_document(document)
@@ -338,7 +341,7 @@ void TopologyScene::applyLive(const LiveView &live)
         if (n->kind() == NodeItem::Kind::External)
             nextY = std::max(nextY, n->pos().y() + n->boundingRect().height() + kRowGap);
     for (const auto &c : live.clients) {
-        if (!isExternal(c))
+        if (!isExternalClient(c))
             continue;
         const QString name = QString::fromStdString(c.clientId.empty() ? c.address : c.clientId)
                              + QString(" (#%1)").arg(c.id);
@@ -353,9 +356,13 @@ void TopologyScene::applyLive(const LiveView &live)
             nextY += kNodeHeight;
         }
         n->setHealth(Health::Healthy);
-        n->setSubtitle(QString("%1 · %2 req/s")
+        // "as whom": the principal it authenticated as, when the broker checks tokens.
+        n->setSubtitle(QString("%1 · %2 req/s%3")
                            .arg(QString::fromStdString(c.role))
-                           .arg(c.requestsPerSec, 0, 'f', 0));
+                           .arg(c.requestsPerSec, 0, 'f', 0)
+                           .arg(c.principal.empty()
+                                    ? QString()
+                                    : " · as " + QString::fromStdString(c.principal)));
         n->setInstances({{QString::fromStdString(c.address),
                           "last " + QString::fromStdString(c.lastOp), Health::Healthy}});
     }

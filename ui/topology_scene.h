@@ -14,6 +14,10 @@
 
 namespace eddy::ui {
 
+// Whether a network client is someone else's (not the studio's own simulated clients or its own
+// connection): those get a node of their own and count as external.
+bool isExternalClient(const net::ClientInfo &client);
+
 // What the canvas shows live, gathered by the main window from the bridge and the simulation.
 struct LiveView {
     MetricsSnapshotPtr snapshot;

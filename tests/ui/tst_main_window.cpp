@@ -2,6 +2,7 @@
 // socket over loopback tcp) creates a topic and produces; the topics table, the status bar and
 // the canvas (an external-client node) show what the engine measured.
 #include "broker_bridge.h"
+#include "broker_server.h"
 #include "main_window.h"
 #include "req_client.h"
 #include "topology_scene.h"
@@ -20,6 +21,7 @@ private slots:
     void init() { QStandardPaths::setTestModeEnabled(true); }
     void showsTopicsProducedByExternalClients();
     void reportsABrokerThatCannotOpen();
+    void watchesARemoteBroker();
 };
 
 void TestMainWindow::showsTopicsProducedByExternalClients()
@@ -85,6 +87,49 @@ void TestMainWindow::reportsABrokerThatCannotOpen()
     QVERIFY(bridge.lastError().startsWith("STORAGE_ERROR"));
     eddy::ui::MainWindow window(&bridge);
     QVERIFY2(window.statusText().contains("broker not running"), qPrintable(window.statusText()));
+}
+
+void TestMainWindow::watchesARemoteBroker()
+{
+    // `eddy-studio --connect URL`: a broker in another place (here: this process, over tcp).
+    QTemporaryDir dir;
+    eddy::BrokerConfig config;
+    config.dataDir = dir.path().toStdString();
+    auto broker = eddy::Broker::open(config);
+    QVERIFY(broker);
+    eddy::net::BrokerServerOptions options;
+    options.requests.listen = {"tcp://127.0.0.1:0"};
+    options.publish.clear();
+    auto server = eddy::net::BrokerServer::start(**broker, options);
+    QVERIFY(server);
+    const std::string url = (*server)->requestUrls().front();
+    ReqClient client(url);
+    QCOMPARE(client.call({{"op", "create_topic"}, {"topic", "remote"}, {"partitions", 2}})
+                 .value("ok", false),
+             true);
+    QCOMPARE(client.call({{"op", "produce"}, {"topic", "remote"}, {"value", "x"}}).value("ok", false),
+             true);
+
+    eddy::ui::BrokerBridge bridge;
+    QVERIFY(bridge.connectRemote(QString::fromStdString(url)));
+    QVERIFY(!bridge.isEmbedded());
+    eddy::ui::MainWindow window(&bridge);
+    QTableWidget *table = nullptr;
+    for (auto *t : window.findChildren<QTableWidget *>())
+        if (t->columnCount() == 7)
+            table = t;
+    QVERIFY(table);
+    QTRY_COMPARE_WITH_TIMEOUT(table->rowCount(), 1, 3000);
+    QCOMPARE(table->item(0, 0)->text(), QString("remote"));
+    QCOMPARE(table->item(0, 1)->text(), QString("2"));
+    QVERIFY2(window.statusText().contains("connected to " + QString::fromStdString(url)),
+             qPrintable(window.statusText()));
+    // The other client shows up through the clients op; the studio's own connection does not
+    // count as external.
+    QTRY_VERIFY2_WITH_TIMEOUT(window.statusText().contains("clients 2 (1 external)"),
+                              qPrintable(window.statusText()), 3000);
+    bridge.close();
+    (*server)->stop();
 }
 
 QTEST_MAIN(TestMainWindow)
