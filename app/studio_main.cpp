@@ -5,6 +5,7 @@
 #include "charts_panel.h"
 #include "frame_monitor.h"
 #include "main_window.h"
+#include "nng_server.h"
 #include "theme.h"
 
 #include <QApplication>
@@ -36,6 +37,13 @@ int main(int argc, char **argv)
     QCommandLineOption noNetwork("no-network", "Serve no network endpoints.");
     QCommandLineOption connectTo("connect", "Use the remote broker at URL instead of hosting one.",
                                  "url");
+    QCommandLineOption token("token", "Token for --connect to a broker with access control "
+                                      "(default: $EDDY_TOKEN).",
+                             "token");
+    QCommandLineOption allowRemote("allow-remote",
+                                   "Allow --listen on a non-loopback address (the embedded "
+                                   "broker has no access control: anyone who reaches it can "
+                                   "use it).");
     QCommandLineOption durable("durable", "Run the embedded broker with durable (fsync) acks.");
     QCommandLineOption theme("theme", "light or dark (remembered).", "name");
     QCommandLineOption screenshot("screenshot", "Save a screenshot to FILE and quit.", "file");
@@ -49,7 +57,7 @@ int main(int argc, char **argv)
         "and quit.",
         "seconds");
     parser.addOptions({scenario, run, data, listen, pub, noNetwork, connectTo, durable, theme,
-                       screenshot, after, windowSize, benchFrames});
+                       screenshot, after, windowSize, benchFrames, token, allowRemote});
     parser.process(app);
 
     QSettings settings;
@@ -59,7 +67,9 @@ int main(int argc, char **argv)
 
     eddy::ui::BrokerBridge bridge;
     if (parser.isSet(connectTo)) {
-        bridge.connectRemote(parser.value(connectTo));
+        const QString secret = parser.isSet(token) ? parser.value(token)
+                                                   : qEnvironmentVariable("EDDY_TOKEN");
+        bridge.connectRemote(parser.value(connectTo), secret);
     } else {
         eddy::ui::EmbeddedSettings embedded;
         embedded.dataDir =
@@ -74,6 +84,21 @@ int main(int argc, char **argv)
         if (parser.isSet(noNetwork)) {
             embedded.listen.clear();
             embedded.publish.clear();
+        }
+        for (const auto &url : embedded.listen + embedded.publish) {
+            if (eddy::net::isLoopbackUrl(url.toStdString()))
+                continue;
+            if (!parser.isSet(allowRemote)) {
+                std::fprintf(stderr,
+                             "eddy-studio: %s is not a loopback address; pass --allow-remote to "
+                             "serve it anyway\n",
+                             qPrintable(url));
+                return 2;
+            }
+            std::fprintf(stderr,
+                         "eddy-studio: warning: serving %s without authentication: anyone who "
+                         "can reach it can read, write and inject faults\n",
+                         qPrintable(url));
         }
         if (parser.isSet(durable))
             embedded.durability = eddy::Durability::Durable;

@@ -116,10 +116,10 @@ bool BrokerBridge::openEmbedded(const EmbeddedSettings &settings)
     return true;
 }
 
-bool BrokerBridge::connectRemote(const QString &url)
+bool BrokerBridge::connectRemote(const QString &url, const QString &token)
 {
     close();
-    if (!openSession(url.toStdString()))
+    if (!openSession(url.toStdString(), token.toStdString()))
         return false;
     m_lastError.clear();
     m_dataDir.clear();
@@ -130,9 +130,12 @@ bool BrokerBridge::connectRemote(const QString &url)
     return true;
 }
 
-bool BrokerBridge::openSession(const std::string &url)
+bool BrokerBridge::openSession(const std::string &url, const std::string &token)
 {
-    auto connection = client::Connection::open(url);
+    client::ConnectionOptions options;
+    options.url = url;
+    options.token = token;
+    auto connection = client::Connection::open(options);
     if (!connection) {
         m_lastError = errorText(connection.error());
         emit brokerError(m_lastError);

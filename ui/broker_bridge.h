@@ -61,8 +61,10 @@ public:
     // lastError() when the broker cannot open; endpoints that fail to bind are reported through
     // lastError() and brokerError while the broker still serves the studio.
     bool openEmbedded(const EmbeddedSettings &settings);
-    // Dials a remote `eddy broker` at url. Returns false and sets lastError() when unreachable.
-    bool connectRemote(const QString &url);
+    // Dials a remote `eddy broker` at url, authenticating with token when it checks access
+    // (docs/security.md; the studio's views need admin rights there). Returns false and sets
+    // lastError() when unreachable or refused.
+    bool connectRemote(const QString &url, const QString &token = {});
     // Stops polling, aborts running commands and closes the broker (or the connection).
     void close();
 
@@ -121,7 +123,7 @@ signals:
     void brokerError(const QString &message);
 
 private:
-    bool openSession(const std::string &url);
+    bool openSession(const std::string &url, const std::string &token = {});
     void startPolling();
     void pollLoop();
     // One round of the poll thread; returns what to hand to the GUI thread.
