@@ -392,11 +392,18 @@ Result<BenchResult> measure(const BenchOptions &o, const client::ConnectionOptio
         }
         r.seconds = std::chrono::duration<double>(Clock::now() - start).count();
         r.records = phase.done.load();
+        // Let the parked long-polls run out rather than closing under them: a socket closed
+        // while a request is between its send and its receive has crashed inside NNG 1.5.
         phase.stopping = true;
-        closeLanes(*consumers);
         {
             std::unique_lock lock(phase.mutex);
-            phase.cv.wait(lock, [&] { return phase.active.load() == 0; });
+            if (!phase.cv.wait_for(lock, std::chrono::milliseconds(o.fetchWaitMs + 5000),
+                                   [&] { return phase.active.load() == 0; })) {
+                lock.unlock();
+                closeLanes(*consumers);
+                lock.lock();
+                phase.cv.wait(lock, [&] { return phase.active.load() == 0; });
+            }
         }
         {
             std::unique_lock lock(sends.mutex);
