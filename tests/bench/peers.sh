@@ -10,18 +10,21 @@
 # usage: tests/bench/peers.sh [--build DIR] [--runs N] [--quick] [--out DIR]
 #   --quick  small record counts: checks the script works, the figures mean little
 #   --out    where the raw JSON of every run goes (default BUILD/peers-results, replaced)
+#   --memory-only  just the memory measurement (fresh Redis and a fresh eddy broker)
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 build="${EDDY_BUILD_DIR:-$root/build}"
 runs=3
 quick=0
+memory_only=0
 out=""
 while [ $# -gt 0 ]; do
     case "$1" in
         --build) build="$2"; shift 2 ;;
         --runs) runs="$2"; shift 2 ;;
         --quick) quick=1; shift ;;
+        --memory-only) memory_only=1; shift ;;
         --out) out="$2"; shift 2 ;;
         -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
         *) echo "peers.sh: unknown option $1" >&2; exit 2 ;;
@@ -148,58 +151,71 @@ for run in $(seq "$runs"); do
     echo "peers.sh: run $run of $runs (load: $(cut -d' ' -f1-3 /proc/loadavg))" >&2
     cut -d' ' -f1-3 /proc/loadavg >"$dir/load"
 
-    # Batched produce: 1,000 records per request, acks=leader, fast durability.
-    bench produce_batched produce --records "$n_batched" --batch 1000 --acks leader \
-        --partitions 4 --connections 4 --inflight 2
-    # Unbatched produce (8 producers, each its own partition), and the same pattern on raw NNG.
-    bench produce_unbatched produce --records "$n_unbatched" --batch 1 --connections 8 \
-        --partitions 8
-    "$nngpeer" --requests "$n_unbatched" --batch 1 --size 100 --connections 8 --json \
-        >"$dir/nng_unbatched.json"
-    # Durable acks with group commit: 50 unbatched producers, and batched.
-    bench produce_durable50 produce --durability durable --acks durable --records "$n_durable" \
-        --batch 1 --connections 50 --partitions 4
-    bench produce_durable_batched produce --durability durable --acks durable \
-        --records "$n_durable_batched" --batch 1000 --partitions 4 --connections 4 --inflight 2
-    "$enginebench" --sqlite-only --durability durable --records "$n_durable_batched" \
-        --size 100 --dir "$tmp/sqlite" >"$dir/sqlite_durable.json"
-    # Consume (batched fetch) from a filled topic.
-    bench consume consume --records "$n_consume" --batch 1000 --partitions 4 --connections 4
-    # Latency: idle and under 10,000 records/s (long-poll fetch), and the raw NNG round trip.
-    bench e2e_idle e2e --records "$n_idle" --rate 200
-    bench e2e_load e2e --records "$n_load" --rate 10000 --partitions 2 --connections 2
-    "$nngpeer" --requests "$n_idle" --rate 200 --batch 1 --size 100 --json >"$dir/nng_idle.json"
-    bench roundtrip roundtrip --records "$n_rtt"
-    "$nngpeer" --requests "$n_rtt" --batch 1 --size 100 --connections 1 --json >"$dir/nng_rtt.json"
-    # Scale: 10 topics x 1,000 partitions, 1,000 connections.
-    bench scale_batched produce --records "$n_scale" --batch 1000 --topics 10 --partitions 1000 \
-        --connections 1000
-    bench scale_unbatched produce --records "$n_scale_unbatched" --batch 1 --topics 10 \
-        --partitions 1000 --connections 1000
+    if [ "$memory_only" = 0 ]; then
+        # Batched produce: 1,000 records per request, acks=leader, fast durability.
+        bench produce_batched produce --records "$n_batched" --batch 1000 --acks leader \
+            --partitions 4 --connections 4 --inflight 2
+        # Unbatched produce (8 producers, each its own partition), and the same pattern on raw NNG.
+        bench produce_unbatched produce --records "$n_unbatched" --batch 1 --connections 8 \
+            --partitions 8
+        "$nngpeer" --requests "$n_unbatched" --batch 1 --size 100 --connections 8 --json \
+            >"$dir/nng_unbatched.json"
+        # Durable acks with group commit: 50 unbatched producers, and batched.
+        bench produce_durable50 produce --durability durable --acks durable --records "$n_durable" \
+            --batch 1 --connections 50 --partitions 4
+        bench produce_durable_batched produce --durability durable --acks durable \
+            --records "$n_durable_batched" --batch 1000 --partitions 4 --connections 4 --inflight 2
+        "$enginebench" --sqlite-only --durability durable --records "$n_durable_batched" \
+            --size 100 --dir "$tmp/sqlite" >"$dir/sqlite_durable.json"
+        # Consume (batched fetch) from a filled topic.
+        bench consume consume --records "$n_consume" --batch 1000 --partitions 4 --connections 4
+        # Latency: idle and under 10,000 records/s (long-poll fetch), and the raw NNG round trip.
+        bench e2e_idle e2e --records "$n_idle" --rate 200
+        bench e2e_load e2e --records "$n_load" --rate 10000 --partitions 2 --connections 2
+        # The same 10,000 records/s sent as 1,000 requests/s of 10 records (latency from the send of
+        # each request: a producer's linger is not counted).
+        bench e2e_load_batched e2e --records "$n_load" --rate 10000 --batch 10 --partitions 2 \
+            --connections 2
+        "$nngpeer" --requests "$n_idle" --rate 200 --batch 1 --size 100 --json >"$dir/nng_idle.json"
+        bench roundtrip roundtrip --records "$n_rtt"
+        "$nngpeer" --requests "$n_rtt" --batch 1 --size 100 --connections 1 --json >"$dir/nng_rtt.json"
+        # Scale: 10 topics x 1,000 partitions, 1,000 connections.
+        bench scale_batched produce --records "$n_scale" --batch 1000 --topics 10 --partitions 1000 \
+            --connections 1000
+        bench scale_unbatched produce --records "$n_scale_unbatched" --batch 1 --topics 10 \
+            --partitions 1000 --connections 1000
 
-    # Redis Streams, no persistence: XADD pipelined (50 clients x 64) and not, then the reads.
+        # Redis Streams, no persistence: XADD pipelined (50 clients x 64) and not, then the reads.
+        start_redis fast
+        redis_bench xadd_p64 -c 50 -P 64 -n "$n_batched"
+        redis_bench xadd_p1 -c 50 -P 1 -n "$n_unbatched"
+        redis-cli -p "$redis_port" del bench >/dev/null
+        redis-benchmark -p "$redis_port" -q -c 50 -P 64 -n "$n_consume" XADD bench '*' f "$value" \
+            >/dev/null
+        "$redispeer" --port "$redis_port" --count 100 --connections 4 >"$dir/xread100.json"
+        "$redispeer" --port "$redis_port" --count 100 --connections 4 --group \
+            >"$dir/xreadgroup100.json"
+        stop_redis
+        # Redis with an fsync per write, 50 unpipelined clients.
+        start_redis always
+        redis_bench xadd_always -c 50 -P 1 -n "$n_durable"
+        stop_redis
+    fi
+
+    # Memory: RSS growth per retained record, a fresh Redis and a fresh eddy broker process,
+    # after N and after 2N records (each measured once the server settled).
     start_redis fast
-    redis_bench xadd_p64 -c 50 -P 64 -n "$n_batched"
-    redis_bench xadd_p1 -c 50 -P 1 -n "$n_unbatched"
-    redis-cli -p "$redis_port" del bench >/dev/null
-    redis-benchmark -p "$redis_port" -q -c 50 -P 64 -n "$n_consume" XADD bench '*' f "$value" \
-        >/dev/null
-    "$redispeer" --port "$redis_port" --count 100 --connections 4 >"$dir/xread100.json"
-    "$redispeer" --port "$redis_port" --count 100 --connections 4 --group \
-        >"$dir/xreadgroup100.json"
-    # Memory: RSS growth per retained record, Redis and an eddy broker process.
-    redis-cli -p "$redis_port" del bench >/dev/null
-    redis-cli -p "$redis_port" memory purge >/dev/null
     before=$(rss_bytes "$redis_pid")
     redis-benchmark -p "$redis_port" -q -c 50 -P 64 -n "$n_mem" XADD bench '*' f "$value" \
         >/dev/null
+    sleep 2
     after=$(rss_bytes "$redis_pid")
-    echo "{\"records\": $n_mem, \"rss_before\": $before, \"rss_after\": $after, \"payload\": 101}" \
-        >"$dir/mem_redis.json"
-    stop_redis
-    # Redis with an fsync per write, 50 unpipelined clients.
-    start_redis always
-    redis_bench xadd_always -c 50 -P 1 -n "$n_durable"
+    redis-benchmark -p "$redis_port" -q -c 50 -P 64 -n "$n_mem" XADD bench '*' f "$value" \
+        >/dev/null
+    sleep 2
+    after2=$(rss_bytes "$redis_pid")
+    echo "{\"records\": $n_mem, \"rss_before\": $before, \"rss_after\": $after," \
+        "\"rss_after_twice\": $after2, \"payload\": 101}" >"$dir/mem_redis.json"
     stop_redis
 
     start_broker
@@ -207,9 +223,11 @@ for run in $(seq "$runs"); do
     before=$(rss_bytes "$broker_pid")
     "$eddy" bench produce --broker "$url" --topic mem --records "$n_mem" --batch 1000 \
         --connections 4 --partitions 4 --json --quiet >"$dir/mem_fill1.json"
+    sleep 2
     after=$(rss_bytes "$broker_pid")
     "$eddy" bench produce --broker "$url" --topic mem --records "$n_mem" --batch 1000 \
         --connections 4 --partitions 4 --json --quiet >"$dir/mem_fill2.json"
+    sleep 2
     after2=$(rss_bytes "$broker_pid")
     echo "{\"records\": $n_mem, \"rss_before\": $before, \"rss_after\": $after," \
         "\"rss_after_twice\": $after2, \"payload\": 100}" >"$dir/mem_eddy.json"

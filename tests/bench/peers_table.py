@@ -14,8 +14,14 @@ def load(run_dir, name):
 
 
 def mem_overhead(m):
-    """RSS growth per retained record, beyond its payload (bytes; negative: less than payload)."""
+    """RSS growth per retained record over the first N records, beyond its payload (bytes;
+    negative: less than the payload)."""
     return (m["rss_after"] - m["rss_before"]) / m["records"] - m["payload"]
+
+
+def mem_overhead_second(m):
+    """The same over the second N records: what one more retained record costs."""
+    return (m["rss_after_twice"] - m["rss_after"]) / m["records"] - m["payload"]
 
 
 def fmt(v, unit):
@@ -77,14 +83,20 @@ ROWS = [
      lambda r: load(r, "nng_idle")["p99_us"], "absolute", None, "us", "abs", 1000.0),
     ("Produce→consume p99 at 10,000 rec/s (long-poll)",
      lambda r: load(r, "e2e_load")["p99_us"], "absolute", None, "us", "abs", 5000.0),
+    ("Produce→consume p99 at 10,000 rec/s sent 10 per request (not the target)",
+     lambda r: load(r, "e2e_load_batched")["p99_us"], "absolute", None, "us", "abs", 5000.0),
     ("Unbatched request round trip p50",
      lambda r: load(r, "roundtrip")["p50_us"],
      "raw NNG round trip p50",
      lambda r: load(r, "nng_rtt")["p50_us"], "us", "le", None),
-    ("RAM per retained record beyond payload",
+    ("RAM per retained record beyond payload, first N records",
      lambda r: mem_overhead(load(r, "mem_eddy")),
-     "Redis stream entry overhead",
+     "Redis stream entry overhead, first N",
      lambda r: mem_overhead(load(r, "mem_redis")), "B", "le", 0.5),
+    ("RAM per retained record beyond payload, second N records",
+     lambda r: mem_overhead_second(load(r, "mem_eddy")),
+     "Redis stream entry overhead, second N",
+     lambda r: mem_overhead_second(load(r, "mem_redis")), "B", "le", None),
     ("Scale: batched produce, 10×1,000 partitions, 1,000 conns",
      lambda r: load(r, "scale_batched")["records_per_s"],
      "Eddy batched produce (4 partitions, 4 conns)",
@@ -130,12 +142,16 @@ def main():
             tgt, met = f"≤ {target}×", "yes" if ratio <= target else "**no**"
         print(f"| {label} | {fmt(em, unit)} | {peer_label} | {fmt(pm, unit)} | "
               f"{ratio:.2f}× | {tgt} | {met} |")
-    m = [load(r, "mem_eddy") for r in runs]
-    print()
-    print("Eddy broker RSS (MiB) before / after N / after 2N records: "
-          + "; ".join(f"{x['rss_before'] / 2**20:.0f} / {x['rss_after'] / 2**20:.0f} / "
-                      f"{x['rss_after_twice'] / 2**20:.0f}" for x in m)
-          + f" (N = {m[0]['records']:,})")
+    for name, label in (("mem_eddy", "eddy broker"), ("mem_redis", "redis-server")):
+        try:
+            m = [load(r, name) for r in runs]
+            print()
+            print(f"{label} RSS (MiB) before / after N / after 2N records, per run: "
+                  + "; ".join(f"{x['rss_before'] / 2**20:.0f} / {x['rss_after'] / 2**20:.0f} / "
+                              f"{x['rss_after_twice'] / 2**20:.0f}" for x in m)
+                  + f" (N = {m[0]['records']:,})")
+        except (OSError, KeyError, ValueError):
+            pass
 
 
 if __name__ == "__main__":
