@@ -87,6 +87,11 @@ ChartsPanel::ChartsPanel(BrokerBridge *bridge, QWidget *parent)
         plot->yAxis->setLabel(chartTitle(static_cast<Chart>(i)));
         plot->legend->setVisible(true);
         plot->legend->setFont(QFont(font().family(), 7));
+        // Several short columns instead of one tall list, so the legend covers little data.
+        plot->legend->setFillOrder(QCPLayoutGrid::foColumnsFirst);
+        plot->legend->setWrap(4);
+        plot->legend->setRowSpacing(0);
+        plot->legend->setColumnSpacing(4);
         plot->axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignTop | Qt::AlignLeft);
         plot->setMinimumSize(220, 150);
         plot->setMouseTracking(true);
@@ -380,7 +385,9 @@ void ChartsPanel::applyTheme()
     const QPalette pal = palette();
     for (auto *p : m_plots) {
         p->setBackground(pal.color(QPalette::Base));
-        p->legend->setBrush(pal.color(QPalette::Base));
+        QColor legendBrush = pal.color(QPalette::Base);
+        legendBrush.setAlpha(200);
+        p->legend->setBrush(legendBrush);
         p->legend->setTextColor(pal.color(QPalette::Text));
         p->legend->setBorderPen(QPen(pal.color(QPalette::Mid)));
         for (auto *axis : {p->xAxis, p->yAxis}) {
