@@ -1,0 +1,76 @@
+// The clients table is refilled from BrokerBridge::clients() whenever the bridge polled a new
+// list (every 500 ms); rows are updated in place so a selection survives the refresh.
+#include "clients_view.h"
+
+#include "broker_bridge.h"
+
+#include <QDateTime>
+#include <QHeaderView>
+#include <QLabel>
+#include <QLocale>
+#include <QTableWidget>
+#include <QVBoxLayout>
+
+namespace eddy::ui {
+
+ClientsView::ClientsView(BrokerBridge *bridge, QWidget *parent)
+    : QWidget(parent)
+    , m_bridge(bridge)
+    , m_table(new QTableWidget(0, ColumnCount, this))
+    , m_summary(new QLabel(this))
+{
+    m_table->setHorizontalHeaderLabels({"Id", "Address", "Kind", "Role", "Client id",
+                                        "Connected", "Requests", "Req/s", "Last op"});
+    m_table->verticalHeader()->setVisible(false);
+    m_table->setEditTriggers(QAbstractItemView::NoEditTriggers);
+    m_table->setSelectionBehavior(QAbstractItemView::SelectRows);
+    m_table->horizontalHeader()->setSectionResizeMode(AddressColumn, QHeaderView::Stretch);
+    auto *layout = new QVBoxLayout(this);
+    layout->addWidget(m_table, 1);
+    layout->addWidget(m_summary);
+    connect(bridge, &BrokerBridge::clientsUpdated, this, &ClientsView::showClients);
+    showClients();
+}
+
+void ClientsView::showClients()
+{
+    const auto &clients = m_bridge->clients();
+    m_table->setRowCount(static_cast<int>(clients.size()));
+    int simulated = 0;
+    const QLocale locale;
+    for (int row = 0; row < static_cast<int>(clients.size()); ++row) {
+        const auto &c = clients[static_cast<size_t>(row)];
+        const QString address = QString::fromStdString(c.address);
+        // inproc:// peers can only be in the studio's own process: its simulated clients.
+        const bool isSimulated = address.startsWith("inproc://");
+        simulated += isSimulated ? 1 : 0;
+        const QStringList cells{
+            QString::number(c.id),
+            address,
+            isSimulated ? "simulated" : "external",
+            QString::fromStdString(c.role),
+            QString::fromStdString(c.clientId),
+            QDateTime::fromMSecsSinceEpoch(c.connectedMs).toString("HH:mm:ss"),
+            locale.toString(static_cast<qulonglong>(c.requests)),
+            locale.toString(c.requestsPerSec, 'f', 1),
+            QString::fromStdString(c.lastOp)};
+        for (int column = 0; column < ColumnCount; ++column) {
+            auto *item = m_table->item(row, column);
+            if (!item) {
+                item = new QTableWidgetItem;
+                m_table->setItem(row, column, item);
+            }
+            item->setText(cells[column]);
+            const bool number = column == IdColumn || column == RequestsColumn
+                                || column == RateColumn;
+            item->setTextAlignment(number ? Qt::AlignRight | Qt::AlignVCenter
+                                          : Qt::AlignLeft | Qt::AlignVCenter);
+        }
+    }
+    m_summary->setText(QString("%1 connected · %2 simulated · %3 external")
+                           .arg(clients.size())
+                           .arg(simulated)
+                           .arg(static_cast<int>(clients.size()) - simulated));
+}
+
+} // namespace eddy::ui

@@ -1,0 +1,35 @@
+#pragma once
+
+#include <QWidget>
+
+class QTableWidget;
+class QLabel;
+
+namespace eddy::ui {
+
+class BrokerBridge;
+
+// The broker's connected peers as the bridge last polled them: address, whether the studio's
+// own simulated clients (inproc://) or an external program, role, client id, connection time,
+// requests and request rate, last operation. Follows BrokerBridge::clientsUpdated.
+class ClientsView : public QWidget
+{
+    Q_OBJECT
+
+public:
+    enum Column { IdColumn, AddressColumn, KindColumn, RoleColumn, ClientIdColumn,
+                  ConnectedColumn, RequestsColumn, RateColumn, LastOpColumn, ColumnCount };
+
+    explicit ClientsView(BrokerBridge *bridge, QWidget *parent = nullptr);
+
+    QTableWidget *table() const { return m_table; }
+
+private:
+    void showClients();
+
+    BrokerBridge *m_bridge;
+    QTableWidget *m_table;
+    QLabel *m_summary;
+};
+
+} // namespace eddy::ui
