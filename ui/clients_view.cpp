@@ -13,17 +13,41 @@
 
 namespace eddy::ui {
 
+namespace {
+
+// Access control adds ClientInfo::principal to the engine; this view is built both with and
+// without it, so the column is filled when the field exists and hidden otherwise.
+template <class T>
+constexpr bool kHasPrincipal = requires(const T &c) { c.principal; };
+
+template <class T>
+QString principalOf(const T &c)
+{
+    if constexpr (kHasPrincipal<T>)
+        return QString::fromStdString(c.principal);
+    else
+        return {};
+}
+
+} // namespace
+
 ClientsView::ClientsView(BrokerBridge *bridge, QWidget *parent)
     : QWidget(parent)
     , m_bridge(bridge)
     , m_table(new QTableWidget(0, ColumnCount, this))
     , m_summary(new QLabel(this))
 {
-    m_table->setHorizontalHeaderLabels({"Id", "Address", "Kind", "Role", "Client id",
+    m_table->setHorizontalHeaderLabels({"Id", "Address", "Kind", "As", "Role", "Client id",
                                         "Connected", "Requests", "Req/s", "Last op"});
+    m_table->setColumnHidden(PrincipalColumn, !kHasPrincipal<net::ClientInfo>);
     m_table->verticalHeader()->setVisible(false);
     m_table->setEditTriggers(QAbstractItemView::NoEditTriggers);
     m_table->setSelectionBehavior(QAbstractItemView::SelectRows);
+    m_table->setWordWrap(false);
+    m_table->verticalHeader()->setSectionResizeMode(QHeaderView::Fixed);
+    m_table->verticalHeader()->setDefaultSectionSize(m_table->fontMetrics().height() + 6);
+    // A handful of rows: sizing columns to their contents is cheap here.
+    m_table->horizontalHeader()->setSectionResizeMode(QHeaderView::ResizeToContents);
     m_table->horizontalHeader()->setSectionResizeMode(AddressColumn, QHeaderView::Stretch);
     auto *layout = new QVBoxLayout(this);
     layout->addWidget(m_table, 1);
@@ -48,6 +72,7 @@ void ClientsView::showClients()
             QString::number(c.id),
             address,
             isSimulated ? "simulated" : "external",
+            principalOf(c),
             QString::fromStdString(c.role),
             QString::fromStdString(c.clientId),
             QDateTime::fromMSecsSinceEpoch(c.connectedMs).toString("HH:mm:ss"),

@@ -31,6 +31,9 @@ QTableWidget *makeTable(const QStringList &headers, QWidget *parent)
     table->setEditTriggers(QAbstractItemView::NoEditTriggers);
     table->setSelectionBehavior(QAbstractItemView::SelectRows);
     table->horizontalHeader()->setStretchLastSection(true);
+    table->setWordWrap(false);
+    table->verticalHeader()->setSectionResizeMode(QHeaderView::Fixed);
+    table->verticalHeader()->setDefaultSectionSize(table->fontMetrics().height() + 6);
     return table;
 }
 
@@ -76,8 +79,10 @@ GroupsView::GroupsView(BrokerBridge *bridge, QWidget *parent)
     , m_timer(new QTimer(this))
 {
     m_groups->setSelectionMode(QAbstractItemView::SingleSelection);
-    m_groups->horizontalHeader()->setSectionResizeMode(0, QHeaderView::Stretch);
     m_groups->horizontalHeader()->setStretchLastSection(false);
+    m_groups->horizontalHeader()->setSectionResizeMode(0, QHeaderView::Stretch);
+    m_groups->horizontalHeader()->setSectionResizeMode(1, QHeaderView::ResizeToContents);
+    m_groups->horizontalHeader()->setSectionResizeMode(2, QHeaderView::ResizeToContents);
     m_summary->setTextInteractionFlags(Qt::TextSelectableByMouse);
     m_resetButton->setEnabled(false);
     m_error->setWordWrap(true);
@@ -102,6 +107,7 @@ GroupsView::GroupsView(BrokerBridge *bridge, QWidget *parent)
     splitter->addWidget(detail);
     splitter->setStretchFactor(0, 1);
     splitter->setStretchFactor(1, 3);
+    splitter->setSizes({300, 600});
     auto *layout = new QVBoxLayout(this);
     layout->addWidget(splitter, 1);
     layout->addWidget(m_error);
@@ -166,12 +172,12 @@ void GroupsView::refresh()
             if (snapshot.group != m_group)
                 return; // an answer about the previously selected group
             m_refreshing = false;
-            show(snapshot);
+            showSnapshot(snapshot);
             emit refreshed();
         });
 }
 
-void GroupsView::show(const Snapshot &snapshot)
+void GroupsView::showSnapshot(const Snapshot &snapshot)
 {
     m_error->setText(snapshot.error);
     if (!snapshot.error.isEmpty() && snapshot.groups.empty())

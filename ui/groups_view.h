@@ -47,7 +47,7 @@ signals:
 
 private:
     struct Snapshot;
-    void show(const Snapshot &snapshot);
+    void showSnapshot(const Snapshot &snapshot);
 
     BrokerBridge *m_bridge;
     QString m_group;

@@ -23,6 +23,7 @@
 #include <QPalette>
 #include <QPlainTextEdit>
 #include <QProgressBar>
+#include <QRegularExpressionValidator>
 #include <QPushButton>
 #include <QSpinBox>
 #include <QSplitter>
@@ -130,6 +131,7 @@ MessageBrowser::MessageBrowser(BrokerBridge *bridge, QWidget *parent)
     , m_newestFirstBox(new QCheckBox("Newest first", this))
     , m_tailBox(new QCheckBox("Live tail", this))
     , m_boundsLabel(new QLabel(this))
+    , m_offsetEdit(new QLineEdit(this))
     , m_filterEdit(new QLineEdit(this))
     , m_filterField(new QComboBox(this))
     , m_scanButton(new QPushButton("Filter", this))
@@ -154,6 +156,11 @@ MessageBrowser::MessageBrowser(BrokerBridge *bridge, QWidget *parent)
     m_filterField->addItem("Key", static_cast<int>(FilterField::Key));
     m_filterField->addItem("Headers", static_cast<int>(FilterField::Headers));
     m_filterField->addItem("Value", static_cast<int>(FilterField::Value));
+    m_offsetEdit->setObjectName("goToOffset");
+    m_offsetEdit->setPlaceholderText("Go to offset");
+    m_offsetEdit->setMaximumWidth(120);
+    m_offsetEdit->setValidator(
+        new QRegularExpressionValidator(QRegularExpression("\\d{1,18}"), m_offsetEdit));
     m_progress->setMaximumWidth(160);
     m_progress->setVisible(false);
     m_clearButton->setVisible(false);
@@ -186,6 +193,7 @@ MessageBrowser::MessageBrowser(BrokerBridge *bridge, QWidget *parent)
     top->addWidget(m_partitionBox);
     top->addWidget(m_newestFirstBox);
     top->addWidget(m_tailBox);
+    top->addWidget(m_offsetEdit);
     top->addWidget(m_boundsLabel, 1);
 
     auto *filter = new QHBoxLayout;
@@ -212,7 +220,11 @@ MessageBrowser::MessageBrowser(BrokerBridge *bridge, QWidget *parent)
     layout->addWidget(splitter, 1);
     layout->addLayout(bottom);
 
-    connect(m_topicBox, &QComboBox::currentTextChanged, this, [this] { sourceChanged(); });
+    // A chosen list entry or a typed name once Return or focus-out ends the edit: not every
+    // keystroke, which would ask the broker about each prefix of the name.
+    connect(m_topicBox, &QComboBox::activated, this, [this] { sourceChanged(); });
+    connect(m_topicBox->lineEdit(), &QLineEdit::editingFinished, this,
+            [this] { sourceChanged(); });
     connect(m_partitionBox, &QSpinBox::valueChanged, this, [this] { sourceChanged(); });
     connect(m_newestFirstBox, &QCheckBox::toggled, this, &MessageBrowser::setNewestFirst);
     connect(m_tailBox, &QCheckBox::toggled, this, &MessageBrowser::setLiveTail);
@@ -225,6 +237,14 @@ MessageBrowser::MessageBrowser(BrokerBridge *bridge, QWidget *parent)
                     static_cast<FilterField>(m_filterField->currentData().toInt()));
     });
     connect(m_filterEdit, &QLineEdit::returnPressed, m_scanButton, &QPushButton::click);
+    connect(m_offsetEdit, &QLineEdit::returnPressed, this, [this] {
+        if (!goToOffset(m_offsetEdit->text().toLongLong()))
+            showMessage(QString("offset %1 is not in %2 [%L3, %L4)")
+                            .arg(m_offsetEdit->text(), m_pageModel->topic())
+                            .arg(m_pageModel->logStart())
+                            .arg(m_pageModel->highWatermark()),
+                        true);
+    });
     connect(m_clearButton, &QPushButton::clicked, this, &MessageBrowser::clearFilter);
     connect(m_produceButton, &QPushButton::clicked, this, &MessageBrowser::openProduceDialog);
     connect(m_republishButton, &QPushButton::clicked, this,
@@ -421,6 +441,19 @@ void MessageBrowser::tailNext()
             }
             tailNext();
         });
+}
+
+bool MessageBrowser::goToOffset(qint64 offset)
+{
+    const int row = m_pageModel->rowOf(offset);
+    if (row < 0)
+        return false;
+    clearFilter();
+    const QModelIndex index = m_pageModel->index(row, 0);
+    m_table->selectionModel()->setCurrentIndex(
+        index, QItemSelectionModel::ClearAndSelect | QItemSelectionModel::Rows);
+    m_table->scrollTo(index, QAbstractItemView::PositionAtCenter);
+    return true;
 }
 
 bool MessageBrowser::filtering() const

@@ -46,6 +46,9 @@ public:
     // Follows the end of the partition: long-polls for new records and scrolls to them.
     void setLiveTail(bool on);
     void setNewestFirst(bool newestFirst);
+    // Selects and scrolls to the record at offset (leaving a filter first); false when the
+    // partition does not hold it.
+    bool goToOffset(qint64 offset);
     // Scans the whole partition for text in field and shows the matches as they are found;
     // clearFilter() stops the scan and shows the partition again.
     void startFilter(const QString &text, FilterField field = FilterField::Any);
@@ -87,6 +90,7 @@ private:
     QCheckBox *m_newestFirstBox;
     QCheckBox *m_tailBox;
     QLabel *m_boundsLabel;
+    QLineEdit *m_offsetEdit;
     QLineEdit *m_filterEdit;
     QComboBox *m_filterField;
     QPushButton *m_scanButton;

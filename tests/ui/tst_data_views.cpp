@@ -74,6 +74,17 @@ struct Studio {
     std::unique_ptr<ReqClient> client;
 };
 
+// With EDDY_SCREENSHOT_DIR set, saves what widget shows as NAME.png there (docs/screenshots is
+// made this way); otherwise does nothing.
+void saveScreenshot(QWidget *widget, const QString &name)
+{
+    const QString dir = qEnvironmentVariable("EDDY_SCREENSHOT_DIR");
+    if (dir.isEmpty())
+        return;
+    QTest::qWait(150); // let the last page replies paint
+    QVERIFY(widget->grab().save(dir + "/" + name + ".png"));
+}
+
 QString cell(QAbstractItemModel *model, int row, int column)
 {
     return model->data(model->index(row, column)).toString();
@@ -129,6 +140,7 @@ void TestDataViews::browserShowsRecordsOfAnExternalProducer()
     QTRY_VERIFY_WITH_TIMEOUT(browser.detailText().contains("\"total\": 30"), 3000);
     QVERIFY(browser.detailText().contains("order-3"));
     QVERIFY(browser.detailText().contains("source = shop"));
+    saveScreenshot(&browser, "message-browser");
 
     // Newest first puts the last offset on top.
     browser.setNewestFirst(true);
@@ -175,6 +187,11 @@ void TestDataViews::pagingLoadsOnlyWhatIsLookedAt()
     QTRY_COMPARE_WITH_TIMEOUT(cell(model, 12345, ValueColumn), QString("value-12345"), 5000);
     QVERIFY2(model->fetchRequests() <= 3, qPrintable(QString::number(model->fetchRequests())));
     QVERIFY(model->cachedPages() <= 3);
+    // Going to an offset selects its row and loads its page; one outside the log is refused.
+    QVERIFY(browser.goToOffset(19999));
+    QCOMPARE(browser.table()->currentIndex().row(), 19999);
+    QTRY_VERIFY_WITH_TIMEOUT(browser.detailText().contains("value-19999"), 5000);
+    QVERIFY(!browser.goToOffset(20000));
 
     // Walking far more pages than the cache holds keeps it bounded (least recently used go).
     for (int page = 0; page < RecordPageModel::kMaxPages + 16; ++page) {
@@ -183,7 +200,7 @@ void TestDataViews::pagingLoadsOnlyWhatIsLookedAt()
         QCOMPARE(model->recordAt(row)->offset, int64_t{row});
     }
     QCOMPARE(model->cachedPages(), RecordPageModel::kMaxPages);
-    QVERIFY(model->fetchRequests() <= RecordPageModel::kMaxPages + 20);
+    QVERIFY(model->fetchRequests() <= RecordPageModel::kMaxPages + 24);
 }
 
 void TestDataViews::boundsFollowRetentionAndNewRecords()
@@ -431,6 +448,9 @@ void TestDataViews::groupsViewShowsLagAndResetMatchesPreview()
     QCOMPARE(offsets->item(0, 4)->text(), QString("40"));
     QCOMPARE(offsets->item(1, 4)->text(), QString("10"));
     QCOMPARE(view.groupsTable()->item(0, 0)->text(), QString("billing"));
+    view.resize(900, 420);
+    view.show();
+    saveScreenshot(&view, "groups-view");
 
     ResetOffsetsDialog dialog(&s.bridge, "billing", {"payments"});
     QSignalSpy previewed(&dialog, &ResetOffsetsDialog::previewReady);
@@ -447,6 +467,8 @@ void TestDataViews::groupsViewShowsLagAndResetMatchesPreview()
     QCOMPARE(rows[0].target, int64_t{45});
     QCOMPARE(rows[1].current, int64_t{30});
     QCOMPARE(rows[1].target, int64_t{40});
+    dialog.show();
+    saveScreenshot(&dialog, "reset-offsets");
     dialog.apply();
     QTRY_COMPARE_WITH_TIMEOUT(applied.count(), 1, 3000);
     QCOMPARE(applied.first().first().toString(), QString());
@@ -530,6 +552,9 @@ void TestDataViews::clientsViewShowsTheExternalClient()
     QVERIFY(table->item(row, ClientsView::AddressColumn)->text().startsWith("tcp://127.0.0.1"));
     QVERIFY(table->item(row, ClientsView::RequestsColumn)->text().toInt() >= 1);
     QCOMPARE(table->item(row, ClientsView::LastOpColumn)->text(), QString("create_topic"));
+    view.resize(900, 240);
+    view.show();
+    saveScreenshot(&view, "clients-view");
 }
 
 void TestDataViews::eventLogShowsTopicEventsAndFilters()
@@ -562,6 +587,9 @@ void TestDataViews::eventLogShowsTopicEventsAndFilters()
     QCOMPARE(log.visibleCount(), 0);
     log.setFilterText({});
     QCOMPARE(log.visibleCount(), 3);
+    log.resize(800, 240);
+    log.show();
+    saveScreenshot(&log, "event-log");
 }
 
 QTEST_MAIN(TestDataViews)
