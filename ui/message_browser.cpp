@@ -165,7 +165,6 @@ MessageBrowser::MessageBrowser(BrokerBridge *bridge, QWidget *parent)
     m_progress->setVisible(false);
     m_clearButton->setVisible(false);
 
-    m_table->setModel(m_pageModel);
     m_table->setSelectionBehavior(QAbstractItemView::SelectRows);
     m_table->setSelectionMode(QAbstractItemView::ExtendedSelection);
     m_table->setEditTriggers(QAbstractItemView::NoEditTriggers);
@@ -176,10 +175,6 @@ MessageBrowser::MessageBrowser(BrokerBridge *bridge, QWidget *parent)
     m_table->verticalHeader()->setSectionResizeMode(QHeaderView::Fixed);
     m_table->verticalHeader()->setDefaultSectionSize(m_table->fontMetrics().height() + 6);
     m_table->horizontalHeader()->setStretchLastSection(true);
-    m_table->setColumnWidth(OffsetColumn, 90);
-    m_table->setColumnWidth(TimeColumn, 170);
-    m_table->setColumnWidth(KeyColumn, 120);
-    m_table->setColumnWidth(HeadersColumn, 160);
 
     m_detail->setReadOnly(true);
     m_detail->setFont(QFontDatabase::systemFont(QFontDatabase::FixedFont));
@@ -277,9 +272,7 @@ MessageBrowser::MessageBrowser(BrokerBridge *bridge, QWidget *parent)
     connect(bridge, &BrokerBridge::snapshotUpdated, this,
             [this](const MetricsSnapshotPtr &snap) { showSnapshot(*snap); });
 
-    m_table->setModel(m_pageModel);
-    connect(m_table->selectionModel(), &QItemSelectionModel::currentRowChanged, this,
-            &MessageBrowser::updateDetail);
+    showModel(m_pageModel);
     if (auto snap = bridge->snapshot())
         showSnapshot(*snap);
     updateStatus();
@@ -456,6 +449,23 @@ bool MessageBrowser::goToOffset(qint64 offset)
     return true;
 }
 
+void MessageBrowser::showModel(QAbstractItemModel *model)
+{
+    // setModel makes a new selection model and leaves the old one to its owner: us.
+    QItemSelectionModel *old = m_table->selectionModel();
+    m_table->setModel(model);
+    delete old;
+    // Both models have the same columns; a new model resets the header's sections.
+    const int digit = m_table->fontMetrics().horizontalAdvance('0');
+    m_table->setColumnWidth(OffsetColumn, digit * 12);
+    m_table->setColumnWidth(TimeColumn, m_table->fontMetrics().horizontalAdvance(
+                                            "2026-01-01 00:00:00.000  "));
+    m_table->setColumnWidth(KeyColumn, digit * 16);
+    m_table->setColumnWidth(HeadersColumn, digit * 22);
+    connect(m_table->selectionModel(), &QItemSelectionModel::currentRowChanged, this,
+            &MessageBrowser::updateDetail);
+}
+
 bool MessageBrowser::filtering() const
 {
     return m_table->model() == m_matchModel;
@@ -473,11 +483,8 @@ void MessageBrowser::startFilter(const QString &text, FilterField field)
     }
     m_filterField->setCurrentIndex(m_filterField->findData(static_cast<int>(field)));
     m_matchModel->clear();
-    if (!filtering()) {
-        m_table->setModel(m_matchModel);
-        connect(m_table->selectionModel(), &QItemSelectionModel::currentRowChanged, this,
-                &MessageBrowser::updateDetail);
-    }
+    if (!filtering())
+        showModel(m_matchModel);
     m_detail->clear();
     m_progress->setVisible(true);
     m_clearButton->setVisible(true);
@@ -494,9 +501,7 @@ void MessageBrowser::clearFilter()
     m_clearButton->setVisible(false);
     m_scanButton->setText("Filter");
     if (filtering()) {
-        m_table->setModel(m_pageModel);
-        connect(m_table->selectionModel(), &QItemSelectionModel::currentRowChanged, this,
-                &MessageBrowser::updateDetail);
+        showModel(m_pageModel);
         m_detail->clear();
     }
     m_matchModel->clear();

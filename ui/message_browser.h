@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <vector>
 
+class QAbstractItemModel;
 class QCheckBox;
 class QComboBox;
 class QLabel;
@@ -80,6 +81,8 @@ private:
     void chooseRepublishTarget();
     std::vector<int64_t> selectedOffsets() const;
     bool filtering() const;
+    // Shows model in the table (the partition or the filter's matches).
+    void showModel(QAbstractItemModel *model);
 
     BrokerBridge *m_bridge;
     RecordPageModel *m_pageModel;
