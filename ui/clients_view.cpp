@@ -61,17 +61,21 @@ void ClientsView::showClients()
     const auto &clients = m_bridge->clients();
     m_table->setRowCount(static_cast<int>(clients.size()));
     int simulated = 0;
+    int studio = 0;
     const QLocale locale;
     for (int row = 0; row < static_cast<int>(clients.size()); ++row) {
         const auto &c = clients[static_cast<size_t>(row)];
         const QString address = QString::fromStdString(c.address);
-        // inproc:// peers can only be in the studio's own process: its simulated clients.
-        const bool isSimulated = address.startsWith("inproc://");
+        // The studio's own session announces kStudioClientId; other inproc:// peers can only be
+        // in the studio's process too: its simulated clients.
+        const bool isStudio = c.clientId == kStudioClientId;
+        const bool isSimulated = !isStudio && address.startsWith("inproc://");
         simulated += isSimulated ? 1 : 0;
+        studio += isStudio ? 1 : 0;
         const QStringList cells{
             QString::number(c.id),
             address,
-            isSimulated ? "simulated" : "external",
+            isStudio ? "studio" : isSimulated ? "simulated" : "external",
             principalOf(c),
             QString::fromStdString(c.role),
             QString::fromStdString(c.clientId),
@@ -93,9 +97,9 @@ void ClientsView::showClients()
         }
     }
     m_summary->setText(QString("%1 connected · %2 simulated · %3 external")
-                           .arg(clients.size())
+                           .arg(static_cast<int>(clients.size()) - studio)
                            .arg(simulated)
-                           .arg(static_cast<int>(clients.size()) - simulated));
+                           .arg(static_cast<int>(clients.size()) - simulated - studio));
 }
 
 } // namespace eddy::ui

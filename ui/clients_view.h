@@ -10,9 +10,9 @@ namespace eddy::ui {
 class BrokerBridge;
 
 // The broker's connected peers as the bridge last polled them: address, whether the studio's
-// own simulated clients (inproc://) or an external program, the principal it authenticated as
-// (when the engine reports one), role, client id, connection time, requests and request rate,
-// last operation. Follows BrokerBridge::clientsUpdated.
+// own session, its simulated clients (inproc://) or an external program, the principal it
+// authenticated as (when the engine reports one), role, client id, connection time, requests
+// and request rate, last operation. Follows BrokerBridge::clientsUpdated.
 class ClientsView : public QWidget
 {
     Q_OBJECT

@@ -139,8 +139,8 @@ void ProduceDialog::showResult(const QString &text, bool error)
 {
     QPalette palette = m_result->palette();
     // Error red is semantic and reads on both themes; success uses the theme's text colour.
-    palette.setColor(QPalette::WindowText,
-                     error ? QColor(0xd9, 0x3f, 0x3f) : this->palette().color(QPalette::WindowText));
+    const QColor normal = this->palette().color(QPalette::WindowText);
+    palette.setColor(QPalette::WindowText, error ? QColor(0xd9, 0x3f, 0x3f) : normal);
     m_result->setPalette(palette);
     m_result->setText(text);
 }

@@ -146,8 +146,8 @@ QString recordDetailText(const Record &record, const QString &topic, int partiti
     const auto json = nlohmann::json::parse(record.value, nullptr, false);
     // A bare number or string parses as JSON too; only pretty-print structured values.
     if (!json.is_discarded() && (json.is_object() || json.is_array())) {
-        out += ", JSON\n" + QString::fromStdString(json.dump(2, ' ', false,
-                                                             nlohmann::json::error_handler_t::replace));
+        const auto pretty = json.dump(2, ' ', false, nlohmann::json::error_handler_t::replace);
+        out += ", JSON\n" + QString::fromStdString(pretty);
     } else {
         out += "\n" + fullText(record.value);
     }

@@ -76,7 +76,9 @@ void RecordPageModel::setBounds(int64_t logStart, int64_t highWatermark)
         return;
     }
     // Rows are capped at INT_MAX by the view API; a partition that long shows its newest part.
-    const auto clampRows = [](int64_t n) { return static_cast<int>(std::min<int64_t>(n, INT_MAX)); };
+    const auto clampRows = [](int64_t n) {
+        return static_cast<int>(std::min<int64_t>(n, INT_MAX));
+    };
     if (logStart > m_logStart) {
         const int oldRows = rowCount();
         const int removed = std::min(oldRows, clampRows(logStart - m_logStart));

@@ -325,8 +325,8 @@ void ResetOffsetsDialog::apply()
 void ResetOffsetsDialog::showStatus(const QString &text, bool error)
 {
     QPalette palette = m_status->palette();
-    palette.setColor(QPalette::WindowText,
-                     error ? QColor(0xd9, 0x3f, 0x3f) : this->palette().color(QPalette::WindowText));
+    const QColor normal = this->palette().color(QPalette::WindowText);
+    palette.setColor(QPalette::WindowText, error ? QColor(0xd9, 0x3f, 0x3f) : normal);
     m_status->setPalette(palette);
     m_status->setText(text);
 }

@@ -130,7 +130,8 @@ void TestDataViews::browserShowsRecordsOfAnExternalProducer()
     browser.setTopic("orders", 1);
     auto *model = browser.pageModel();
     QTRY_COMPARE_WITH_TIMEOUT(model->rowCount(), 30, 5000);
-    QTRY_COMPARE_WITH_TIMEOUT(cell(model, 3, ValueColumn), QString("{\"id\":3,\"total\":30}"), 5000);
+    QTRY_COMPARE_WITH_TIMEOUT(cell(model, 3, ValueColumn), QString("{\"id\":3,\"total\":30}"),
+                              5000);
     QCOMPARE(cell(model, 3, OffsetColumn), QString("3"));
     QCOMPARE(cell(model, 3, KeyColumn), QString("order-3"));
     QCOMPARE(cell(model, 3, HeadersColumn), QString("source=shop"));
@@ -434,7 +435,8 @@ void TestDataViews::groupsViewShowsLagAndResetMatchesPreview()
     QVERIFY(s.produce("payments", 0, 50));
     QVERIFY(s.produce("payments", 1, 40));
     QVERIFY(s.ok({{"op", "commit"}, {"group", "billing"},
-                  {"offsets", json::array({{{"topic", "payments"}, {"partition", 0}, {"offset", 10}},
+                  {"offsets", json::array({{{"topic", "payments"}, {"partition", 0},
+                                            {"offset", 10}},
                                            {{"topic", "payments"}, {"partition", 1},
                                             {"offset", 30}}})}}));
 
@@ -552,6 +554,11 @@ void TestDataViews::clientsViewShowsTheExternalClient()
     QVERIFY(table->item(row, ClientsView::AddressColumn)->text().startsWith("tcp://127.0.0.1"));
     QVERIFY(table->item(row, ClientsView::RequestsColumn)->text().toInt() >= 1);
     QCOMPARE(table->item(row, ClientsView::LastOpColumn)->text(), QString("create_topic"));
+    // The studio's own session is told apart from simulated and external clients.
+    bool studioShown = false;
+    for (int r = 0; r < table->rowCount(); ++r)
+        studioShown = studioShown || table->item(r, ClientsView::KindColumn)->text() == "studio";
+    QVERIFY(studioShown);
     view.resize(900, 240);
     view.show();
     saveScreenshot(&view, "clients-view");
