@@ -6,7 +6,11 @@
 
 #include "broker_bridge.h"
 #include "charts_panel.h"
+#include "clients_view.h"
+#include "event_log.h"
 #include "fault_timeline.h"
+#include "groups_view.h"
+#include "message_browser.h"
 #include "palette_widget.h"
 #include "property_panel.h"
 #include "report_view.h"
@@ -78,6 +82,10 @@ MainWindow::MainWindow(BrokerBridge *bridge, QWidget *parent)
     , m_topics(new QTableWidget(this))
     , m_timeline(new FaultTimeline(m_controller, this))
     , m_report(new ReportView(this))
+    , m_browser(new MessageBrowser(bridge, this))
+    , m_groups(new GroupsView(bridge, this))
+    , m_clients(new ClientsView(bridge, this))
+    , m_events(new EventLog(bridge, this))
     , m_liveTimer(new QTimer(this))
     , m_statusEndpoints(new QLabel(this))
     , m_statusClients(new QLabel(this))
@@ -351,10 +359,26 @@ void MainWindow::buildDocks()
     auto *topics = dock("topicsDock", "Topics", m_topics, Qt::BottomDockWidgetArea);
     auto *faults = dock("faultsDock", "Fault timeline", m_timeline, Qt::BottomDockWidgetArea);
     auto *report = dock("reportDock", "Report", m_report, Qt::BottomDockWidgetArea);
+    auto *messages = dock("messagesDock", "Messages", m_browser, Qt::BottomDockWidgetArea);
+    auto *groups = dock("groupsDock", "Groups", m_groups, Qt::BottomDockWidgetArea);
+    auto *clients = dock("clientsDock", "Clients", m_clients, Qt::BottomDockWidgetArea);
+    auto *events = dock("eventsDock", "Event log", m_events, Qt::BottomDockWidgetArea);
     tabifyDockWidget(charts, topics);
-    tabifyDockWidget(topics, faults);
-    tabifyDockWidget(faults, report);
+    tabifyDockWidget(topics, messages);
+    tabifyDockWidget(messages, groups);
+    tabifyDockWidget(groups, clients);
+    tabifyDockWidget(clients, faults);
+    tabifyDockWidget(faults, events);
+    tabifyDockWidget(events, report);
     charts->raise();
+    // Double-clicking a topic opens it in the message browser.
+    connect(m_topics, &QTableWidget::cellDoubleClicked, this, [this, messages](int row, int) {
+        if (auto *item = m_topics->item(row, 0)) {
+            m_browser->setTopic(item->text());
+            messages->show();
+            messages->raise();
+        }
+    });
     m_charts->setMinimumHeight(230);
 }
 

@@ -19,7 +19,11 @@ namespace eddy::ui {
 
 class BrokerBridge;
 class ChartsPanel;
+class ClientsView;
+class EventLog;
 class FaultTimeline;
+class GroupsView;
+class MessageBrowser;
 class PaletteWidget;
 class PropertyPanel;
 class ReportView;
@@ -56,6 +60,8 @@ public:
     ChartsPanel *charts() const { return m_charts; }
     FaultTimeline *timeline() const { return m_timeline; }
     ReportView *reportView() const { return m_report; }
+    MessageBrowser *messageBrowser() const { return m_browser; }
+    GroupsView *groupsView() const { return m_groups; }
     QAction *action(const QString &objectName) const;
     QString statusText() const;
 
@@ -91,6 +97,10 @@ private:
     QTableWidget *m_topics;
     FaultTimeline *m_timeline;
     ReportView *m_report;
+    MessageBrowser *m_browser;
+    GroupsView *m_groups;
+    ClientsView *m_clients;
+    EventLog *m_events;
     QMenu *m_recentMenu = nullptr;
     QMenu *m_viewMenu = nullptr;
     QTimer *m_liveTimer;
