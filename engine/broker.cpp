@@ -474,8 +474,9 @@ void BrokerImpl::fetch(FetchRequest req, FetchCallback done)
     // Nothing yet: park until the high watermark passes the offset or the wait ends.
     auto timer = std::make_shared<std::atomic<Scheduler::TaskId>>(0);
     auto self = this;
+    // Init-captures: clang before 16 cannot capture structured bindings by name.
     auto waiter = std::make_shared<Waiter>(
-        [self, topic, log, req, done, timer](bool timedOut) mutable {
+        [self, topic = topic, log = log, req, done, timer](bool timedOut) mutable {
             if (!timedOut) {
                 if (auto id = timer->load())
                     self->m_scheduler->cancel(id);

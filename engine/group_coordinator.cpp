@@ -102,9 +102,11 @@ void GroupCoordinator::rebalanceLocked(Group &group, const std::string &reason)
     auto assignment = assignPartitions(group.assignor, members, group.subscribedCounts);
     for (auto &[id, m] : group.members) {
         m.target = std::move(assignment[id]);
-        // Positions survive only on partitions the member keeps.
-        std::erase_if(m.positions, [&](const auto &p) {
-            return std::find(m.target.begin(), m.target.end(), p.first) == m.target.end();
+        // Positions survive only on partitions the member keeps. A named reference, as clang
+        // before 16 cannot capture the structured binding m.
+        const auto &target = m.target;
+        std::erase_if(m.positions, [&target](const auto &p) {
+            return std::find(target.begin(), target.end(), p.first) == target.end();
         });
     }
     emit(group.name, "rebalance to generation " + std::to_string(group.generation) + ": " + reason);
