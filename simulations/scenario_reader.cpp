@@ -201,7 +201,9 @@ public:
         } else if (v.is_number_float()) {
             const double d = v.get<double>();
             ok = std::isfinite(d) && d == std::floor(d) && std::fabs(d) < 9e15;
-            n = static_cast<int64_t>(d);
+            // Only once it fits: converting an out-of-range double is undefined behaviour.
+            if (ok)
+                n = static_cast<int64_t>(d);
         }
         if (!ok || n < min || n > max)
             fail(path, "must be an integer " + rule + " (got " + describe(v) + ")");
