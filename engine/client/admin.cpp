@@ -17,7 +17,7 @@ std::vector<TopicPartition> partitionsFromJson(const Json &j)
 {
     std::vector<TopicPartition> out;
     for (const auto &e : j)
-        out.push_back({e.at("topic").get<std::string>(), e.at("partition").get<int32_t>()});
+        out.push_back({e.at("topic").get<std::string>(), net::integerAt<int32_t>(e, "partition")});
     return out;
 }
 
@@ -58,13 +58,13 @@ Result<GroupOffset> groupOffsetFromJson(const Json &j)
     try {
         GroupOffset o;
         o.topic = j.at("topic").get<std::string>();
-        o.partition = j.at("partition").get<int32_t>();
-        o.offset = j.at("offset").get<int64_t>();
-        o.highWatermark = j.value("high_watermark", int64_t(0));
-        o.logStartOffset = j.value("log_start_offset", int64_t(0));
-        o.lag = j.value("lag", int64_t(0));
+        o.partition = net::integerAt<int32_t>(j, "partition");
+        o.offset = net::integerAt<int64_t>(j, "offset");
+        o.highWatermark = net::integerOr<int64_t>(j, "high_watermark", 0);
+        o.logStartOffset = net::integerOr<int64_t>(j, "log_start_offset", 0);
+        o.lag = net::integerOr<int64_t>(j, "lag", 0);
         o.metadata = j.value("metadata", std::string());
-        o.commitMs = j.value("commit_ms", int64_t(0));
+        o.commitMs = net::integerOr<int64_t>(j, "commit_ms", 0);
         return o;
     } catch (const Json::exception &e) {
         return badReply("offset", e);
@@ -78,16 +78,16 @@ Result<GroupInfo> groupInfoFromJson(const Json &j)
         g.group = j.at("group").get<std::string>();
         g.state = j.value("state", std::string());
         g.assignor = j.value("assignor", std::string());
-        g.generation = j.value("generation", 0);
-        g.totalLag = j.value("total_lag", int64_t(0));
+        g.generation = net::integerOr<int>(j, "generation", 0);
+        g.totalLag = net::integerOr<int64_t>(j, "total_lag", 0);
         for (const auto &m : j.value("members", Json::array())) {
             GroupMember member;
             member.memberId = m.at("member_id").get<std::string>();
             member.clientId = m.value("client_id", std::string());
             member.topics = m.value("topics", std::vector<std::string>());
-            member.sessionTimeoutMs = m.value("session_timeout_ms", 0);
-            member.ackedGeneration = m.value("acked_generation", 0);
-            member.lastHeartbeatMs = m.value("last_heartbeat_ms", int64_t(0));
+            member.sessionTimeoutMs = net::integerOr<int>(m, "session_timeout_ms", 0);
+            member.ackedGeneration = net::integerOr<int>(m, "acked_generation", 0);
+            member.lastHeartbeatMs = net::integerOr<int64_t>(m, "last_heartbeat_ms", 0);
             member.assigned = partitionsFromJson(m.value("assignment", Json::array()));
             member.pending = partitionsFromJson(m.value("pending", Json::array()));
             g.members.push_back(std::move(member));
@@ -227,7 +227,8 @@ Result<std::vector<GroupSummary>> Admin::listGroups()
         std::vector<GroupSummary> out;
         for (const auto &g : r->at("groups"))
             out.push_back({g.at("group").get<std::string>(), g.value("state", std::string()),
-                           g.value("generation", 0), g.value("members", 0)});
+                           net::integerOr<int>(g, "generation", 0),
+                           net::integerOr<int>(g, "members", 0)});
         return out;
     } catch (const Json::exception &e) {
         return badReply("group list", e);

@@ -7,6 +7,7 @@
 #include "producer.h"
 
 #include "binary_codec.h"
+#include "json_codec.h"
 #include "partitioner.h"
 
 #include <algorithm>
@@ -80,7 +81,7 @@ Result<int32_t> Producer::choosePartition(const std::string &topic, const Record
             return r.error();
         int32_t partitions = 0;
         try {
-            partitions = r->at("topic").at("partitions").get<int32_t>();
+            partitions = net::integerAt<int32_t>(r->at("topic"), "partitions");
         } catch (const Json::exception &) {
             return makeError(Errc::MalformedRequest, "describe_topic reply has no partition count");
         }

@@ -241,18 +241,18 @@ Result<TopicInfo> topicInfoFromJson(const Json &j)
     TopicInfo info;
     try {
         info.name = j.at("name").get<std::string>();
-        info.partitions = j.at("partitions").get<int32_t>();
-        info.createdMs = j.value("created_ms", int64_t(0));
+        info.partitions = integerAt<int32_t>(j, "partitions");
+        info.createdMs = integerOr<int64_t>(j, "created_ms", 0);
         if (auto r = j.find("retention"); r != j.end()) {
-            info.retention.maxRecords = r->value("records", int64_t(0));
-            info.retention.maxBytes = r->value("bytes", int64_t(0));
-            info.retention.maxAgeMs = r->value("ms", int64_t(0));
+            info.retention.maxRecords = integerOr<int64_t>(*r, "records", 0);
+            info.retention.maxBytes = integerOr<int64_t>(*r, "bytes", 0);
+            info.retention.maxAgeMs = integerOr<int64_t>(*r, "ms", 0);
         }
         for (const auto &p : j.value("partition_info", Json::array()))
-            info.partitionInfo.push_back({p.at("partition").get<int32_t>(),
-                                          p.at("log_start_offset").get<int64_t>(),
-                                          p.at("high_watermark").get<int64_t>(),
-                                          p.value("size_bytes", int64_t(0))});
+            info.partitionInfo.push_back({integerAt<int32_t>(p, "partition"),
+                                          integerAt<int64_t>(p, "log_start_offset"),
+                                          integerAt<int64_t>(p, "high_watermark"),
+                                          integerOr<int64_t>(p, "size_bytes", 0)});
     } catch (const Json::exception &e) {
         return makeError(Errc::MalformedRequest, std::string("bad topic description: ") + e.what());
     }
@@ -273,7 +273,7 @@ std::vector<TopicPartition> partitionsFromJson(const Json &j)
 {
     std::vector<TopicPartition> out;
     for (const auto &e : j)
-        out.push_back({e.at("topic").get<std::string>(), e.at("partition").get<int32_t>()});
+        out.push_back({e.at("topic").get<std::string>(), integerAt<int32_t>(e, "partition")});
     return out;
 }
 
@@ -294,13 +294,13 @@ Result<MemberAssignment> assignmentFromJson(const Json &j)
     MemberAssignment a;
     try {
         a.memberId = j.at("member_id").get<std::string>();
-        a.generation = j.at("generation").get<int32_t>();
+        a.generation = integerAt<int32_t>(j, "generation");
         const auto state = j.value("state", std::string("stable"));
         a.state = state == "empty"         ? GroupState::Empty
                   : state == "rebalancing" ? GroupState::Rebalancing
                   : state == "dead"        ? GroupState::Dead
                                            : GroupState::Stable;
-        a.heartbeatIntervalMs = j.value("heartbeat_interval_ms", 1000);
+        a.heartbeatIntervalMs = integerOr<int>(j, "heartbeat_interval_ms", 1000);
         a.assigned = partitionsFromJson(j.value("assignment", Json::array()));
         a.pending = partitionsFromJson(j.value("pending", Json::array()));
     } catch (const Json::exception &e) {

@@ -7,6 +7,7 @@
 
 #include <string>
 #include <string_view>
+#include <utility>
 
 namespace eddy::net {
 
@@ -27,6 +28,41 @@ Result<std::string> optionalString(const Json &j, const char *name, std::string 
 Result<int64_t> intField(const Json &j, const char *name);
 Result<int64_t> optionalInt(const Json &j, const char *name, int64_t fallback);
 Result<bool> optionalBool(const Json &j, const char *name, bool fallback);
+
+// For decoders that catch Json::exception (replies, descriptions): v as an integer of type T.
+// nlohmann's own get<T>() casts a floating-point value unchecked, which is undefined behaviour
+// when it is out of T's range; this accepts only integers that fit and throws Json::type_error or
+// Json::out_of_range otherwise.
+template<typename T>
+T integerValue(const Json &v)
+{
+    if (!v.is_number_integer())
+        throw Json::type_error::create(302, std::string("an integer is required, not ")
+                                                + v.type_name(), &v);
+    const bool fits = v.is_number_unsigned() ? std::in_range<T>(v.get<uint64_t>())
+                                             : std::in_range<T>(v.get<int64_t>());
+    if (!fits)
+        throw Json::out_of_range::create(406, "integer " + v.dump() + " out of range", &v);
+    return v.is_number_unsigned() ? static_cast<T>(v.get<uint64_t>())
+                                  : static_cast<T>(v.get<int64_t>());
+}
+
+// j[name] as integerValue<T>; throws Json::out_of_range when absent (as Json::at).
+template<typename T>
+T integerAt(const Json &j, const char *name)
+{
+    return integerValue<T>(j.at(name));
+}
+
+// j[name] as integerValue<T>, fallback when absent or null.
+template<typename T>
+T integerOr(const Json &j, const char *name, T fallback)
+{
+    if (!j.is_object())
+        throw Json::type_error::create(306, "an object is required", &j);
+    const auto it = j.find(name);
+    return it == j.end() || it->is_null() ? fallback : integerValue<T>(*it);
+}
 
 // {"ok":false,"error":{"code":...,"message":...}}
 Json errorReply(const Error &error);
