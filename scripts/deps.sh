@@ -9,6 +9,7 @@ EDDY_PACKAGES=(
     libnng-dev libmbedtls-dev nng-utils libsqlite3-dev nlohmann-json3-dev
     xvfb xauth openssl
     jq
+    clang libclang-rt-14-dev llvm # sanitizer builds, libFuzzer, symbolized sanitizer reports
 )
 
 # eddy_install_deps [PACKAGE...]: those packages, or EDDY_PACKAGES without arguments.
@@ -42,4 +43,15 @@ eddy_build() {
         cmake -S "$root" -B "$EDDY_BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE="${EDDY_BUILD_TYPE:-Release}"
     fi
     cmake --build "$EDDY_BUILD_DIR" --parallel "$(nproc)"
+}
+
+# Configures (once) and builds the sanitizer build of CMakePresets.json preset $2 in its own
+# directory (build-asan, build-tsan); further arguments go to the first configure.
+eddy_build_preset() {
+    local root="$1" preset="$2"
+    shift 2
+    if [ ! -f "$root/build-$preset/build.ninja" ]; then
+        (cd "$root" && cmake --preset "$preset" "$@")
+    fi
+    cmake --build "$root/build-$preset" --parallel "$(nproc)"
 }
