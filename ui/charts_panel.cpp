@@ -94,6 +94,10 @@ ChartsPanel::ChartsPanel(BrokerBridge *bridge, QWidget *parent)
         plot->legend->setColumnSpacing(4);
         plot->axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignTop | Qt::AlignLeft);
         plot->setMinimumSize(220, 150);
+        // Frame time matters more than smooth curves at 10 Hz: straight polylines, and no
+        // antialiasing of the data lines (axes and text keep it).
+        plot->setPlottingHint(QCP::phFastPolylines, true);
+        plot->setNotAntialiasedElements(QCP::aePlottables | QCP::aeItems);
         plot->setMouseTracking(true);
         connect(plot, &QCustomPlot::mouseMove, this,
                 [this, plot](QMouseEvent *e) { showHover(plot, e->position()); });
