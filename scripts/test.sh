@@ -1,11 +1,18 @@
 #!/usr/bin/env bash
-# Builds Eddy and runs every test through ctest (GUI tests offscreen). Non-zero exit on failure.
-# Idempotent: installs only missing packages, rebuilds incrementally (ccache when present).
+# Builds Eddy and runs every test through ctest (GUI tests offscreen), then builds the Qt-free
+# part again with clang under ASan+UBSan (preset asan, build-asan/) and runs those tests there,
+# the fuzz harnesses' smoke runs included. Non-zero exit on failure. EDDY_ASAN=0 skips the
+# sanitizer pass. Idempotent: installs only missing packages, rebuilds incrementally (ccache).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 source "$root/scripts/deps.sh"
 eddy_install_deps
 eddy_build "$root"
 export QT_QPA_PLATFORM=offscreen
-cd "$EDDY_BUILD_DIR"
-ctest --output-on-failure --timeout 300 -j "$(nproc)" "$@"
+(cd "$EDDY_BUILD_DIR" && ctest --output-on-failure --timeout 300 -j "$(nproc)" "$@")
+
+if [ "${EDDY_ASAN:-1}" != 0 ]; then
+    # Without the GUI: eddy_ui under ASan would double the CI build time for one test.
+    eddy_build_preset "$root" asan -DEDDY_BUILD_GUI=OFF
+    (cd "$root/build-asan" && ctest --output-on-failure --timeout 400 -j "$(nproc)" "$@")
+fi

@@ -425,7 +425,11 @@ void TestBrokerProduce::unknownPartition()
         EDDY_VERIFY_ERR(m_broker->fetchSync(fetchFrom("up", p, 0)), Errc::UnknownPartition);
         EDDY_VERIFY_ERR(m_broker->offsetForTimestamp("up", p, 0), Errc::UnknownPartition);
     }
-    for (const auto &p : m_broker->describeTopic("up")->partitionInfo)
+    // Bound first: the range would otherwise live in a temporary Result that dies before
+    // the loop body runs (ASan: stack-use-after-scope).
+    const auto described = m_broker->describeTopic("up");
+    QVERIFY(described.ok());
+    for (const auto &p : described->partitionInfo)
         QCOMPARE(p.highWatermark, 0);
 }
 
@@ -441,7 +445,11 @@ void TestBrokerProduce::failedRequestStoresNothing()
     EDDY_VERIFY_ERR(m_broker->produceSync(produceTo("atomic", std::nullopt, records)),
                     Errc::InvalidRequest);
     openBroker(testConfig(m_dir->path()));
-    for (const auto &p : m_broker->describeTopic("atomic")->partitionInfo)
+    // Bound first: the range would otherwise live in a temporary Result that dies before
+    // the loop body runs (ASan: stack-use-after-scope).
+    const auto described = m_broker->describeTopic("atomic");
+    QVERIFY(described.ok());
+    for (const auto &p : described->partitionInfo)
         QCOMPARE(p.highWatermark, 0);
 }
 
