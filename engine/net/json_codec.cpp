@@ -507,6 +507,74 @@ Result<MetricsSnapshot> metricsFromJson(const Json &j)
     }
 }
 
+Json clientInfoToJson(const ClientInfo &ci)
+{
+    return Json{{"id", ci.id},
+                {"address", ci.address},
+                {"role", ci.role},
+                {"client_id", ci.clientId},
+                {"connected_ms", ci.connectedMs},
+                {"requests", ci.requests},
+                {"requests_per_s", ci.requestsPerSec},
+                {"last_op", ci.lastOp},
+                {"principal", ci.principal.empty() ? Json(nullptr) : Json(ci.principal)},
+                {"records_in", ci.recordsIn},
+                {"records_out", ci.recordsOut},
+                {"records_in_per_s", ci.recordsInPerSec},
+                {"records_out_per_s", ci.recordsOutPerSec},
+                {"produced_topics", ci.producedTopics},
+                {"consumed_topics", ci.consumedTopics}};
+}
+
+Result<ClientInfo> clientInfoFromJson(const Json &j)
+{
+    if (!j.is_object())
+        return makeError(Errc::MalformedRequest, "client: not an object");
+    // Strings and names: absent or null is empty, anything else but a string is an error.
+    const auto text = [&](const char *name) {
+        const auto it = j.find(name);
+        return it == j.end() || it->is_null() ? std::string() : it->get<std::string>();
+    };
+    const auto rate = [&](const char *name) {
+        const auto it = j.find(name);
+        if (it == j.end() || it->is_null())
+            return 0.0;
+        if (!it->is_number())
+            throw Json::type_error::create(302, std::string(name) + " must be a number", &*it);
+        return it->get<double>();
+    };
+    const auto names = [&](const char *name) {
+        std::vector<std::string> out;
+        const auto it = j.find(name);
+        if (it == j.end() || it->is_null())
+            return out;
+        for (const auto &n : it->get_ref<const Json::array_t &>())
+            out.push_back(n.get<std::string>());
+        return out;
+    };
+    try {
+        ClientInfo ci;
+        ci.id = integerOr<uint32_t>(j, "id", 0);
+        ci.address = text("address");
+        ci.role = text("role");
+        ci.clientId = text("client_id");
+        ci.connectedMs = integerOr<int64_t>(j, "connected_ms", 0);
+        ci.requests = integerOr<uint64_t>(j, "requests", 0);
+        ci.requestsPerSec = rate("requests_per_s");
+        ci.lastOp = text("last_op");
+        ci.principal = text("principal");
+        ci.recordsIn = integerOr<uint64_t>(j, "records_in", 0);
+        ci.recordsOut = integerOr<uint64_t>(j, "records_out", 0);
+        ci.recordsInPerSec = rate("records_in_per_s");
+        ci.recordsOutPerSec = rate("records_out_per_s");
+        ci.producedTopics = names("produced_topics");
+        ci.consumedTopics = names("consumed_topics");
+        return ci;
+    } catch (const Json::exception &e) {
+        return makeError(Errc::MalformedRequest, std::string("client: ") + e.what());
+    }
+}
+
 Json eventToJson(const BrokerEvent &e)
 {
     return Json{{"timestamp_ms", e.timestampMs},

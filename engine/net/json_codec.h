@@ -5,9 +5,12 @@
 
 #include <nlohmann/json.hpp>
 
+#include <cstddef>
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 namespace eddy::net {
 
@@ -17,6 +20,34 @@ using Json = nlohmann::json;
 inline constexpr int kProtocolVersion = 1;
 // Deepest JSON nesting accepted; deeper requests are refused before parsing.
 inline constexpr int kMaxJsonDepth = 32;
+
+// Most topic names a connection's ClientInfo keeps per direction: the first ones it used, so a
+// client that touches thousands of topics costs the broker a bounded amount of memory.
+inline constexpr std::size_t kMaxClientTopics = 32;
+
+// A connected client as the `clients` op reports it. The per-second rates count what happened
+// in the last full (steady-clock) second, so they fall to 0 a second after the client stops.
+struct ClientInfo {
+    uint32_t id = 0;
+    std::string address;
+    std::string role;          // "producer", "consumer", "producer+consumer", "admin", "idle"
+    int64_t connectedMs = 0;
+    uint64_t requests = 0;
+    double requestsPerSec = 0;
+    std::string lastOp;
+    std::string clientId;      // from hello or join_group, when given
+    std::string principal;     // who the connection authenticated as (the `auth` op); empty
+                               // when it has not, or when the broker runs without access control
+    uint64_t recordsIn = 0;    // records of its produce requests the broker accepted (with
+                               // acks none: every record sent, since no error comes back)
+    uint64_t recordsOut = 0;   // records the broker returned to its fetch and poll requests
+    double recordsInPerSec = 0;
+    double recordsOutPerSec = 0;
+    // Sorted names of the topics it produced to / fetched or polled from (assigned topics
+    // count even while empty), at most kMaxClientTopics each.
+    std::vector<std::string> producedTopics;
+    std::vector<std::string> consumedTopics;
+};
 
 // Parses a request object, refusing invalid JSON, non-objects and excessive nesting with
 // MalformedRequest.
@@ -90,6 +121,11 @@ Json metricsToJson(const MetricsSnapshot &snapshot);
 // as 0; a reply that is not a snapshot object at all is MalformedRequest.
 Result<MetricsSnapshot> metricsFromJson(const Json &j);
 Json eventToJson(const BrokerEvent &event);
+// One entry of the `clients` reply (docs/protocol.md), and its inverse for a client watching a
+// remote broker: absent fields read as empty or 0 (an older broker), a wrongly typed one makes
+// the entry MalformedRequest.
+Json clientInfoToJson(const ClientInfo &info);
+Result<ClientInfo> clientInfoFromJson(const Json &j);
 Json latencyToJson(const LatencySummary &l);
 Json ratesToJson(const Rates &r);
 

@@ -62,18 +62,18 @@ void ProtocolHandler::logAuth(const std::string &line) const
 
 const Principal *ProtocolHandler::principalOf(uint32_t pipeId) const
 {
-    std::lock_guard lock(m_clientsMutex);
-    auto it = m_clients.find(pipeId);
-    return it == m_clients.end() ? nullptr : it->second.principal;
+    std::lock_guard lock(m_table->mutex);
+    auto it = m_table->clients.find(pipeId);
+    return it == m_table->clients.end() ? nullptr : it->second.principal;
 }
 
 Error ProtocolHandler::unauthenticated(const Peer &peer, std::string_view op)
 {
     bool first = false;
     {
-        std::lock_guard lock(m_clientsMutex);
-        auto it = m_clients.find(peer.pipeId);
-        if (it != m_clients.end() && !it->second.reportedUnauthenticated)
+        std::lock_guard lock(m_table->mutex);
+        auto it = m_table->clients.find(peer.pipeId);
+        if (it != m_table->clients.end() && !it->second.reportedUnauthenticated)
             first = it->second.reportedUnauthenticated = true;
     }
     if (first)
@@ -103,8 +103,8 @@ Json ProtocolHandler::authOp(const Json &request, const Peer &peer)
     const std::string host = addressHost(peer.address);
     const int64_t now = steadyMs();
     const auto bind = [&](const Principal *p) {
-        std::lock_guard lock(m_clientsMutex);
-        auto &s = m_clients[peer.pipeId];
+        std::lock_guard lock(m_table->mutex);
+        auto &s = m_table->clients[peer.pipeId];
         s.principal = p;
         s.info.principal = p ? p->name : std::string();
     };
@@ -150,8 +150,8 @@ void ProtocolHandler::setStall(int ms, int jitterMs)
 
 void ProtocolHandler::peerConnected(const Peer &peer)
 {
-    std::lock_guard lock(m_clientsMutex);
-    auto &s = m_clients[peer.pipeId];
+    std::lock_guard lock(m_table->mutex);
+    auto &s = m_table->clients[peer.pipeId];
     // NNG may deliver the pipe's first request before this notification: keep what it counted.
     if (s.info.id != 0)
         return;
@@ -159,25 +159,23 @@ void ProtocolHandler::peerConnected(const Peer &peer)
     s.info.address = peer.address;
     s.info.connectedMs = wallClockMs();
     s.info.role = "idle";
-    s.windowStartMs = s.info.connectedMs;
 }
 
 void ProtocolHandler::peerDisconnected(uint32_t pipeId)
 {
-    std::lock_guard lock(m_clientsMutex);
-    m_clients.erase(pipeId);
+    std::lock_guard lock(m_table->mutex);
+    m_table->clients.erase(pipeId);
 }
 
 void ProtocolHandler::track(const Peer &peer, std::string_view op, std::string_view clientId)
 {
     const int64_t now = wallClockMs();
-    std::lock_guard lock(m_clientsMutex);
-    auto &s = m_clients[peer.pipeId];
+    std::lock_guard lock(m_table->mutex);
+    auto &s = m_table->clients[peer.pipeId];
     if (s.info.id == 0) {
         s.info.id = peer.pipeId;
         s.info.address = peer.address;
         s.info.connectedMs = now;
-        s.windowStartMs = now;
     }
     ++s.info.requests;
     s.info.lastOp = std::string(op);
@@ -192,21 +190,109 @@ void ProtocolHandler::track(const Peer &peer, std::string_view op, std::string_v
                   : s.produces             ? "producer"
                   : s.consumes             ? "consumer"
                                            : "admin";
-    if (now - s.windowStartMs >= 1000) {
-        s.info.requestsPerSec = static_cast<double>(s.windowCount) * 1000.0
-                                / static_cast<double>(now - s.windowStartMs);
-        s.windowStartMs = now;
-        s.windowCount = 0;
+    s.requestRate.add(1, steadyMs());
+}
+
+void ProtocolHandler::SecondCounter::add(uint64_t n, int64_t nowMs)
+{
+    const int64_t now = nowMs / 1000;
+    if (now != second) {
+        // The current second becomes the previous one only if they are adjacent; after a gap
+        // the previous full second counted nothing.
+        previous = now == second + 1 ? current : 0;
+        current = 0;
+        second = now;
     }
-    ++s.windowCount;
+    current += n;
+}
+
+double ProtocolHandler::SecondCounter::perSecond(int64_t nowMs) const
+{
+    const int64_t now = nowMs / 1000;
+    if (now == second)
+        return static_cast<double>(previous);
+    return now == second + 1 ? static_cast<double>(current) : 0.0;
+}
+
+void ProtocolHandler::ClientTable::account(uint32_t pipeId, bool in, uint64_t records,
+                                           const std::vector<std::string> &topics)
+{
+    const int64_t now = steadyMs();
+    std::lock_guard lock(mutex);
+    auto it = clients.find(pipeId);
+    if (it == clients.end())
+        return;
+    Stats &s = it->second;
+    (in ? s.info.recordsIn : s.info.recordsOut) += records;
+    (in ? s.inRate : s.outRate).add(records, now);
+    auto &names = in ? s.info.producedTopics : s.info.consumedTopics;
+    for (const auto &topic : topics) {
+        auto at = std::lower_bound(names.begin(), names.end(), topic);
+        if (at != names.end() && *at == topic)
+            continue;
+        if (names.size() < kMaxClientTopics)
+            names.insert(at, topic);
+    }
+}
+
+ProtocolHandler::Reply ProtocolHandler::countingRecords(const std::string &op,
+                                                        const Json &request, uint32_t pipeId,
+                                                        Reply reply) const
+{
+    const bool produce = op == "produce";
+    const bool fetch = op == "fetch";
+    if (!produce && !fetch && op != "poll")
+        return reply;
+    std::string topic;
+    if (auto t = request.find("topic"); t != request.end() && t->is_string())
+        topic = t->get<std::string>();
+    // A produce reply does not repeat what was produced: count the request's records now.
+    uint64_t produced = 1;
+    if (auto r = request.find("records"); r != request.end() && r->is_array())
+        produced = r->size();
+    return [table = m_table, reply = std::move(reply), produce, fetch,
+            topic = std::move(topic), produced, pipeId](Json j) {
+        if (j.value("ok", false)) {
+            const auto records = j.find("records");
+            const bool hasRecords = records != j.end() && records->is_array();
+            if (produce) {
+                table->account(pipeId, true, produced, {topic});
+            } else if (fetch) {
+                table->account(pipeId, false, hasRecords ? records->size() : 0, {topic});
+            } else {
+                // poll: the topics of what was returned and of the member's assignment.
+                std::vector<std::string> topics;
+                const auto collect = [&](const Json &list) {
+                    if (!list.is_array())
+                        return;
+                    for (const auto &e : list)
+                        if (e.is_object())
+                            if (auto t = e.find("topic"); t != e.end() && t->is_string())
+                                topics.push_back(t->get<std::string>());
+                };
+                collect(j.value("assignment", Json::array()));
+                if (hasRecords)
+                    collect(*records);
+                std::sort(topics.begin(), topics.end());
+                topics.erase(std::unique(topics.begin(), topics.end()), topics.end());
+                table->account(pipeId, false, hasRecords ? records->size() : 0, topics);
+            }
+        }
+        reply(std::move(j));
+    };
 }
 
 std::vector<ClientInfo> ProtocolHandler::clients() const
 {
-    std::lock_guard lock(m_clientsMutex);
+    const int64_t now = steadyMs();
+    std::lock_guard lock(m_table->mutex);
     std::vector<ClientInfo> out;
-    for (const auto &[id, s] : m_clients)
+    for (const auto &[id, s] : m_table->clients) {
         out.push_back(s.info);
+        out.back().requestsPerSec = s.requestRate.perSecond(now);
+        out.back().recordsInPerSec = s.inRate.perSecond(now);
+        out.back().recordsOutPerSec = s.outRate.perSecond(now);
+    }
     return out;
 }
 
@@ -415,16 +501,7 @@ void ProtocolHandler::handleJson(const Json &request, const Peer &peer, Reply re
         auto out = okReply();
         out["clients"] = Json::array();
         for (const auto &ci : clients())
-            out["clients"].push_back({{"id", ci.id},
-                                      {"address", ci.address},
-                                      {"role", ci.role},
-                                      {"client_id", ci.clientId},
-                                      {"connected_ms", ci.connectedMs},
-                                      {"requests", ci.requests},
-                                      {"requests_per_s", ci.requestsPerSec},
-                                      {"last_op", ci.lastOp},
-                                      {"principal", ci.principal.empty() ? Json(nullptr)
-                                                                         : Json(ci.principal)}});
+            out["clients"].push_back(clientInfoToJson(ci));
         return reply(std::move(out));
     }
     const auto &table = opTable();
@@ -432,7 +509,7 @@ void ProtocolHandler::handleJson(const Json &request, const Peer &peer, Reply re
     if (it == table.end())
         return reply(errorReply(makeError(Errc::UnknownOp, "unknown op '" + name
                                                                + "'; hello lists the supported ops")));
-    it->second(m_broker, request, std::move(reply));
+    it->second(m_broker, request, countingRecords(name, request, peer.pipeId, std::move(reply)));
 }
 
 void ProtocolHandler::handleBinary(std::string_view frame, const Peer &peer,
@@ -482,7 +559,13 @@ void ProtocolHandler::handleBinary(std::string_view frame, const Peer &peer,
         const bool fireAndForget = req->acks == Acks::None;
         if (fireAndForget)
             reply(encodeProduceReply({}));
-        return m_broker.produce(std::move(*req), [reply, fireAndForget](Result<ProduceResult> r) {
+        const uint64_t count = req->records.size();
+        std::vector<std::string> topics{req->topic};
+        return m_broker.produce(std::move(*req), [reply, fireAndForget, table = m_table, count,
+                                                  topics = std::move(topics),
+                                                  pipeId = peer.pipeId](Result<ProduceResult> r) {
+            if (r)
+                table->account(pipeId, true, count, topics);
             if (fireAndForget)
                 return;
             reply(r ? encodeProduceReply(*r) : encodeErrorReply(BinaryOp::Produce, r.error()));
@@ -495,7 +578,11 @@ void ProtocolHandler::handleBinary(std::string_view frame, const Peer &peer,
             return reply(encodeErrorReply(op, req.error()));
         if (principal && !check(authorizeFetch(*principal, req->topic, req->group)))
             return;
-        return m_broker.fetch(std::move(*req), [reply](Result<FetchResult> r) {
+        std::vector<std::string> topics{req->topic};
+        return m_broker.fetch(std::move(*req), [reply, table = m_table, topics = std::move(topics),
+                                                pipeId = peer.pipeId](Result<FetchResult> r) {
+            if (r)
+                table->account(pipeId, false, r->records.size(), topics);
             reply(r ? encodeFetchReply(*r) : encodeErrorReply(BinaryOp::Fetch, r.error()));
         });
     }
@@ -506,7 +593,18 @@ void ProtocolHandler::handleBinary(std::string_view frame, const Peer &peer,
             return reply(encodeErrorReply(op, req.error()));
         if (principal && !check(authorizePoll(*principal, req->group)))
             return;
-        return m_broker.poll(std::move(*req), [reply](Result<PollResult> r) {
+        return m_broker.poll(std::move(*req), [reply, table = m_table,
+                                               pipeId = peer.pipeId](Result<PollResult> r) {
+            if (r) {
+                std::vector<std::string> topics;
+                for (const auto &tp : r->assignment.assigned)
+                    topics.push_back(tp.topic);
+                for (const auto &pr : r->records)
+                    topics.push_back(pr.topic);
+                std::sort(topics.begin(), topics.end());
+                topics.erase(std::unique(topics.begin(), topics.end()), topics.end());
+                table->account(pipeId, false, r->records.size(), topics);
+            }
             reply(r ? encodePollReply(*r) : encodeErrorReply(BinaryOp::Poll, r.error()));
         });
     }

@@ -20,20 +20,6 @@ class Scheduler;
 
 namespace eddy::net {
 
-// A connected client as the `clients` op reports it.
-struct ClientInfo {
-    uint32_t id = 0;
-    std::string address;
-    std::string role;          // "producer", "consumer", "producer+consumer", "admin", "idle"
-    int64_t connectedMs = 0;
-    uint64_t requests = 0;
-    double requestsPerSec = 0; // over the last full second
-    std::string lastOp;
-    std::string clientId;      // from hello or join_group, when given
-    std::string principal;     // who the connection authenticated as (the `auth` op); empty
-                               // when it has not, or when the broker runs without access control
-};
-
 // Decodes requests in either encoding, runs them on the broker and encodes the replies.
 // Thread-safe; long operations (fetch/poll with wait_ms, durable produce) answer later from the
 // engine thread that completes them. With an AuthConfig every connection (NNG pipe) must
@@ -52,6 +38,7 @@ public:
     void peerConnected(const Peer &peer) override;
     void peerDisconnected(uint32_t pipeId) override;
 
+    // Every connected client (ClientInfo: counts, rates over the last full second, topics).
     std::vector<ClientInfo> clients() const;
 
     // Fault injection ("broker stall"): every request is handled ms plus a uniform random
@@ -75,6 +62,10 @@ private:
     void handleBinary(std::string_view frame, const Peer &peer,
                       std::function<void(std::string)> reply);
     void track(const Peer &peer, std::string_view op, std::string_view clientId = {});
+    // Wraps a JSON reply so an ok produce / fetch / poll answer adds to the connection's record
+    // counts (struct ClientTable below outlives the handler for late answers).
+    Reply countingRecords(const std::string &op, const Json &request, uint32_t pipeId,
+                          Reply reply) const;
     Json faultOp(const Json &request);
     // Access control (only with an AuthConfig).
     Json authOp(const Json &request, const Peer &peer);
@@ -85,17 +76,37 @@ private:
 
     Broker &m_broker;
     std::string m_brokerId;
-    mutable std::mutex m_clientsMutex;
+    // Events per steady-clock second: what the current second counted so far and what the
+    // previous one counted, so perSecond() reports the last full second and falls to 0 when
+    // the events stop.
+    struct SecondCounter {
+        int64_t second = 0;
+        uint64_t current = 0;
+        uint64_t previous = 0;
+        void add(uint64_t n, int64_t nowMs);
+        double perSecond(int64_t nowMs) const;
+    };
     struct Stats {
         ClientInfo info;
         uint64_t produces = 0;
         uint64_t consumes = 0;
-        int64_t windowStartMs = 0;
-        uint64_t windowCount = 0;
+        SecondCounter requestRate;
+        SecondCounter inRate;
+        SecondCounter outRate;
         const Principal *principal = nullptr; // points into m_auth, which never changes
         bool reportedUnauthenticated = false; // log the first refused request of a pipe only
     };
-    std::map<uint32_t, Stats> m_clients;
+    // Shared with the record-counting reply wrappers: a long poll or durable produce can be
+    // answered by the engine after the server (and this handler) stopped.
+    struct ClientTable {
+        mutable std::mutex mutex;
+        std::map<uint32_t, Stats> clients;
+        // Adds records (to recordsIn when `in`, else recordsOut) and the topics to a
+        // connection; one that has gone meanwhile is not re-created.
+        void account(uint32_t pipeId, bool in, uint64_t records,
+                     const std::vector<std::string> &topics);
+    };
+    const std::shared_ptr<ClientTable> m_table = std::make_shared<ClientTable>();
     const std::unique_ptr<const AuthConfig> m_auth; // null: access control off
     std::unique_ptr<AuthLimiter> m_authLimiter;
     std::mutex m_hooksMutex;

@@ -49,6 +49,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, std::size_t size)
         (void)topicInfoToJson(*topic).dump();
     if (auto assignment = assignmentFromJson(request); assignment)
         (void)assignmentToJson(*assignment).dump();
+    if (auto client = clientInfoFromJson(request); client)
+        (void)clientInfoToJson(*client).dump();
     // What the server does with every reply: dump with invalid UTF-8 replaced.
     (void)request.dump(-1, ' ', false, Json::error_handler_t::replace);
     return 0;

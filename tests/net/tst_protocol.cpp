@@ -4,6 +4,7 @@
 #include "binary_codec.h"
 #include "broker.h"
 #include "broker_server.h"
+#include "json_codec.h"
 #include "req_client.h"
 
 #include <QElapsedTimer>
@@ -40,6 +41,8 @@ private slots:
     void longPollFetchWakesOnProduce();
     void groupJoinPollCommitOverTheWire();
     void clientsListsConnectedPeers();
+    void clientsCountRecordsOfBothEncodings();
+    void clientInfoJsonRoundTrip();
     void twoHundredConcurrentClients();
     void liveStreamDeliversRecordsToSubscribers();
 
@@ -495,6 +498,155 @@ void TestProtocol::clientsListsConnectedPeers()
         }
     }
     QVERIFY(found);
+}
+
+// Records in and out per connection, whichever encoding carried them, with the topics and the
+// rates of the last full second (which show in the next second and fall to 0 after).
+void TestProtocol::clientsCountRecordsOfBothEncodings()
+{
+    createTopic("a");
+    createTopic("b");
+    // Five records in b, produced by the fixture's own connection: they count there, not below.
+    for (int i = 0; i < 5; ++i)
+        QVERIFY(call({{"op", "produce"}, {"topic", "b"}, {"value", std::to_string(i)}})
+                    .value("ok", false));
+
+    ReqClient peer(m_tcpUrl);
+    QVERIFY(peer.connected());
+    // N = 7 in JSON (a batch of 4 and 3 single records), M = 10 in binary.
+    json batch = json::array();
+    for (int i = 0; i < 4; ++i)
+        batch.push_back({{"value", "j" + std::to_string(i)}});
+    QVERIFY(peer.call({{"op", "produce"}, {"topic", "a"}, {"records", batch}, {"client_id", "rec"}})
+                .value("ok", false));
+    for (int i = 0; i < 3; ++i)
+        QVERIFY(peer.call({{"op", "produce"}, {"topic", "a"}, {"value", "single"}})
+                    .value("ok", false));
+    eddy::ProduceRequest binary;
+    binary.topic = "a";
+    binary.records.resize(10);
+    for (auto &r : binary.records)
+        r.value = "bin";
+    const auto produced = eddy::net::decodeProduceReply(
+        peer.raw(eddy::net::encodeProduceRequest(binary)).value_or(""));
+    QVERIFY2(produced, produced ? "" : produced.error().message.c_str());
+    // Refused requests move no records: a produce to a missing topic, a fetch past the end.
+    QCOMPARE(ReqClient::code(peer.call({{"op", "produce"}, {"topic", "none"}, {"value", "x"}})),
+             std::string("UNKNOWN_TOPIC"));
+    QCOMPARE(ReqClient::code(peer.call({{"op", "fetch"}, {"topic", "b"}, {"offset", 99}})),
+             std::string("OFFSET_OUT_OF_RANGE"));
+    // K = 5 out of b: 3 through a JSON fetch, 2 through a binary one.
+    QCOMPARE(peer.call({{"op", "fetch"}, {"topic", "b"}, {"offset", 0}, {"max_records", 3}})["records"]
+                 .size(),
+             3u);
+    eddy::FetchRequest fr{"b", 0, 3, 100, 1 << 20, 0, {}};
+    const auto fetched =
+        eddy::net::decodeFetchReply(peer.raw(eddy::net::encodeFetchRequest(fr)).value_or(""));
+    QVERIFY(fetched);
+    QCOMPARE(fetched->records.size(), 2u);
+
+    const auto entryOf = [this](const std::string &clientId) {
+        const json reply = call({{"op", "clients"}});
+        for (const auto &c : reply["clients"])
+            if (c.value("client_id", std::string()) == clientId)
+                return c;
+        return json();
+    };
+    // The rates count the last full second: wait (bounded) for the one the records went in.
+    json entry;
+    QElapsedTimer waited;
+    waited.start();
+    do {
+        entry = entryOf("rec");
+        QVERIFY(entry.is_object());
+        if (entry["records_in_per_s"].get<double>() > 0
+            && entry["records_out_per_s"].get<double>() > 0)
+            break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    } while (waited.elapsed() < 3000);
+    QCOMPARE(entry["records_in"].get<int>(), 17);
+    QCOMPARE(entry["records_out"].get<int>(), 5);
+    QVERIFY2(entry["records_in_per_s"].get<double>() > 0, entry.dump().c_str());
+    QVERIFY(entry["records_in_per_s"].get<double>() <= 17);
+    QVERIFY(entry["records_out_per_s"].get<double>() > 0);
+    QVERIFY(entry["records_out_per_s"].get<double>() <= 5);
+    QCOMPARE(entry["produced_topics"], json::array({"a"}));
+    QCOMPARE(entry["consumed_topics"], json::array({"b"}));
+    QCOMPARE(entry["role"].get<std::string>(), std::string("producer+consumer"));
+
+    // A group member's poll counts too, with the topics it was assigned.
+    ReqClient member(m_tcpUrl);
+    const auto join = member.call({{"op", "join_group"},
+                                   {"group", "g"},
+                                   {"topics", {"b"}},
+                                   {"client_id", "poller"}});
+    QVERIFY(join.value("ok", false));
+    const auto polled = member.call({{"op", "poll"},
+                                     {"group", "g"},
+                                     {"member_id", join["member_id"]},
+                                     {"generation", join["generation"]}});
+    QCOMPARE(polled["records"].size(), 5u);
+    const auto poller = entryOf("poller");
+    QCOMPARE(poller["records_out"].get<int>(), 5);
+    QCOMPARE(poller["records_in"].get<int>(), 0);
+    QCOMPARE(poller["consumed_topics"], json::array({"b"}));
+    QCOMPARE(poller["produced_topics"], json::array());
+
+    // Idle for a full second: the rates fall back to 0 while the totals stay.
+    waited.restart();
+    do {
+        entry = entryOf("rec");
+        if (entry["records_in_per_s"].get<double>() == 0
+            && entry["records_out_per_s"].get<double>() == 0)
+            break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    } while (waited.elapsed() < 3000);
+    QCOMPARE(entry["records_in_per_s"].get<double>(), 0.0);
+    QCOMPARE(entry["records_out_per_s"].get<double>(), 0.0);
+    QCOMPARE(entry["records_in"].get<int>(), 17);
+}
+
+void TestProtocol::clientInfoJsonRoundTrip()
+{
+    eddy::net::ClientInfo in;
+    in.id = 7;
+    in.address = "tcp://127.0.0.1:5555";
+    in.role = "producer";
+    in.clientId = "svc";
+    in.connectedMs = 1700000000000;
+    in.requests = 12;
+    in.requestsPerSec = 2.5;
+    in.lastOp = "produce";
+    in.recordsIn = 1234567890123;
+    in.recordsOut = 9;
+    in.recordsInPerSec = 1500;
+    in.recordsOutPerSec = 0.5;
+    in.producedTopics = {"a", "b"};
+    in.consumedTopics = {"c"};
+    const auto out = eddy::net::clientInfoFromJson(eddy::net::clientInfoToJson(in));
+    QVERIFY(out);
+    QCOMPARE(eddy::net::clientInfoToJson(*out), eddy::net::clientInfoToJson(in));
+    QCOMPARE(out->recordsIn, in.recordsIn);
+    QCOMPARE(out->producedTopics, in.producedTopics);
+    QVERIFY(out->principal.empty());
+    // An older broker's entry (no record fields) reads as zeros; wrong types are refused.
+    auto old = eddy::net::clientInfoToJson(in);
+    old.erase("records_in");
+    old.erase("consumed_topics");
+    const auto fromOld = eddy::net::clientInfoFromJson(old);
+    QVERIFY(fromOld);
+    QCOMPARE(fromOld->recordsIn, uint64_t{0});
+    QVERIFY(fromOld->consumedTopics.empty());
+    for (const auto &[field, bad] : std::vector<std::pair<std::string, json>>{
+             {"records_in", "many"}, {"records_in", -1}, {"records_out_per_s", "fast"},
+             {"produced_topics", "a"}, {"consumed_topics", json::array({1})}, {"id", 1.5}}) {
+        auto wrong = eddy::net::clientInfoToJson(in);
+        wrong[field] = bad;
+        const auto refused = eddy::net::clientInfoFromJson(wrong);
+        QVERIFY2(!refused, field.c_str());
+        QCOMPARE(refused.code(), eddy::Errc::MalformedRequest);
+    }
+    QVERIFY(!eddy::net::clientInfoFromJson(json::array()));
 }
 
 void TestProtocol::twoHundredConcurrentClients()
