@@ -3,6 +3,7 @@
 #include "result.h"
 #include "topic_config.h"
 
+#include <array>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -131,6 +132,10 @@ struct Scenario {
     std::vector<ServiceSpec> services;
     std::vector<FaultSpec> faults;
     std::vector<Expectation> expectations;
+    // Where the studio draws each node, [x, y] by node id ("topic:NAME" or "service:NAME"), for
+    // the nodes the user placed by hand (the file's optional "layout" object). Nothing else
+    // reads it: `eddy simulate` ignores it, and ids naming no node are kept but unused.
+    std::map<std::string, std::array<double, 2>> layout;
     // Compares `line` fields too: zero them to compare the content of two different texts.
     bool operator==(const Scenario &) const = default;
 };

@@ -235,7 +235,7 @@ bool nonNegative(double d) { return std::isfinite(d) && d >= 0; }
 
 const std::vector<std::string> kScenarioKeys = {"name", "description", "duration_s", "seed",
                                                 "delivery", "topics", "services", "faults",
-                                                "expect"};
+                                                "expect", "layout"};
 const std::vector<std::string> kTopicKeys = {"name", "partitions", "retention"};
 const std::vector<std::string> kRetentionKeys = {"records", "bytes", "ms"};
 const std::vector<std::string> kServiceKeys = {
@@ -373,6 +373,21 @@ public:
             const Json &expect = m_in.requireArray(*v, path);
             for (std::size_t i = 0; i < expect.size(); ++i)
                 s.expectations.push_back(expectation(expect[i], path.index(i)));
+        }
+        if (const Json *v = member(root, "layout")) {
+            const Path path = top.key("layout");
+            if (!v->is_object())
+                m_in.fail(path, "must be an object of \"<node id>\": [x, y] (got "
+                                    + describe(*v) + ")");
+            const auto finite = [](double d) { return std::isfinite(d); };
+            for (const auto &item : v->items()) {
+                const Path at = path.key(item.key());
+                const Json &xy = item.value();
+                if (!xy.is_array() || xy.size() != 2)
+                    m_in.fail(at, "must be an array [x, y] (got " + describe(xy) + ")");
+                s.layout[item.key()] = {m_in.number(xy[0], at.index(0), "", finite),
+                                        m_in.number(xy[1], at.index(1), "", finite)};
+            }
         }
         return s;
     }

@@ -160,6 +160,13 @@ std::string scenarioToJson(const Scenario &scenario)
                                         : e.text);
     }
     j["expect"] = expect;
+    // Only when the user placed nodes: files without hand-made positions stay as they were.
+    if (!scenario.layout.empty()) {
+        Json layout = Json::object();
+        for (const auto &[id, xy] : scenario.layout)
+            layout[id] = Json::array({numberJson(xy[0]), numberJson(xy[1])});
+        j["layout"] = layout;
+    }
     return j.dump(2) + "\n";
 }
 

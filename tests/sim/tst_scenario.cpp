@@ -234,7 +234,8 @@ void TestScenario::roundTripRich()
       ],
       "expect": ["lost == 0", "duplicates<=3", " max_lag  >  1e3 ", "recovery_s != 2.5",
                  "produced >= 1", "consumed > 0", "acknowledged > 0", "reordered == 0",
-                 "dead_lettered < 100"]
+                 "dead_lettered < 100"],
+      "layout": {"topic:a": [10, -20.5], "service:proc": [240, 0], "topic:ghost": [1, 2]}
     })");
     QVERIFY2(s.ok(), qPrintable(messageOf(s)));
     QCOMPARE(s->seed, uint64_t(18446744073709551615ull));
@@ -242,6 +243,11 @@ void TestScenario::roundTripRich()
     QCOMPARE(s->expectations[2].op, std::string(">"));
     QCOMPARE(s->expectations[2].value, 1000.0);
     QCOMPARE(s->expectations[1].op, std::string("<="));
+    // Canvas positions by node id; an id naming no node is kept (the studio ignores it).
+    QCOMPARE(s->layout.size(), std::size_t(3));
+    QCOMPARE(s->layout.at("topic:a")[0], 10.0);
+    QCOMPARE(s->layout.at("topic:a")[1], -20.5);
+    QCOMPARE(s->layout.at("topic:ghost")[1], 2.0);
     const std::string text = scenarioToJson(*s);
     const auto again = parseScenario(text);
     QVERIFY2(again.ok(), qPrintable(messageOf(again) + "\n" + QString::fromStdString(text)));
@@ -287,6 +293,8 @@ void TestScenario::roundTripFromCode()
     c.processingMs.value = 4;
     s.services.push_back(c);
     s.expectations.push_back({"lost", "==", 0, ""}); // no text: written from its parts
+    s.layout["service:src"] = {12.5, -3};
+    s.layout["topic:out"] = {480, 1e6};
     const auto back = parseScenario(scenarioToJson(s));
     QVERIFY2(back.ok(), qPrintable(messageOf(back)));
     Scenario expected = s;
@@ -426,6 +434,17 @@ void TestScenario::badInput_data()
     QTest::newRow("expectation: bad operator")
         << R"("lost == 0")" << R"("lost ~ 0")"
         << "line 17: expect[0] needs an operator";
+    QTest::newRow("layout: not an object")
+        << R"("expect": ["lost == 0"])" << R"("expect": ["lost == 0"], "layout": [1, 2])"
+        << "line 17: layout must be an object";
+    QTest::newRow("layout: not a pair")
+        << R"("expect": ["lost == 0"])"
+        << R"("expect": ["lost == 0"], "layout": {"topic:orders": [1]})"
+        << R"(line 17: layout["topic:orders"] must be an array [x, y] (got an array))";
+    QTest::newRow("layout: not a number")
+        << R"("expect": ["lost == 0"])"
+        << R"("expect": ["lost == 0"], "layout": {"topic:orders": [1, "x"]})"
+        << R"(line 17: layout["topic:orders"][1] must be a number (got "x"))";
 }
 
 void TestScenario::badInput()
