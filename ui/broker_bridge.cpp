@@ -204,21 +204,9 @@ BrokerBridge::PollResult BrokerBridge::pollOnce(bool slowRound)
         if (slowRound && out.error.isEmpty()) {
             if (auto clients = m_session->admin->clients(); clients && clients->is_array()) {
                 std::vector<net::ClientInfo> list;
-                for (const auto &c : *clients) {
-                    if (!c.is_object())
-                        continue;
-                    net::ClientInfo info;
-                    info.id = number<uint32_t>(c, "id");
-                    info.address = text(c, "address");
-                    info.role = text(c, "role");
-                    info.clientId = text(c, "client_id");
-                    info.principal = text(c, "principal");
-                    info.connectedMs = number<int64_t>(c, "connected_ms");
-                    info.requests = number<uint64_t>(c, "requests");
-                    info.requestsPerSec = number<double>(c, "requests_per_s");
-                    info.lastOp = text(c, "last_op");
-                    list.push_back(std::move(info));
-                }
+                for (const auto &c : *clients)
+                    if (auto info = net::clientInfoFromJson(c))
+                        list.push_back(std::move(*info));
                 out.clients = std::move(list);
             }
             auto events = m_session->connection->call({{"op", "events"}}, 5000);

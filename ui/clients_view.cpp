@@ -38,7 +38,8 @@ ClientsView::ClientsView(BrokerBridge *bridge, QWidget *parent)
     , m_summary(new QLabel(this))
 {
     m_table->setHorizontalHeaderLabels({"Id", "Address", "Kind", "As", "Role", "Client id",
-                                        "Connected", "Requests", "Req/s", "Last op"});
+                                        "Connected", "Requests", "Req/s", "Records in", "In/s",
+                                        "Records out", "Out/s", "Last op"});
     m_table->setColumnHidden(PrincipalColumn, !kHasPrincipal<net::ClientInfo>);
     m_table->verticalHeader()->setVisible(false);
     m_table->setEditTriggers(QAbstractItemView::NoEditTriggers);
@@ -82,6 +83,10 @@ void ClientsView::showClients()
             QDateTime::fromMSecsSinceEpoch(c.connectedMs).toString("HH:mm:ss"),
             locale.toString(static_cast<qulonglong>(c.requests)),
             locale.toString(c.requestsPerSec, 'f', 1),
+            locale.toString(static_cast<qulonglong>(c.recordsIn)),
+            locale.toString(c.recordsInPerSec, 'f', 0),
+            locale.toString(static_cast<qulonglong>(c.recordsOut)),
+            locale.toString(c.recordsOutPerSec, 'f', 0),
             QString::fromStdString(c.lastOp)};
         for (int column = 0; column < ColumnCount; ++column) {
             auto *item = m_table->item(row, column);
@@ -90,8 +95,8 @@ void ClientsView::showClients()
                 m_table->setItem(row, column, item);
             }
             item->setText(cells[column]);
-            const bool number = column == IdColumn || column == RequestsColumn
-                                || column == RateColumn;
+            const bool number = column == IdColumn
+                                || (column >= RequestsColumn && column <= RecordsOutRateColumn);
             item->setTextAlignment(number ? Qt::AlignRight | Qt::AlignVCenter
                                           : Qt::AlignLeft | Qt::AlignVCenter);
         }

@@ -8,6 +8,7 @@
 #include <QUndoCommand>
 
 #include <algorithm>
+#include <cmath>
 
 namespace eddy::ui {
 
@@ -93,6 +94,7 @@ void ScenarioDocument::reset(sim::Scenario scenario, const QString &path)
     m_scenario = std::move(scenario);
     m_path = path;
     emit filePathChanged(m_path);
+    emit replaced();
     emit changed();
 }
 
@@ -130,6 +132,56 @@ Result<sim::Scenario> ScenarioDocument::validated() const
 void ScenarioDocument::push(const QString &text, sim::Scenario after)
 {
     m_undo.push(new ScenarioEditCommand(this, text, m_scenario, std::move(after)));
+}
+
+void ScenarioDocument::push(const QString &text, sim::Scenario before, sim::Scenario after)
+{
+    m_undo.push(new ScenarioEditCommand(this, text, std::move(before), std::move(after)));
+}
+
+bool ScenarioDocument::isNodeId(const std::string &id) const
+{
+    for (const auto &ref : nodes())
+        if (id == (ref.isTopic() ? "topic:" : "service:") + ref.name.toStdString())
+            return true;
+    return false;
+}
+
+bool ScenarioDocument::moveNodes(const Positions &from, const Positions &to)
+{
+    sim::Scenario before = m_scenario;
+    sim::Scenario after = m_scenario;
+    QString moved;
+    int count = 0;
+    const auto rounded = [](const std::array<double, 2> &xy) {
+        return std::array<double, 2>{std::round(xy[0]), std::round(xy[1])};
+    };
+    for (const auto &[id, xy] : to) {
+        const auto old = from.find(id);
+        if (!isNodeId(id) || (old != from.end() && rounded(old->second) == rounded(xy)))
+            continue;
+        // The position it had, even if only the automatic layout chose it: what undo restores.
+        if (old != from.end())
+            before.layout[id] = rounded(old->second);
+        after.layout[id] = rounded(xy);
+        moved = QString::fromStdString(id.substr(id.find(':') + 1));
+        ++count;
+    }
+    if (count == 0)
+        return false;
+    push(count == 1 ? "Move " + moved : QString("Move %1 nodes").arg(count), std::move(before),
+         std::move(after));
+    return true;
+}
+
+bool ScenarioDocument::clearLayout()
+{
+    if (m_scenario.layout.empty())
+        return false;
+    sim::Scenario after = m_scenario;
+    after.layout.clear();
+    push("Automatic layout", std::move(after));
+    return true;
 }
 
 void ScenarioDocument::setScenario(const sim::Scenario &scenario)
@@ -247,6 +299,7 @@ bool ScenarioDocument::removeNode(const NodeRef &node, QString *why)
         }
         std::erase_if(after.faults,
                       [&](const auto &f) { return f.target.rfind(n + "/", 0) == 0; });
+        after.layout.erase("topic:" + n);
     } else {
         auto it = std::find_if(after.services.begin(), after.services.end(),
                                [&](const auto &s) { return s.name == n; });
@@ -259,6 +312,7 @@ bool ScenarioDocument::removeNode(const NodeRef &node, QString *why)
         std::erase_if(after.faults, [&](const auto &f) {
             return f.target == n || f.target.rfind(n + "#", 0) == 0;
         });
+        after.layout.erase("service:" + n);
     }
     push("Delete " + node.name, std::move(after));
     return true;
@@ -365,6 +419,10 @@ bool ScenarioDocument::rename(const NodeRef &node, const QString &newName, QStri
         for (auto &f : after.faults)
             renameTarget(f.target, from, to, '#');
     }
+    // The node keeps its place under its new name.
+    const std::string prefix = node.isTopic() ? "topic:" : "service:";
+    if (auto xy = after.layout.extract(prefix + from))
+        after.layout[prefix + to] = xy.mapped();
     push("Rename " + node.name + " to " + trimmed, std::move(after));
     return true;
 }

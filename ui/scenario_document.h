@@ -6,6 +6,10 @@
 #include <QString>
 #include <QUndoStack>
 
+#include <array>
+#include <map>
+#include <string>
+
 namespace eddy::ui {
 
 // What a canvas node stands for: a topic or a service of the scenario (by name).
@@ -62,6 +66,16 @@ public:
     // Replaces a topic's or service's settings (name excluded; use rename).
     bool setTopic(const QString &name, const TopicSpec &spec, const QString &text);
     bool setService(const QString &name, const sim::ServiceSpec &spec, const QString &text);
+    // Canvas positions (sim::Scenario::layout) by node id (NodeItem::key(): "topic:orders").
+    using Positions = std::map<std::string, std::array<double, 2>>;
+    // The user moved nodes from `from` to `to` (same ids): one undoable step storing the new
+    // positions, rounded to whole pixels. Undo puts the old ones in the layout, so the nodes go
+    // back even if they had no stored position before. Ids naming no node are dropped; false
+    // when nothing moved.
+    bool moveNodes(const Positions &from, const Positions &to);
+    // Forgets every stored position (the user asked for the automatic layout); false when
+    // there were none.
+    bool clearLayout();
     // Scenario-wide settings: name, description, duration, seed.
     bool setSettings(const QString &name, const QString &description, double durationS,
                      uint64_t seed);
@@ -80,13 +94,17 @@ public:
 signals:
     // The scenario changed (an edit, undo, redo, load or new).
     void changed();
+    // Another scenario replaced this one (load, new, reset); emitted just before changed().
+    void replaced();
     void filePathChanged(const QString &path);
 
 private:
     friend class ScenarioEditCommand;
     void push(const QString &text, sim::Scenario after);
+    void push(const QString &text, sim::Scenario before, sim::Scenario after);
     void setScenario(const sim::Scenario &scenario);
     bool nameTaken(const QString &name, NodeRef::Kind kind) const;
+    bool isNodeId(const std::string &id) const;
 
     sim::Scenario m_scenario;
     QString m_path;

@@ -43,6 +43,7 @@ public:
     static QString keyOf(const NodeRef &ref);
 
     void setSubtitle(const QString &text);
+    QString subtitle() const { return m_subtitle; }
     void setPartitions(int count, const std::vector<int64_t> &lagPerPartition = {});
     void setHealth(Health health);
     Health health() const { return m_health; }

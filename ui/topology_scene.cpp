@@ -4,10 +4,13 @@
 
 #include "broker_bridge.h"
 
+#include <QGraphicsSceneMouseEvent>
 #include <QGraphicsView>
+#include <QSet>
 
 #include <algorithm>
 #include <set>
+#include <utility>
 
 namespace eddy::ui {
 
@@ -51,6 +54,11 @@ TopologyScene::TopologyScene(ScenarioDocument *document, QObject *parent)
 {
     setSceneRect(-600, -400, 2400, 1600);
     connect(document, &ScenarioDocument::changed, this, [this] { rebuild(); });
+    // Another scenario: where the previous one's nodes were says nothing about this one's.
+    connect(document, &ScenarioDocument::replaced, this, [this] {
+        for (auto it = m_positions.begin(); it != m_positions.end();)
+            it = it.key().startsWith("external:") ? std::next(it) : m_positions.erase(it);
+    });
     connect(this, &QGraphicsScene::selectionChanged, this, [this] {
         const auto items = selectedItems();
         std::optional<NodeRef> ref;
@@ -59,6 +67,15 @@ TopologyScene::TopologyScene(ScenarioDocument *document, QObject *parent)
         emit selectionRefChanged(ref);
     });
     rebuild();
+}
+
+TopologyScene::~TopologyScene()
+{
+    // The items go in QGraphicsScene's destructor, when the widgets listening to this scene
+    // (the property panel) may be gone already: a selected node's deletion must not tell them.
+    blockSignals(true);
+    qDeleteAll(m_edges);
+    qDeleteAll(m_clientEdges);
 }
 
 NodeItem *TopologyScene::makeNode(NodeItem::Kind kind, const QString &name)
@@ -77,6 +94,10 @@ void TopologyScene::rebuild()
     for (auto *e : m_edges)
         delete e;
     m_edges.clear();
+    // External clients' edges end at topic nodes, which go now; applyLive draws them again.
+    for (auto *e : std::as_const(m_clientEdges))
+        delete e;
+    m_clientEdges.clear();
     // Scenario nodes are rebuilt; external clients stay (applyLive owns them).
     for (auto it = m_nodes.begin(); it != m_nodes.end();) {
         if (it.value()->kind() != NodeItem::Kind::External) {
@@ -86,16 +107,23 @@ void TopologyScene::rebuild()
             ++it;
         }
     }
+    const auto &layout = m_document->scenario().layout;
     bool placeNew = false;
+    bool anyPlaced = false;
     for (const auto &ref : m_document->nodes()) {
         auto *item = makeNode(itemKind(ref.kind), ref.name);
         m_nodes.insert(item->key(), item);
-        if (m_positions.contains(item->key())) {
+        if (auto stored = layout.find(item->key().toStdString()); stored != layout.end()) {
+            item->setPos(stored->second[0], stored->second[1]);
+            anyPlaced = true;
+        } else if (m_positions.contains(item->key())) {
             item->setPos(m_positions.value(item->key()));
+            anyPlaced = true;
         } else if (m_dropPos) {
             item->setPos(*m_dropPos);
             m_positions[item->key()] = *m_dropPos;
             m_dropPos.reset();
+            anyPlaced = true;
         } else {
             placeNew = true;
         }
@@ -109,23 +137,9 @@ void TopologyScene::rebuild()
         addItem(edge);
         m_edges.push_back(edge);
     }
-    if (placeNew) {
-        // Lay out only the unplaced nodes when some already have positions the user chose.
-        const bool anyPlaced = std::any_of(m_nodes.begin(), m_nodes.end(), [this](NodeItem *n) {
-            return m_positions.contains(n->key());
-        });
-        if (!anyPlaced) {
-            autoLayout();
-        } else {
-            qreal y = 0;
-            for (auto *n : m_nodes)
-                if (!m_positions.contains(n->key())) {
-                    n->setPos(0, y);
-                    y += kNodeHeight;
-                    m_positions[n->key()] = n->pos();
-                }
-        }
-    }
+    // Nodes without a position get the layered layout; those placed keep their place.
+    if (placeNew)
+        layOut(anyPlaced);
     if (auto *sel = m_nodes.value(selectedKey))
         sel->setSelected(true);
     applyLive(m_live);
@@ -133,6 +147,55 @@ void TopologyScene::rebuild()
 
 void TopologyScene::autoLayout()
 {
+    layOut(false);
+    // Positions stay as just computed: rebuild() falls back to them once the layout is gone.
+    m_document->clearLayout();
+    if (!views().isEmpty())
+        views().first()->centerOn(itemsBoundingRect().center());
+}
+
+void TopologyScene::beginMove()
+{
+    m_moveStart.clear();
+    for (auto *n : std::as_const(m_nodes))
+        if (n->ref())
+            m_moveStart[n->key().toStdString()] = {n->pos().x(), n->pos().y()};
+}
+
+void TopologyScene::endMove()
+{
+    ScenarioDocument::Positions to;
+    for (auto *n : std::as_const(m_nodes))
+        if (n->ref())
+            to[n->key().toStdString()] = {n->pos().x(), n->pos().y()};
+    const auto from = std::exchange(m_moveStart, {});
+    // moveNodes ignores nodes that stayed; a node added since beginMove() has no start and
+    // is not a move either.
+    std::erase_if(to, [&](const auto &entry) { return !from.contains(entry.first); });
+    m_document->moveNodes(from, to);
+}
+
+void TopologyScene::mousePressEvent(QGraphicsSceneMouseEvent *event)
+{
+    beginMove();
+    QGraphicsScene::mousePressEvent(event);
+}
+
+void TopologyScene::mouseReleaseEvent(QGraphicsSceneMouseEvent *event)
+{
+    QGraphicsScene::mouseReleaseEvent(event);
+    // Later: storing the move rebuilds the scene, deleting the items this event was about.
+    QMetaObject::invokeMethod(this, [this] { endMove(); }, Qt::QueuedConnection);
+}
+
+void TopologyScene::layOut(bool onlyUnplaced)
+{
+    // With onlyUnplaced, nodes with a position (stored, or drawn before) keep it.
+    const auto &stored = m_document->scenario().layout;
+    const auto placed = [&](NodeItem *n) {
+        return onlyUnplaced
+               && (stored.contains(n->key().toStdString()) || m_positions.contains(n->key()));
+    };
     // Layer of each node: producers 0; a topic one right of its rightmost writer; a reader one
     // right of its rightmost input. Relaxed a bounded number of times so cycles terminate.
     QHash<QString, int> layer;
@@ -167,6 +230,7 @@ void TopologyScene::autoLayout()
         if (auto *n = m_nodes.value(NodeItem::keyOf(ref)))
             columns[layer.value(n->key())].push_back(n);
     for (auto &[col, items] : columns) {
+        std::erase_if(items, placed);
         qreal total = 0;
         for (auto *n : items)
             total += n->boundingRect().height() + kRowGap;
@@ -177,16 +241,19 @@ void TopologyScene::autoLayout()
             y += n->boundingRect().height() + kRowGap;
         }
     }
-    // External clients in a column left of everything.
-    qreal y = 0;
-    for (auto *n : m_nodes)
+    if (onlyUnplaced)
+        return;
+    // External clients in a column left of everything, those that only read right of it.
+    const int lastColumn = columns.empty() ? 0 : columns.rbegin()->first;
+    qreal left = 0, right = 0;
+    for (auto *n : std::as_const(m_nodes))
         if (n->kind() == NodeItem::Kind::External) {
-            n->setPos(-kLayerGap, y);
+            const bool reader = m_consumesOnly.value(n->key());
+            qreal &y = reader ? right : left;
+            n->setPos(reader ? (lastColumn + 1) * kLayerGap : -kLayerGap, y);
             m_positions[n->key()] = n->pos();
             y += n->boundingRect().height() + kRowGap;
         }
-    if (!views().isEmpty())
-        views().first()->centerOn(itemsBoundingRect().center());
 }
 
 void TopologyScene::applyLive(const LiveView &live)
@@ -336,10 +403,16 @@ void TopologyScene::applyLive(const LiveView &live)
 
     // External clients: one node each, appearing and disappearing with their connections.
     std::set<QString> seen;
+    std::vector<const net::ClientInfo *> externals;
+    std::vector<QString> externalKeys;
     qreal nextY = 0;
     for (auto *n : m_nodes)
         if (n->kind() == NodeItem::Kind::External)
             nextY = std::max(nextY, n->pos().y() + n->boundingRect().height() + kRowGap);
+    qreal rightmost = 0;
+    for (auto *n : m_nodes)
+        if (n->kind() != NodeItem::Kind::External)
+            rightmost = std::max(rightmost, n->pos().x() + kLayerGap);
     for (const auto &c : live.clients) {
         if (!isExternalClient(c))
             continue;
@@ -347,29 +420,91 @@ void TopologyScene::applyLive(const LiveView &live)
                              + QString(" (#%1)").arg(c.id);
         const QString key = "external:" + name;
         seen.insert(key);
+        const bool writes = c.recordsIn > 0 || !c.producedTopics.empty();
+        const bool reads = c.recordsOut > 0 || !c.consumedTopics.empty();
+        m_consumesOnly[key] = reads && !writes;
         auto *n = m_nodes.value(key);
         if (!n) {
             n = makeNode(NodeItem::Kind::External, name);
             m_nodes.insert(key, n);
-            n->setPos(m_positions.value(key, QPointF(-kLayerGap, nextY)));
+            // A reader sits right of the topics it reads, like the scenario's consumers.
+            n->setPos(m_positions.value(key, reads && !writes ? QPointF(rightmost, nextY)
+                                                              : QPointF(-kLayerGap, nextY)));
             m_positions[key] = n->pos();
             nextY += kNodeHeight;
         }
+        externals.push_back(&c);
+        externalKeys.push_back(key);
         n->setHealth(Health::Healthy);
+        // What it moves: records/s in (produced) and out (received); a client that does
+        // neither (admin, idle) shows its requests/s.
+        QStringList traffic;
+        if (writes)
+            traffic << compact(c.recordsInPerSec) + " rec/s in";
+        if (reads)
+            traffic << compact(c.recordsOutPerSec) + " rec/s out";
+        if (traffic.isEmpty())
+            traffic << QString("%1 req/s").arg(c.requestsPerSec, 0, 'f', 0);
         // "as whom": the principal it authenticated as, when the broker checks tokens.
-        n->setSubtitle(QString("%1 · %2 req/s%3")
-                           .arg(QString::fromStdString(c.role))
-                           .arg(c.requestsPerSec, 0, 'f', 0)
-                           .arg(c.principal.empty()
-                                    ? QString()
-                                    : " · as " + QString::fromStdString(c.principal)));
-        n->setInstances({{QString::fromStdString(c.address),
-                          "last " + QString::fromStdString(c.lastOp), Health::Healthy}});
+        n->setSubtitle(QString::fromStdString(c.role) + " · " + traffic.join(" · ")
+                       + (c.principal.empty() ? QString()
+                                              : " · as " + QString::fromStdString(c.principal)));
+        QString detail = "last " + QString::fromStdString(c.lastOp);
+        if (writes || reads)
+            detail += QString(" · %1 in · %2 out")
+                          .arg(compact(static_cast<double>(c.recordsIn)),
+                               compact(static_cast<double>(c.recordsOut)));
+        n->setInstances({{QString::fromStdString(c.address), detail, Health::Healthy}});
     }
+    // Edges first: they point at the nodes about to go.
+    applyClientEdges(externals, externalKeys);
     for (auto it = m_nodes.begin(); it != m_nodes.end();) {
         if (it.value()->kind() == NodeItem::Kind::External && !seen.count(it.key())) {
+            m_consumesOnly.remove(it.key());
             delete it.value();
             it = m_nodes.erase(it);
+        } else {
+            ++it;
+        }
+    }
+}
+
+void TopologyScene::applyClientEdges(const std::vector<const net::ClientInfo *> &clients,
+                                     const std::vector<QString> &keys)
+{
+    QSet<QString> wanted;
+    for (std::size_t i = 0; i < clients.size(); ++i) {
+        const net::ClientInfo &c = *clients[i];
+        NodeItem *client = m_nodes.value(keys[i]);
+        // The broker counts a client's records, not its records per topic: with several topics
+        // in one direction each edge shows the client's total ("Σ").
+        const auto link = [&](const std::vector<std::string> &topics, bool produced) {
+            for (const auto &t : topics) {
+                const QString topicKey = "topic:" + QString::fromStdString(t);
+                NodeItem *topic = m_nodes.value(topicKey);
+                if (!topic)
+                    continue; // a topic the scenario does not draw
+                NodeItem *from = produced ? client : topic;
+                NodeItem *to = produced ? topic : client;
+                const QString edgeKey = from->key() + ">" + to->key();
+                wanted.insert(edgeKey);
+                EdgeItem *edge = m_clientEdges.value(edgeKey);
+                if (!edge) {
+                    edge = new EdgeItem(from, to, false);
+                    addItem(edge);
+                    m_clientEdges.insert(edgeKey, edge);
+                }
+                edge->setRate(produced ? c.recordsInPerSec : c.recordsOutPerSec,
+                              topics.size() > 1);
+            }
+        };
+        link(c.producedTopics, true);
+        link(c.consumedTopics, false);
+    }
+    for (auto it = m_clientEdges.begin(); it != m_clientEdges.end();) {
+        if (!wanted.contains(it.key())) {
+            delete it.value();
+            it = m_clientEdges.erase(it);
         } else {
             ++it;
         }

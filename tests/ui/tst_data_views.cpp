@@ -550,16 +550,40 @@ void TestDataViews::clientsViewShowsTheExternalClient()
         return -1;
     };
     QTRY_VERIFY_WITH_TIMEOUT(externalRow() >= 0, 3000);
-    const int row = externalRow();
+    int row = externalRow();
     QVERIFY(table->item(row, ClientsView::AddressColumn)->text().startsWith("tcp://127.0.0.1"));
     QVERIFY(table->item(row, ClientsView::RequestsColumn)->text().toInt() >= 1);
     QCOMPARE(table->item(row, ClientsView::LastOpColumn)->text(), QString("create_topic"));
+    QCOMPARE(table->item(row, ClientsView::RecordsInColumn)->text(), QString("0"));
+    // Records it produces and fetches: totals, and rates once a full second has counted them.
+    const auto number = [&](int column) {
+        return QLocale().toDouble(table->item(externalRow(), column)->text());
+    };
+    QElapsedTimer waited;
+    waited.start();
+    int produced = 0;
+    int64_t fetched = 0;
+    while (waited.elapsed() < 8000
+           && !(externalRow() >= 0 && number(ClientsView::RecordsInRateColumn) > 0
+                && number(ClientsView::RecordsOutRateColumn) > 0)) {
+        QVERIFY(s.produce("seen", 0, 250, produced));
+        produced += 250;
+        fetched += static_cast<int64_t>(s.fetch("seen", 0, fetched, 100)["records"].size());
+        QTest::qWait(100);
+    }
+    row = externalRow();
+    QVERIFY(row >= 0);
+    QVERIFY(number(ClientsView::RecordsInRateColumn) > 0);
+    QVERIFY(number(ClientsView::RecordsOutRateColumn) > 0);
+    QTRY_COMPARE_WITH_TIMEOUT(number(ClientsView::RecordsInColumn), double(produced), 3000);
+    QTRY_COMPARE_WITH_TIMEOUT(number(ClientsView::RecordsOutColumn), double(fetched), 3000);
+    QCOMPARE(table->item(externalRow(), ClientsView::LastOpColumn)->text(), QString("fetch"));
     // The studio's own session is told apart from simulated and external clients.
     bool studioShown = false;
     for (int r = 0; r < table->rowCount(); ++r)
         studioShown = studioShown || table->item(r, ClientsView::KindColumn)->text() == "studio";
     QVERIFY(studioShown);
-    view.resize(900, 240);
+    view.resize(1180, 240);
     view.show();
     saveScreenshot(&view, "clients-view");
 }

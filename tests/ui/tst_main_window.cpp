@@ -1,8 +1,10 @@
 // The studio's main window fed by a real embedded broker: an external client (a raw NNG REQ
-// socket over loopback tcp) creates a topic and produces; the topics table, the status bar and
-// the canvas (an external-client node) show what the engine measured.
+// socket over loopback tcp) creates a topic, produces and fetches; the topics table, the status
+// bar, the clients view and the canvas (an external-client node with flows to and from the
+// scenario's topic, labelled with its records/s) show what the engine measured.
 #include "broker_bridge.h"
 #include "broker_server.h"
+#include "clients_view.h"
 #include "main_window.h"
 #include "req_client.h"
 #include "topology_scene.h"
@@ -34,8 +36,14 @@ void TestMainWindow::showsTopicsProducedByExternalClients()
     QVERIFY2(url.startsWith("tcp://127.0.0.1:") && url != "tcp://127.0.0.1:0", qPrintable(url));
     eddy::ui::MainWindow window(&bridge);
     window.show();
+    // A scenario that draws the topic the client will use, so its flows have an end.
+    eddy::sim::Scenario scenario;
+    scenario.name = "external";
+    scenario.topics.push_back({eddy::TopicSpec{"orders", 3, {}}, 0});
+    window.document()->reset(scenario);
 
-    ReqClient client(url.toStdString());
+    auto owned = std::make_unique<ReqClient>(url.toStdString());
+    ReqClient &client = *owned;
     QVERIFY(client.connected());
     QCOMPARE(client.call({{"op", "create_topic"}, {"topic", "orders"}, {"partitions", 3}})
                  .value("ok", false),
@@ -70,6 +78,75 @@ void TestMainWindow::showsTopicsProducedByExternalClients()
             return false;
         }(),
         3000);
+
+    // It keeps producing and fetching: rates over the last full second need one to pass.
+    auto *clients = window.findChild<eddy::ui::ClientsView *>();
+    QVERIFY(clients);
+    const auto cell = [&](int row, int column) {
+        const auto *item = clients->table()->item(row, column);
+        return item ? item->text() : QString();
+    };
+    const auto externalRow = [&] {
+        for (int row = 0; row < clients->table()->rowCount(); ++row)
+            if (cell(row, eddy::ui::ClientsView::KindColumn) == "external")
+                return row;
+        return -1;
+    };
+    const auto number = [&](int row, int column) { return QLocale().toDouble(cell(row, column)); };
+    const auto clientEdge = [&](bool produced) -> eddy::ui::EdgeItem * {
+        for (auto *e : window.scene()->clientEdgeItems())
+            if ((produced ? e->from() : e->to())->kind() == eddy::ui::NodeItem::Kind::External
+                && (produced ? e->to() : e->from())->key() == "topic:orders")
+                return e;
+        return nullptr;
+    };
+    const auto flowing = [&] {
+        const int row = externalRow();
+        auto *in = clientEdge(true);
+        auto *out = clientEdge(false);
+        return row >= 0 && number(row, eddy::ui::ClientsView::RecordsInRateColumn) > 0
+               && number(row, eddy::ui::ClientsView::RecordsOutRateColumn) > 0 && in
+               && in->rate() > 0 && out && out->rate() > 0;
+    };
+    QElapsedTimer waited;
+    waited.start();
+    int64_t offset = 0;
+    while (!flowing() && waited.elapsed() < 8000) {
+        QVERIFY(client.call({{"op", "produce"}, {"topic", "orders"}, {"records", records}})
+                    .value("ok", false));
+        const auto fetched = client.call(
+            {{"op", "fetch"}, {"topic", "orders"}, {"partition", 0}, {"offset", offset}});
+        offset += static_cast<int64_t>(fetched["records"].size());
+        QTest::qWait(100);
+    }
+    const auto state = [&] {
+        QStringList row;
+        for (int c = 0; c < clients->table()->columnCount(); ++c)
+            row << cell(externalRow(), c);
+        QStringList edges;
+        for (auto *e : window.scene()->clientEdgeItems())
+            edges << e->from()->key() + ">" + e->to()->key() + " " + e->label();
+        return "row " + row.join('|') + " edges " + edges.join(", ");
+    };
+    QVERIFY2(flowing(), qPrintable(state()));
+    const int row = externalRow();
+    QVERIFY(number(row, eddy::ui::ClientsView::RecordsInColumn) >= 84);
+    QVERIFY(number(row, eddy::ui::ClientsView::RecordsOutColumn) >= 1);
+    auto *in = clientEdge(true);
+    QVERIFY2(in->label().endsWith(" rec/s"), qPrintable(in->label()));
+    QVERIFY(!in->label().startsWith("Σ")); // one topic each way: its own rate, not a sum
+    // The node says records/s, not requests/s.
+    const QString subtitle = in->from()->subtitle();
+    QVERIFY2(subtitle.contains("rec/s in") && subtitle.contains("rec/s out")
+                 && !subtitle.contains("req/s"),
+             qPrintable(subtitle));
+
+    // Gone with the client: its node and both flows.
+    owned.reset();
+    QTRY_VERIFY_WITH_TIMEOUT(window.scene()->clientEdgeItems().isEmpty(), 5000);
+    for (auto *n : window.scene()->nodeItems())
+        QVERIFY(n->kind() != eddy::ui::NodeItem::Kind::External);
+    QVERIFY(window.scene()->node("topic:orders"));
 }
 
 void TestMainWindow::reportsABrokerThatCannotOpen()

@@ -88,6 +88,7 @@ private slots:
     void loadsAScenarioOntoTheCanvas();
     void designsWithUndoRedoAndSavesAndReloads();
     void refusesFlowsThatMakeNoSense();
+    void movedNodesAreSavedUndoneAndReloaded();
     void runsAScenarioIntoChartsAndAReport();
     void injectsABrokerFaultFromTheCanvas();
     void crashesAnInstanceFromTheCanvasDuringARun();
@@ -165,6 +166,95 @@ void TestStudio::designsWithUndoRedoAndSavesAndReloads()
     QCOMPARE(withoutLines(reloaded.scenario()), withoutLines(designed));
     // The file is what `eddy simulate` reads.
     QVERIFY(sim::loadScenario(path.toStdString()));
+}
+
+void TestStudio::movedNodesAreSavedUndoneAndReloaded()
+{
+    QTemporaryDir dir;
+    BrokerBridge bridge;
+    QVERIFY(bridge.openEmbedded({dir.path(), {}, {}}));
+    MainWindow window(&bridge);
+    window.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&window));
+    QVERIFY(window.openScenario(scenarioPath("order-pipeline.json"), true));
+    auto *scene = window.scene();
+    auto *doc = window.document();
+    QVERIFY(doc->scenario().layout.empty()); // the bundled file leaves layout to the studio
+    const QPointF ordersAuto = scene->node("topic:orders")->pos();
+    const QPointF inventoryAuto = scene->node("service:inventory")->pos();
+
+    // A real drag of the topic node with the mouse: one undoable move, stored in the layout.
+    auto *view = window.view();
+    view->centerOn(scene->node("topic:orders"));
+    const QPoint grab = view->mapFromScene(scene->node("topic:orders")->mapToScene(20, 12));
+    QTest::mousePress(view->viewport(), Qt::LeftButton, {}, grab);
+    for (int step = 1; step <= 4; ++step)
+        QTest::mouseMove(view->viewport(), grab + QPoint(15, 10) * step);
+    QTest::mouseRelease(view->viewport(), Qt::LeftButton, {}, grab + QPoint(60, 40));
+    QTRY_COMPARE(doc->undoStack()->undoText(), QString("Move orders"));
+    QCOMPARE(doc->scenario().layout.size(), std::size_t(1));
+    const auto stored = doc->scenario().layout.at("topic:orders");
+    const QPointF dragged(stored[0], stored[1]);
+    QVERIFY2(dragged.x() > ordersAuto.x() + 20 && dragged.y() > ordersAuto.y() + 10,
+             qPrintable(QString("%1,%2").arg(dragged.x()).arg(dragged.y())));
+    QCOMPARE(scene->node("topic:orders")->pos(), dragged); // the rebuilt canvas agrees
+
+    // A second move through the scene's own API, then undo: back to where the first one put it.
+    scene->beginMove();
+    scene->node("service:inventory")->setPos(inventoryAuto + QPointF(33.4, -70.6));
+    scene->endMove();
+    QCOMPARE(doc->undoStack()->undoText(), QString("Move inventory"));
+    const QPointF inventoryMoved(std::round(inventoryAuto.x() + 33.4),
+                                 std::round(inventoryAuto.y() - 70.6));
+    QCOMPARE(scene->node("service:inventory")->pos(), inventoryMoved);
+    doc->undoStack()->undo();
+    QCOMPARE(scene->node("service:inventory")->pos(),
+             QPointF(std::round(inventoryAuto.x()), std::round(inventoryAuto.y())));
+    doc->undoStack()->redo();
+    QCOMPARE(scene->node("service:inventory")->pos(), inventoryMoved);
+    // A click without a move is no edit.
+    const int edits = doc->undoStack()->count();
+    scene->beginMove();
+    scene->endMove();
+    QCOMPARE(doc->undoStack()->count(), edits);
+
+    // Saved, reloaded in another window: stored positions win, the rest is laid out as before.
+    const QString path = dir.filePath("moved.json");
+    QVERIFY(doc->save(path));
+    QVERIFY(sim::loadScenario(path.toStdString())); // `eddy simulate` reads it
+    BrokerBridge otherBridge;
+    QVERIFY(otherBridge.openEmbedded({dir.filePath("other"), {}, {}}));
+    MainWindow other(&otherBridge);
+    QVERIFY(other.openScenario(path, true));
+    QCOMPARE(other.document()->scenario().layout.size(), std::size_t(2));
+    QCOMPARE(other.scene()->node("topic:orders")->pos(), dragged);
+    QCOMPARE(other.scene()->node("service:inventory")->pos(), inventoryMoved);
+    QCOMPARE(other.scene()->node("service:checkout")->pos(),
+             window.scene()->node("service:checkout")->pos());
+
+    // Automatic layout forgets them (undoably): saved again, the file has no layout.
+    scene->autoLayout();
+    QVERIFY(doc->scenario().layout.empty());
+    QCOMPARE(scene->node("topic:orders")->pos(), ordersAuto);
+    doc->undoStack()->undo();
+    QCOMPARE(scene->node("topic:orders")->pos(), dragged);
+    doc->undoStack()->redo();
+    QVERIFY(doc->save(path));
+    QFile saved(path);
+    QVERIFY(saved.open(QIODevice::ReadOnly));
+    QVERIFY(!saved.readAll().contains("\"layout\""));
+
+    // A layout naming nodes that do not exist loads; those ids draw nothing.
+    sim::Scenario ghost = doc->scenario();
+    ghost.layout["topic:ghost"] = {5, 5};
+    ghost.layout["service:checkout"] = {-500, 300};
+    QFile ghostFile(dir.filePath("ghost.json"));
+    QVERIFY(ghostFile.open(QIODevice::WriteOnly));
+    ghostFile.write(QByteArray::fromStdString(sim::scenarioToJson(ghost)));
+    ghostFile.close();
+    QVERIFY(window.openScenario(ghostFile.fileName(), true));
+    QVERIFY(!scene->node("topic:ghost"));
+    QCOMPARE(scene->node("service:checkout")->pos(), QPointF(-500, 300));
 }
 
 void TestStudio::refusesFlowsThatMakeNoSense()
