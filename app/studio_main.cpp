@@ -7,6 +7,7 @@
 #include "main_window.h"
 #include "nng_server.h"
 #include "theme.h"
+#include "topology_view.h"
 
 #include <QApplication>
 #include <QCommandLineParser>
@@ -121,6 +122,9 @@ int main(int argc, char **argv)
     if (parser.isSet(screenshot)) {
         const int ms = static_cast<int>(parser.value(after).toDouble() * 1000);
         QTimer::singleShot(ms, &window, [&] {
+            // Nodes that appeared since the scenario was opened (external clients) are in the
+            // picture too.
+            window.view()->zoomToFit();
             const bool saved = window.grab().save(parser.value(screenshot));
             if (!saved)
                 std::fprintf(stderr, "eddy-studio: cannot write %s\n",

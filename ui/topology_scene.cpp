@@ -467,6 +467,11 @@ void TopologyScene::applyLive(const LiveView &live)
             ++it;
         }
     }
+    // The view scrolls and fits only within the scene rect: grow it for what lies beyond (a
+    // client placed right of a wide topology, a node dragged far away).
+    const QRectF needed = itemsBoundingRect().adjusted(-200, -200, 200, 200);
+    if (!sceneRect().contains(needed))
+        setSceneRect(sceneRect().united(needed));
 }
 
 void TopologyScene::applyClientEdges(const std::vector<const net::ClientInfo *> &clients,
