@@ -1,20 +1,75 @@
 #pragma once
 
+#include "byte_codec.h"
 #include "record.h"
 #include "result.h"
 
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace eddy {
 
-// Encodes the records of a batch into the blob stored in SQLite: a version byte, then per record
-// the offset delta, timestamp delta (zigzag) against the batch's first timestamp, the key
-// (zigzag length, -1 = no key), the headers and the value. Offsets are implied by baseOffset.
-std::string encodeBatchRecords(const RecordBatch &batch);
+// The record-batch format, in memory (RecordBatch::encoded) and on disk (the batches.payload
+// blob) alike: a version byte, the record count and the first record's timestamp, then per
+// record the offset delta (varint), the timestamp delta (zigzag) against the first timestamp,
+// the key (zigzag length, -1 = no key, then the bytes), the header count, each header's key and
+// value (length-prefixed) and the value (length-prefixed). A 100-byte value with no key and no
+// header costs 5 or 6 bytes over its payload. Offsets are implied by the batch's base offset.
 
-// Decodes a blob written by encodeBatchRecords into batch.records, offsets starting at
-// batch.baseOffset. Fails with CorruptStore on any truncation or inconsistency.
-Result<void> decodeBatchRecords(std::string_view blob, RecordBatch &batch);
+// Encodes records whose offsets are baseOffset, baseOffset + 1, ... (offsets are written as
+// deltas, so a gap makes a blob that decodes as corrupt).
+std::string encodeBatchRecords(int64_t baseOffset, const std::vector<Record> &records);
+
+// Decodes a blob written by encodeBatchRecords into out (replacing its contents), offsets
+// starting at baseOffset. Fails with CorruptStore on any truncation or inconsistency, leaving
+// out unspecified.
+Result<void> decodeBatchRecords(std::string_view blob, int64_t baseOffset,
+                                std::vector<Record> &out);
+
+// One record of an encoded batch, viewed in place: the views point into the blob and are valid
+// while it lives.
+struct RecordView {
+    int64_t offset = 0;
+    int64_t timestamp = 0;
+    std::optional<std::string_view> key;
+    uint64_t headerCount = 0;
+    std::string_view headers; // headerCount length-prefixed key/value pairs, encoded
+    std::string_view value;
+    std::size_t payloadBytes = 0; // as recordPayloadBytes of the decoded record
+
+    // The record as an owning Record (decodes the headers).
+    Record toRecord() const;
+};
+
+// Walks an encoded batch record by record without allocating, checking the format as it goes:
+// next() returns false at the end and on corruption; error() tells which (an error once the
+// blob is found corrupt, including a count that does not match the records present).
+class BatchCursor
+{
+public:
+    BatchCursor(std::string_view blob, int64_t baseOffset);
+
+    // The record count from the blob's header (0 when the header itself is corrupt).
+    uint64_t count() const { return m_count; }
+    // Reads the next record into view; false at the end of the batch or on corruption.
+    bool next(RecordView &view);
+    // Set once the blob was found corrupt.
+    std::optional<Error> error() const;
+
+private:
+    bool fail(const char *what);
+    std::size_t position() const { return m_blob.size() - m_reader.remaining(); }
+
+    std::string_view m_blob;
+    ByteReader m_reader;
+    int64_t m_baseOffset;
+    uint64_t m_count = 0;
+    uint64_t m_index = 0;
+    int64_t m_baseTs = 0;
+    const char *m_error = nullptr;
+};
 
 } // namespace eddy

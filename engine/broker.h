@@ -26,7 +26,9 @@ struct BrokerConfig {
     std::size_t maxHeaders = 64;
     std::size_t maxBatchRecords = 100000;
     std::size_t maxBatchBytes = 64 << 20;
-    std::size_t cacheBytesPerPartition = 8 << 20;
+    // Memory for the partitions' in-memory tails (encoded batches), all partitions together:
+    // fetches below it read the store. Batches not stored yet stay in memory regardless.
+    std::size_t tailCacheBytes = 32 << 20;
     std::size_t maxUnstoredBytes = 128 << 20; // produce waits while more awaits the store
     int32_t minSessionTimeoutMs = 50;
     int32_t maxSessionTimeoutMs = 300000;

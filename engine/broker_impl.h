@@ -60,7 +60,11 @@ Result<T> waitFor(Fn &&start)
 class BrokerImpl
 {
 public:
-    explicit BrokerImpl(BrokerConfig config) : m_config(std::move(config)) {}
+    explicit BrokerImpl(BrokerConfig config)
+        : m_config(std::move(config))
+        , m_tailCache(std::make_shared<TailCache>(m_config.tailCacheBytes))
+    {
+    }
     ~BrokerImpl()
     {
         // The store and threads go first (members below), then the lock is released.
@@ -71,6 +75,7 @@ public:
 
     int m_lockFd = -1;
     BrokerConfig m_config;
+    std::shared_ptr<TailCache> m_tailCache; // shared with every partition log
     std::unique_ptr<SqliteStore> m_store;
     std::unique_ptr<GroupCoordinator> m_groups;
     std::unique_ptr<Scheduler> m_scheduler;
@@ -192,7 +197,7 @@ public:
     {
         return std::make_shared<PartitionLog>(partition, logStart, end, bytes,
                                               m_config.durability == Durability::Durable,
-                                              m_config.cacheBytesPerPartition);
+                                              m_tailCache);
     }
 
     Result<void> validateRecords(const std::vector<Record> &records) const

@@ -1,7 +1,10 @@
 // One partition's log. The lock covers offset assignment and the hand-off to the store queue so
-// the store receives batches in offset order; everything slow (store I/O, waking readers,
-// acknowledging producers) happens after the lock is released.
+// the store receives batches in offset order; everything slow (encoding and decoding records,
+// store I/O, waking readers, acknowledging producers, trimming the tail budget) happens outside
+// the lock.
 #include "partition_log.h"
+
+#include "batch_codec.h"
 
 #include <algorithm>
 
@@ -12,10 +15,11 @@ constexpr std::size_t kProducerBatchesKept = 5; // as Kafka: retries of the last
 }
 
 PartitionLog::PartitionLog(int32_t partition, int64_t logStart, int64_t endOffset,
-                           int64_t storedBytes, bool durableVisibility, std::size_t cacheBytes)
+                           int64_t storedBytes, bool durableVisibility,
+                           std::shared_ptr<TailCache> tailCache)
     : m_partition(partition)
     , m_durableVisibility(durableVisibility)
-    , m_cacheBytesLimit(cacheBytes)
+    , m_tailCache(std::move(tailCache))
     , m_logStart(logStart)
     , m_leo(endOffset)
     , m_persistedEnd(endOffset)
@@ -24,12 +28,39 @@ PartitionLog::PartitionLog(int32_t partition, int64_t logStart, int64_t endOffse
 {
 }
 
+PartitionLog::~PartitionLog()
+{
+    m_tailCache->released(m_cacheMemory, m_cache.size());
+}
+
 Result<AppendOutcome> PartitionLog::append(std::vector<Record> &&records, int64_t nowUs,
                                            ProducerStamp stamp, const EnqueueFn &enqueue)
 {
     if (records.empty())
         return makeError(Errc::EmptyBatch, "a produce needs at least one record");
     const auto count = static_cast<int32_t>(records.size());
+    // Encoded before taking the lock: offsets are deltas from the base offset, which is the only
+    // thing assigned under it.
+    auto batch = std::make_shared<RecordBatch>();
+    batch->appendTimeUs = nowUs;
+    batch->producerId = stamp.producerId;
+    batch->baseSequence = stamp.baseSequence;
+    batch->count = count;
+    const int64_t nowMs = nowUs / 1000;
+    int64_t maxTs = 0;
+    for (std::size_t i = 0; i < records.size(); ++i) {
+        auto &r = records[i];
+        r.offset = static_cast<int64_t>(i);
+        if (r.timestamp <= 0)
+            r.timestamp = nowMs;
+        maxTs = std::max(maxTs, r.timestamp);
+        batch->bytes += recordPayloadBytes(r);
+    }
+    batch->maxTimestamp = maxTs;
+    batch->encoded = encodeBatchRecords(0, records);
+    records = {}; // the decoded copy goes now, not when the caller's request does
+    batch->encoded.shrink_to_fit();
+
     std::vector<WaiterPtr> ready;
     AppendOutcome out;
     {
@@ -68,31 +99,14 @@ Result<AppendOutcome> PartitionLog::append(std::vector<Record> &&records, int64_
             }
         }
 
-        auto batch = std::make_shared<RecordBatch>();
         batch->baseOffset = m_leo;
-        batch->appendTimeUs = nowUs;
-        batch->producerId = stamp.producerId;
-        batch->baseSequence = stamp.baseSequence;
-        const int64_t nowMs = nowUs / 1000;
-        int64_t offset = m_leo;
-        std::size_t bytes = 0;
-        int64_t maxTs = 0;
-        for (auto &r : records) {
-            r.offset = offset++;
-            if (r.timestamp <= 0)
-                r.timestamp = nowMs;
-            maxTs = std::max(maxTs, r.timestamp);
-            bytes += recordPayloadBytes(r);
-        }
-        batch->maxTimestamp = maxTs;
-        batch->bytes = bytes;
-        batch->records = std::move(records);
         BatchPtr shared = std::move(batch);
 
-        m_leo = offset;
-        m_bytes += static_cast<int64_t>(bytes);
+        m_leo = shared->endOffset();
+        m_bytes += static_cast<int64_t>(shared->bytes);
         m_cache.push_back(shared);
-        m_cacheBytes += bytes;
+        m_cacheMemory += shared->memoryBytes();
+        m_tailCache->added(weak_from_this(), shared);
         if (stamp.producerId >= 0) {
             auto &metas = m_producers[stamp.producerId];
             metas.push_back({stamp.baseSequence, count, shared->baseOffset});
@@ -108,8 +122,8 @@ Result<AppendOutcome> PartitionLog::append(std::vector<Record> &&records, int64_
         out.count = count;
         out.batch = shared;
         out.epoch = m_epoch;
-        evictCacheLocked();
     }
+    m_tailCache->trim();
     m_counters.recordsIn.fetch_add(static_cast<uint64_t>(count), std::memory_order_relaxed);
     m_counters.bytesIn.fetch_add(out.batch->bytes, std::memory_order_relaxed);
     for (auto &w : ready)
@@ -129,8 +143,9 @@ void PartitionLog::markPersisted(uint64_t epoch, int64_t endOffset)
             m_hw = m_persistedEnd;
             ready = takeReadyWaitersLocked();
         }
-        evictCacheLocked();
     }
+    // Newly persisted batches may be evicted now if the tails are over budget.
+    m_tailCache->trim();
     for (auto &w : ready)
         w->fire(false);
 }
@@ -141,11 +156,16 @@ void PartitionLog::truncateToPersisted(uint64_t epoch)
     if (epoch != m_epoch)
         return;
     ++m_epoch;
+    std::size_t dropped = 0;
+    std::size_t droppedBatches = 0;
     while (!m_cache.empty() && m_cache.back()->baseOffset >= m_persistedEnd) {
         m_bytes -= static_cast<int64_t>(m_cache.back()->bytes);
-        m_cacheBytes -= m_cache.back()->bytes;
+        dropped += m_cache.back()->memoryBytes();
+        ++droppedBatches;
         m_cache.pop_back();
     }
+    m_cacheMemory -= dropped;
+    m_tailCache->released(dropped, droppedBatches);
     m_leo = m_persistedEnd;
     m_hw = std::min(m_hw, m_leo);
     m_logStart = std::min(m_logStart, m_leo);
@@ -167,41 +187,58 @@ uint64_t PartitionLog::epoch() const
 Result<LogRead> PartitionLog::read(int64_t offset, std::size_t maxRecords,
                                    std::size_t maxBytes) const
 {
-    std::lock_guard lock(m_mutex);
     LogRead out;
-    out.highWatermark = m_hw;
-    out.logStartOffset = m_logStart;
-    if (offset < 0)
-        return makeError(Errc::InvalidOffset, "offset " + std::to_string(offset) + " is negative");
-    if (offset < m_logStart || offset > m_hw)
-        return makeError(Errc::OffsetOutOfRange,
-                         "offset " + std::to_string(offset) + " is outside ["
-                             + std::to_string(m_logStart) + ", " + std::to_string(m_hw) + "]");
-    if (offset == m_hw || maxRecords == 0)
-        return out;
-    const int64_t cacheStart = m_cache.empty() ? m_leo : m_cache.front()->baseOffset;
-    if (offset < cacheStart) {
-        out.needsStore = true;
-        out.storeTo = std::min(cacheStart, m_hw);
-        return out;
-    }
-    auto it = std::upper_bound(m_cache.begin(), m_cache.end(), offset,
-                               [](int64_t o, const BatchPtr &b) { return o < b->baseOffset; });
-    --it; // offset >= cacheStart, so some batch starts at or before it
-    for (; it != m_cache.end(); ++it) {
-        const auto &batch = **it;
-        for (std::size_t i = static_cast<std::size_t>(std::max<int64_t>(0, offset - batch.baseOffset));
-             i < batch.records.size(); ++i) {
-            const auto &r = batch.records[i];
-            if (r.offset >= m_hw || out.records.size() >= maxRecords)
-                return out;
-            const std::size_t size = recordPayloadBytes(r);
-            if (!out.records.empty() && out.bytes + size > maxBytes)
-                return out;
-            out.records.push_back(r);
-            out.appendTimesUs.push_back(batch.appendTimeUs);
-            out.bytes += size;
+    std::vector<BatchPtr> batches;
+    int64_t hw = 0;
+    {
+        std::lock_guard lock(m_mutex);
+        out.highWatermark = hw = m_hw;
+        out.logStartOffset = m_logStart;
+        if (offset < 0)
+            return makeError(Errc::InvalidOffset,
+                             "offset " + std::to_string(offset) + " is negative");
+        if (offset < m_logStart || offset > m_hw)
+            return makeError(Errc::OffsetOutOfRange,
+                             "offset " + std::to_string(offset) + " is outside ["
+                                 + std::to_string(m_logStart) + ", " + std::to_string(m_hw) + "]");
+        if (offset == m_hw || maxRecords == 0)
+            return out;
+        const int64_t cacheStart = m_cache.empty() ? m_leo : m_cache.front()->baseOffset;
+        if (offset < cacheStart) {
+            out.needsStore = true;
+            out.storeTo = std::min(cacheStart, m_hw);
+            return out;
         }
+        auto it = std::upper_bound(m_cache.begin(), m_cache.end(), offset,
+                                   [](int64_t o, const BatchPtr &b) { return o < b->baseOffset; });
+        --it; // offset >= cacheStart, so some batch starts at or before it
+        // Take (shared) the batches the read can reach; decoding happens after the unlock.
+        std::size_t records = 0;
+        std::size_t bytes = 0;
+        for (; it != m_cache.end() && (*it)->baseOffset < m_hw; ++it) {
+            batches.push_back(*it);
+            records += static_cast<std::size_t>((*it)->endOffset() - std::max(offset, (*it)->baseOffset));
+            bytes += (*it)->bytes;
+            if (records >= maxRecords || bytes > maxBytes)
+                break;
+        }
+    }
+    for (const auto &batch : batches) {
+        BatchCursor cursor(batch->encoded, batch->baseOffset);
+        RecordView view;
+        while (cursor.next(view)) {
+            if (view.offset < offset)
+                continue;
+            if (view.offset >= hw || out.records.size() >= maxRecords)
+                return out;
+            if (!out.records.empty() && out.bytes + view.payloadBytes > maxBytes)
+                return out;
+            out.records.push_back(view.toRecord());
+            out.appendTimesUs.push_back(batch->appendTimeUs);
+            out.bytes += view.payloadBytes;
+        }
+        if (auto e = cursor.error())
+            return *e;
     }
     return out;
 }
@@ -239,16 +276,36 @@ std::vector<WaiterPtr> PartitionLog::takeReadyWaitersLocked()
     return ready;
 }
 
-void PartitionLog::evictCacheLocked()
+void PartitionLog::popFrontLocked()
 {
-    // Only persisted batches leave memory: an evicted batch must be readable from the store.
-    while (!m_cache.empty()
-           && (m_cache.front()->endOffset() <= m_logStart
-               || (m_cacheBytes > m_cacheBytesLimit
-                   && m_cache.front()->endOffset() <= m_persistedEnd))) {
-        m_cacheBytes -= m_cache.front()->bytes;
-        m_cache.pop_front();
+    const std::size_t memory = m_cache.front()->memoryBytes();
+    m_cacheMemory -= memory;
+    m_cache.pop_front();
+    m_tailCache->released(memory, 1);
+}
+
+void PartitionLog::evictBelowLogStartLocked()
+{
+    while (!m_cache.empty() && m_cache.front()->endOffset() <= m_logStart)
+        popFrontLocked();
+}
+
+PartitionLog::Eviction PartitionLog::evictThrough(int64_t endOffset)
+{
+    std::lock_guard lock(m_mutex);
+    while (!m_cache.empty() && m_cache.front()->endOffset() <= endOffset) {
+        // Only persisted batches leave memory: an evicted batch must be readable from the store.
+        if (m_cache.front()->endOffset() > m_persistedEnd)
+            return Eviction::NotPersisted;
+        popFrontLocked();
     }
+    return Eviction::Done;
+}
+
+std::size_t PartitionLog::cachedMemoryBytes() const
+{
+    std::lock_guard lock(m_mutex);
+    return m_cacheMemory;
 }
 
 int64_t PartitionLog::advanceLogStart(int64_t newStart)
@@ -258,7 +315,7 @@ int64_t PartitionLog::advanceLogStart(int64_t newStart)
     newStart = std::min({newStart, m_hw, m_persistedEnd});
     if (newStart > m_logStart) {
         m_logStart = newStart;
-        evictCacheLocked();
+        evictBelowLogStartLocked();
     }
     return m_logStart;
 }

@@ -2,6 +2,7 @@
 
 #include "record.h"
 #include "result.h"
+#include "tail_cache.h"
 #include "waiter.h"
 
 #include <atomic>
@@ -36,7 +37,8 @@ struct AppendOutcome {
     uint64_t epoch = 0;     // log epoch the batch was appended in (see truncateToPersisted)
 };
 
-// A bounded slice read from memory: records plus the watermarks seen at read time.
+// A bounded slice read from memory: records (decoded from the cached batches) plus the watermarks
+// seen at read time.
 struct LogRead {
     std::vector<Record> records;
     std::vector<int64_t> appendTimesUs; // per record, for produce->consume latency
@@ -59,25 +61,31 @@ struct PartitionCounters {
 
 // The log of one partition: offset assignment, idempotence, the in-memory tail, watermarks and
 // long-poll waiters. Thread-safe; its mutex is never held while a callback or waiter runs.
+// The tail is the newest batches, kept encoded, within a broker-wide budget (TailCache): a log
+// must be owned by a std::shared_ptr for the budget to evict from it.
 //
 // Offsets: the log-end offset (LEO) is the next offset to assign. The persisted end is what the
 // store has committed. The high watermark (HW) -- the end visible to readers -- is the LEO in
 // fast mode and the persisted end in durable mode, so no reader ever sees a record that a crash
 // could take back.
-class PartitionLog
+class PartitionLog : public std::enable_shared_from_this<PartitionLog>
 {
 public:
     // Called under the log's lock with each appended batch so the store sees batches in offset
     // order. Must only enqueue.
     using EnqueueFn = std::function<void(const BatchPtr &, uint64_t epoch)>;
 
+    // tailCache is the budget shared by the broker's logs (not null).
     PartitionLog(int32_t partition, int64_t logStart, int64_t endOffset, int64_t storedBytes,
-                 bool durableVisibility, std::size_t cacheBytes);
+                 bool durableVisibility, std::shared_ptr<TailCache> tailCache);
+    ~PartitionLog();
+    PartitionLog(const PartitionLog &) = delete;
+    PartitionLog &operator=(const PartitionLog &) = delete;
 
     int32_t partition() const { return m_partition; }
 
-    // Assigns contiguous offsets to records (timestamps of 0 become nowMs), caches the batch and
-    // hands it to enqueue. An idempotent retry of one of the last five batches returns the
+    // Assigns contiguous offsets to records (timestamps of 0 become nowMs), encodes them into a
+    // batch, caches the batch and hands it to enqueue. An idempotent retry of one of the last five batches returns the
     // original offsets with duplicate=true; a sequence gap fails with OutOfOrderSequence.
     Result<AppendOutcome> append(std::vector<Record> &&records, int64_t nowUs, ProducerStamp stamp,
                                  const EnqueueFn &enqueue);
@@ -94,6 +102,7 @@ public:
 
     // Reads up to maxRecords / maxBytes from offset (at least one record if any is available).
     // offset == HW gives an empty read; offset outside [logStart, HW] fails with OffsetOutOfRange.
+    // Records are decoded from the cached batches outside the log's lock.
     Result<LogRead> read(int64_t offset, std::size_t maxRecords, std::size_t maxBytes) const;
 
     // Registers a waiter fired when the HW moves past offset, or at once if it already has.
@@ -110,6 +119,13 @@ public:
     int64_t persistedEnd() const;
     int64_t sizeBytes() const; // payload bytes between log start and LEO (batch granularity)
 
+    enum class Eviction { Done, NotPersisted };
+    // Drops the tail's oldest batches ending at or before endOffset (the tail budget's
+    // eviction). NotPersisted when one of them is not persisted yet: it and later ones stay.
+    Eviction evictThrough(int64_t endOffset);
+    // Memory held by this log's tail (RecordBatch::memoryBytes summed).
+    std::size_t cachedMemoryBytes() const;
+
     // Offsets of the known idempotent producers' last batches (for persistence).
     std::map<int64_t, ProducerBatchMeta> producerSnapshot() const;
     void restoreProducer(int64_t producerId, ProducerBatchMeta meta);
@@ -119,11 +135,12 @@ public:
 
 private:
     std::vector<WaiterPtr> takeReadyWaitersLocked();
-    void evictCacheLocked();
+    void evictBelowLogStartLocked();
+    void popFrontLocked();
 
     const int32_t m_partition;
     const bool m_durableVisibility;
-    const std::size_t m_cacheBytesLimit;
+    const std::shared_ptr<TailCache> m_tailCache;
 
     mutable std::mutex m_mutex;
     int64_t m_logStart;
@@ -133,7 +150,7 @@ private:
     int64_t m_bytes;
     uint64_t m_epoch = 0;
     std::deque<BatchPtr> m_cache;
-    std::size_t m_cacheBytes = 0;
+    std::size_t m_cacheMemory = 0; // memoryBytes of the batches in m_cache
     std::map<int64_t, std::deque<ProducerBatchMeta>> m_producers;
     std::vector<std::pair<int64_t, WaiterPtr>> m_waiters;
     PartitionCounters m_counters;

@@ -601,22 +601,23 @@ SqliteStore::readRecords(int64_t topicId, int32_t partition, int64_t fromOffset,
     std::size_t bytes = 0;
     int rc;
     while ((rc = sqlite3_step(s.get())) == SQLITE_ROW) {
-        RecordBatch batch;
-        batch.baseOffset = sqlite3_column_int64(s.get(), 0);
         const int64_t appendUs = sqlite3_column_int64(s.get(), 1);
-        if (auto r = decodeBatchRecords(columnBlob(s.get(), 2), batch); !r)
-            return r.error();
-        for (auto &rec : batch.records) {
+        // Only the records returned are materialised; those before fromOffset are skipped in
+        // place.
+        BatchCursor cursor(columnBlob(s.get(), 2), sqlite3_column_int64(s.get(), 0));
+        RecordView rec;
+        while (cursor.next(rec)) {
             if (rec.offset < fromOffset)
                 continue;
             if (rec.offset >= toOffset || out.size() >= maxRecords)
                 return out;
-            const std::size_t size = recordPayloadBytes(rec);
-            if (!out.empty() && bytes + size > maxBytes)
+            if (!out.empty() && bytes + rec.payloadBytes > maxBytes)
                 return out;
-            bytes += size;
-            out.emplace_back(std::move(rec), appendUs);
+            bytes += rec.payloadBytes;
+            out.emplace_back(rec.toRecord(), appendUs);
         }
+        if (auto e = cursor.error())
+            return *e;
     }
     if (rc != SQLITE_DONE)
         return sqliteError(m_readDb, rc, "read records");
@@ -640,13 +641,13 @@ Result<std::optional<int64_t>> SqliteStore::offsetForTimestamp(int64_t topicId, 
     s.bind(5, timestampMs);
     int rc;
     while ((rc = sqlite3_step(s.get())) == SQLITE_ROW) {
-        RecordBatch batch;
-        batch.baseOffset = sqlite3_column_int64(s.get(), 0);
-        if (auto r = decodeBatchRecords(columnBlob(s.get(), 1), batch); !r)
-            return r.error();
-        for (const auto &rec : batch.records)
+        BatchCursor cursor(columnBlob(s.get(), 1), sqlite3_column_int64(s.get(), 0));
+        RecordView rec;
+        while (cursor.next(rec))
             if (rec.offset >= fromOffset && rec.offset < toOffset && rec.timestamp >= timestampMs)
                 return std::optional<int64_t>(rec.offset);
+        if (auto e = cursor.error())
+            return *e;
     }
     if (rc != SQLITE_DONE)
         return sqliteError(m_readDb, rc, "offset for timestamp");

@@ -2,7 +2,6 @@
 // group-commit transaction, with statements prepared once and kept for the store's lifetime.
 #include "sqlite_store.h"
 
-#include "batch_codec.h"
 #include "sqlite_error.h"
 
 #include <sqlite3.h>
@@ -107,7 +106,6 @@ Result<void> StoreWriter::insertBatch(int64_t topicId, int32_t partition, const 
                    "max_ts, bytes, payload) VALUES(?,?,?,?,?,?,?,?)");
     if (!s)
         return run(s);
-    const std::string blob = encodeBatchRecords(batch);
     sqlite3_bind_int64(s, 1, topicId);
     sqlite3_bind_int64(s, 2, partition);
     sqlite3_bind_int64(s, 3, batch.baseOffset);
@@ -115,7 +113,9 @@ Result<void> StoreWriter::insertBatch(int64_t topicId, int32_t partition, const 
     sqlite3_bind_int64(s, 5, batch.appendTimeUs);
     sqlite3_bind_int64(s, 6, batch.maxTimestamp);
     sqlite3_bind_int64(s, 7, static_cast<int64_t>(batch.bytes));
-    sqlite3_bind_blob(s, 8, blob.data(), static_cast<int>(blob.size()), SQLITE_STATIC);
+    // The batch is kept encoded in the store's format: written as it is.
+    sqlite3_bind_blob(s, 8, batch.encoded.data(), static_cast<int>(batch.encoded.size()),
+                      SQLITE_STATIC);
     if (auto r = run(s); !r)
         return r;
     if (batch.producerId < 0)
@@ -130,7 +130,7 @@ Result<void> StoreWriter::insertBatch(int64_t topicId, int32_t partition, const 
     sqlite3_bind_int64(p, 2, partition);
     sqlite3_bind_int64(p, 3, batch.producerId);
     sqlite3_bind_int64(p, 4, batch.baseSequence);
-    sqlite3_bind_int64(p, 5, static_cast<int64_t>(batch.records.size()));
+    sqlite3_bind_int64(p, 5, batch.count);
     sqlite3_bind_int64(p, 6, batch.baseOffset);
     return run(p);
 }

@@ -4,6 +4,8 @@
 // NngServer feeding the same handler through a FaultySink.
 #include "broker_server.h"
 
+#include "batch_codec.h"
+
 #include "json_codec.h"
 
 namespace eddy::net {
@@ -34,7 +36,11 @@ Result<std::unique_ptr<BrokerServer>> BrokerServer::start(Broker &broker,
                                      const BatchPtr &batch) {
             if (!p->hasSubscribers())
                 return;
-            for (const auto &r : batch->records) {
+            std::vector<Record> records;
+            // The broker encoded this batch itself: it cannot fail to decode.
+            if (!decodeBatchRecords(batch->encoded, batch->baseOffset, records))
+                return;
+            for (const auto &r : records) {
                 auto j = recordToJson(r);
                 j["topic"] = topic;
                 j["partition"] = partition;

@@ -357,7 +357,7 @@ void TestBrokerStore::readsBelowCacheComeFromStore()
 {
     QFETCH(Durability, durability);
     auto config = testConfig(m_dir->path(), durability);
-    config.cacheBytesPerPartition = 4096;
+    config.tailCacheBytes = 4096;
     QVERIFY(reopen(config));
     EDDY_VERIFY_OK(m_broker->createTopic({"deep", 2, {}}));
 

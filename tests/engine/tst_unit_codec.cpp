@@ -41,10 +41,28 @@ std::string bin(std::initializer_list<unsigned char> bytes)
     return out;
 }
 
-// Assigns offsets baseOffset.. and the payload byte count, as PartitionLog::append does.
-RecordBatch makeBatch(int64_t baseOffset, std::vector<Record> records)
+// Decoded records with their base offset: what encodeBatchRecords takes and decodeBatchRecords
+// gives back.
+struct Batch {
+    int64_t baseOffset = 0;
+    std::size_t bytes = 0;
+    std::vector<Record> records;
+};
+
+std::string encode(const Batch &batch)
 {
-    RecordBatch batch;
+    return encodeBatchRecords(batch.baseOffset, batch.records);
+}
+
+Result<void> decode(std::string_view blob, Batch &out)
+{
+    return decodeBatchRecords(blob, out.baseOffset, out.records);
+}
+
+// Assigns offsets baseOffset.. and the payload byte count, as PartitionLog::append does.
+Batch makeBatch(int64_t baseOffset, std::vector<Record> records)
+{
+    Batch batch;
     batch.baseOffset = baseOffset;
     int64_t offset = baseOffset;
     for (auto &r : records) {
@@ -67,7 +85,7 @@ Record rec(int64_t ts, std::optional<std::string> key, std::string value,
 }
 
 // A batch exercising every field shape the format has.
-RecordBatch richBatch()
+Batch richBatch()
 {
     std::vector<Record> records;
     records.push_back(rec(1'700'000'000'000, std::nullopt, "no key"));
@@ -114,6 +132,8 @@ private slots:
     void roundTripExtremeTimestamps();
     void roundTripLargeValue();
     void decodeReplacesPreviousRecords();
+    void cursorViewsRecordsInPlace();
+    void cursorReportsCorruption();
     void everyTruncationIsCorrupt();
     void trailingBytesRejected();
     void wrongVersionRejected();
@@ -130,13 +150,13 @@ private slots:
 
 void TestUnitCodec::roundTripRichBatch()
 {
-    const RecordBatch in = richBatch();
-    const std::string blob = encodeBatchRecords(in);
+    const Batch in = richBatch();
+    const std::string blob = encode(in);
     QCOMPARE(static_cast<uint8_t>(blob.front()), uint8_t(1)); // format version
 
-    RecordBatch out;
+    Batch out;
     out.baseOffset = in.baseOffset;
-    const auto r = decodeBatchRecords(blob, out);
+    const auto r = decode(blob, out);
     QVERIFY2(r.ok(), r.ok() ? "" : r.error().message.c_str());
     compareRecords(out.records, in.records);
     if (QTest::currentTestFailed())
@@ -153,31 +173,30 @@ void TestUnitCodec::roundTripRichBatch()
 void TestUnitCodec::roundTripSingleAndEmptyBatches()
 {
     {
-        const RecordBatch in = makeBatch(0, {rec(42, std::nullopt, "v")});
-        RecordBatch out;
-        QVERIFY(decodeBatchRecords(encodeBatchRecords(in), out).ok());
+        const Batch in = makeBatch(0, {rec(42, std::nullopt, "v")});
+        Batch out;
+        QVERIFY(decode(encode(in), out).ok());
         compareRecords(out.records, in.records);
     }
     {
         // A batch with no records encodes and decodes to no records.
-        RecordBatch in;
+        Batch in;
         in.baseOffset = 7;
-        RecordBatch out;
+        Batch out;
         out.baseOffset = 7;
         out.records.push_back(rec(1, std::nullopt, "stale"));
-        QVERIFY(decodeBatchRecords(encodeBatchRecords(in), out).ok());
+        QVERIFY(decode(encode(in), out).ok());
         QVERIFY(out.records.empty());
     }
     {
         // Decoding numbers the records from the destination's baseOffset.
-        const RecordBatch in = makeBatch(0, {rec(1, std::nullopt, "a"), rec(2, std::nullopt, "b")});
-        RecordBatch out;
+        const Batch in = makeBatch(0, {rec(1, std::nullopt, "a"), rec(2, std::nullopt, "b")});
+        Batch out;
         out.baseOffset = 500;
-        QVERIFY(decodeBatchRecords(encodeBatchRecords(in), out).ok());
+        QVERIFY(decode(encode(in), out).ok());
         QCOMPARE(out.records.size(), std::size_t(2));
         QCOMPARE(out.records[0].offset, int64_t(500));
         QCOMPARE(out.records[1].offset, int64_t(501));
-        QCOMPARE(out.lastOffset(), int64_t(501));
     }
 }
 
@@ -185,12 +204,12 @@ void TestUnitCodec::roundTripExtremeTimestamps()
 {
     // Deltas are zigzag varints against the first timestamp: big jumps both ways survive.
     const int64_t base = int64_t(1) << 50;
-    const RecordBatch in = makeBatch(3, {rec(base, std::nullopt, "a"), rec(0, std::nullopt, "b"),
+    const Batch in = makeBatch(3, {rec(base, std::nullopt, "a"), rec(0, std::nullopt, "b"),
                                          rec(-base, std::nullopt, "c"),
                                          rec(base * 2, std::nullopt, "d")});
-    RecordBatch out;
+    Batch out;
     out.baseOffset = 3;
-    QVERIFY(decodeBatchRecords(encodeBatchRecords(in), out).ok());
+    QVERIFY(decode(encode(in), out).ok());
     compareRecords(out.records, in.records);
 }
 
@@ -199,36 +218,83 @@ void TestUnitCodec::roundTripLargeValue()
     std::string value(1 << 20, '\0');
     for (std::size_t i = 0; i < value.size(); ++i)
         value[i] = static_cast<char>((i * 131) & 0xff);
-    const RecordBatch in =
+    const Batch in =
         makeBatch(9, {rec(1, std::string("big"), value, {{"h", value.substr(0, 70000)}})});
-    const std::string blob = encodeBatchRecords(in);
+    const std::string blob = encode(in);
     QVERIFY(blob.size() > value.size() + 70000);
-    RecordBatch out;
+    Batch out;
     out.baseOffset = 9;
-    QVERIFY(decodeBatchRecords(blob, out).ok());
+    QVERIFY(decode(blob, out).ok());
     compareRecords(out.records, in.records);
+}
+
+void TestUnitCodec::cursorViewsRecordsInPlace()
+{
+    const Batch in = richBatch();
+    const std::string blob = encode(in);
+    BatchCursor cursor(blob, in.baseOffset);
+    QCOMPARE(cursor.count(), uint64_t(in.records.size()));
+    RecordView view;
+    std::size_t i = 0;
+    while (cursor.next(view)) {
+        QVERIFY(i < in.records.size());
+        const Record &e = in.records[i];
+        QCOMPARE(view.offset, e.offset);
+        QCOMPARE(view.timestamp, e.timestamp);
+        QCOMPARE(view.key.has_value(), e.key.has_value());
+        QCOMPARE(view.headerCount, uint64_t(e.headers.size()));
+        QCOMPARE(view.payloadBytes, recordPayloadBytes(e));
+        // The views point into the blob itself: nothing was copied.
+        QVERIFY(view.value.data() >= blob.data() && view.value.data() <= blob.data() + blob.size());
+        QVERIFY(view.toRecord() == e);
+        ++i;
+    }
+    QCOMPARE(i, in.records.size());
+    QVERIFY(!cursor.error());
+    QVERIFY(!cursor.next(view)); // stays at the end
+}
+
+void TestUnitCodec::cursorReportsCorruption()
+{
+    // A cut blob stops the cursor early with CorruptStore, after the records that were whole.
+    const Batch in = makeBatch(0, {rec(1, std::nullopt, "first"), rec(2, std::nullopt, "second")});
+    const std::string blob = encode(in);
+    BatchCursor cut(std::string_view(blob).substr(0, blob.size() - 2), 0);
+    RecordView view;
+    QVERIFY(cut.next(view));
+    QCOMPARE(QByteArray(view.value.data(), qsizetype(view.value.size())), QByteArray("first"));
+    QVERIFY(!cut.next(view));
+    QVERIFY(cut.error().has_value());
+    QCOMPARE(cut.error()->code, Errc::CorruptStore);
+    // So does a wrong version byte, before any record.
+    std::string wrong = blob;
+    wrong[0] = 2;
+    BatchCursor bad(wrong, 0);
+    QCOMPARE(bad.count(), uint64_t(0));
+    QVERIFY(!bad.next(view));
+    QCOMPARE(bad.error()->code, Errc::CorruptStore);
 }
 
 void TestUnitCodec::decodeReplacesPreviousRecords()
 {
-    const RecordBatch in = makeBatch(0, {rec(1, std::nullopt, "fresh")});
-    RecordBatch out;
+    const Batch in = makeBatch(0, {rec(1, std::nullopt, "fresh")});
+    Batch out;
     out.records.push_back(rec(9, std::nullopt, "old-1"));
     out.records.push_back(rec(9, std::nullopt, "old-2"));
-    QVERIFY(decodeBatchRecords(encodeBatchRecords(in), out).ok());
+    QVERIFY(decode(encode(in), out).ok());
     QCOMPARE(out.records.size(), std::size_t(1));
     QCOMPARE(qb(out.records[0].value), QByteArray("fresh"));
 }
 
 void TestUnitCodec::everyTruncationIsCorrupt()
 {
-    const RecordBatch in = richBatch();
-    const std::string blob = encodeBatchRecords(in);
+    const Batch in = richBatch();
+    const std::string blob = encode(in);
     QVERIFY(blob.size() > 100);
     for (std::size_t len = 0; len < blob.size(); ++len) {
-        RecordBatch out;
+        Batch out;
         out.baseOffset = in.baseOffset;
-        const auto r = decodeBatchRecords(std::string_view(blob).substr(0, len), out);
+        const auto r = decode(std::string_view(blob).substr(0, len), out);
         if (r.ok())
             QFAIL(qPrintable(
                 QStringLiteral("prefix of %1/%2 bytes decoded").arg(len).arg(blob.size())));
@@ -236,10 +302,10 @@ void TestUnitCodec::everyTruncationIsCorrupt()
         QVERIFY(!r.error().message.empty());
     }
     // The same for a single-record batch with a null key and empty value (short fields).
-    const std::string small = encodeBatchRecords(makeBatch(0, {rec(1, std::nullopt, "")}));
+    const std::string small = encode(makeBatch(0, {rec(1, std::nullopt, "")}));
     for (std::size_t len = 0; len < small.size(); ++len) {
-        RecordBatch out;
-        const auto r = decodeBatchRecords(std::string_view(small).substr(0, len), out);
+        Batch out;
+        const auto r = decode(std::string_view(small).substr(0, len), out);
         QVERIFY(!r.ok());
         QCOMPARE(r.code(), Errc::CorruptStore);
     }
@@ -247,12 +313,12 @@ void TestUnitCodec::everyTruncationIsCorrupt()
 
 void TestUnitCodec::trailingBytesRejected()
 {
-    const RecordBatch in = richBatch();
+    const Batch in = richBatch();
     for (const std::string &tail : {bin({0x00}), std::string("x"), std::string(16, '\xff')}) {
-        const std::string blob = encodeBatchRecords(in) + tail;
-        RecordBatch out;
+        const std::string blob = encode(in) + tail;
+        Batch out;
         out.baseOffset = in.baseOffset;
-        const auto r = decodeBatchRecords(blob, out);
+        const auto r = decode(blob, out);
         QVERIFY(!r.ok());
         QCOMPARE(r.code(), Errc::CorruptStore);
     }
@@ -260,11 +326,11 @@ void TestUnitCodec::trailingBytesRejected()
 
 void TestUnitCodec::wrongVersionRejected()
 {
-    std::string blob = encodeBatchRecords(richBatch());
+    std::string blob = encode(richBatch());
     for (unsigned char v : {0x00, 0x02, 0xff}) {
         blob[0] = static_cast<char>(v);
-        RecordBatch out;
-        const auto r = decodeBatchRecords(blob, out);
+        Batch out;
+        const auto r = decode(blob, out);
         QVERIFY(!r.ok());
         QCOMPARE(r.code(), Errc::CorruptStore);
     }
@@ -272,20 +338,20 @@ void TestUnitCodec::wrongVersionRejected()
 
 void TestUnitCodec::nonContiguousOffsetsRejected()
 {
-    RecordBatch in = makeBatch(10, {rec(1, std::nullopt, "a"), rec(2, std::nullopt, "b")});
+    Batch in = makeBatch(10, {rec(1, std::nullopt, "a"), rec(2, std::nullopt, "b")});
     in.records[1].offset = 12; // a gap: the delta is written as 2 where 1 is required
-    RecordBatch out;
+    Batch out;
     out.baseOffset = 10;
-    const auto r = decodeBatchRecords(encodeBatchRecords(in), out);
+    const auto r = decode(encode(in), out);
     QVERIFY(!r.ok());
     QCOMPARE(r.code(), Errc::CorruptStore);
 }
 
 void TestUnitCodec::lengthsPastEndRejected()
 {
-    const auto decode = [](const std::string &blob) {
-        RecordBatch out;
-        return decodeBatchRecords(blob, out);
+    const auto decodeBlob = [](const std::string &blob) {
+        Batch out;
+        return decode(blob, out);
     };
     // Hand-built blobs: version, count, baseTs, then one record.
     const auto header = [](uint64_t count) {
@@ -298,7 +364,7 @@ void TestUnitCodec::lengthsPastEndRejected()
     };
     {
         // Record count larger than the blob.
-        const auto r = decode(header(1'000'000));
+        const auto r = decodeBlob(header(1'000'000));
         QVERIFY(!r.ok());
         QCOMPARE(r.code(), Errc::CorruptStore);
     }
@@ -310,7 +376,7 @@ void TestUnitCodec::lengthsPastEndRejected()
         w.vari(0);
         w.vari(1000); // key length
         w.raw("abc");
-        const auto r = decode(s);
+        const auto r = decodeBlob(s);
         QVERIFY(!r.ok());
         QCOMPARE(r.code(), Errc::CorruptStore);
     }
@@ -324,7 +390,7 @@ void TestUnitCodec::lengthsPastEndRejected()
         w.varu(50); // header count
         w.bytes("k");
         w.bytes("v");
-        const auto r = decode(s);
+        const auto r = decodeBlob(s);
         QVERIFY(!r.ok());
         QCOMPARE(r.code(), Errc::CorruptStore);
     }
@@ -338,7 +404,7 @@ void TestUnitCodec::lengthsPastEndRejected()
         w.varu(0);
         w.varu(5); // value length, but only 2 bytes follow
         w.raw("ab");
-        const auto r = decode(s);
+        const auto r = decodeBlob(s);
         QVERIFY(!r.ok());
         QCOMPARE(r.code(), Errc::CorruptStore);
     }
@@ -351,8 +417,8 @@ void TestUnitCodec::lengthsPastEndRejected()
         w.vari(-1);
         w.varu(0);
         w.bytes("ab");
-        RecordBatch out;
-        QVERIFY(decodeBatchRecords(s, out).ok());
+        Batch out;
+        QVERIFY(decode(s, out).ok());
         QCOMPARE(out.records.size(), std::size_t(1));
         QCOMPARE(out.records[0].timestamp, int64_t(97));
         QCOMPARE(qb(out.records[0].value), QByteArray("ab"));
@@ -373,8 +439,8 @@ void TestUnitCodec::negativeKeyLengthOtherThanMinusOneRejected()
     w.vari(-7); // key length
     w.varu(0);
     w.bytes("v");
-    RecordBatch out;
-    const auto r = decodeBatchRecords(s, out);
+    Batch out;
+    const auto r = decode(s, out);
     QVERIFY(!r.ok());
 }
 
@@ -388,8 +454,8 @@ void TestUnitCodec::randomCorruptionNeverCrashes()
                            i % 3 ? std::optional<std::string>(std::string(1, 'k')) : std::nullopt,
                            std::string(static_cast<std::size_t>(i % 4), 'v'),
                            {{"h", std::string(static_cast<std::size_t>(i % 2), 'x')}}));
-    const RecordBatch in = makeBatch(77, std::move(many));
-    const std::string blob = encodeBatchRecords(in);
+    const Batch in = makeBatch(77, std::move(many));
+    const std::string blob = encode(in);
     std::mt19937 rng(12345);
     int rejected = 0;
     for (int round = 0; round < 3000; ++round) {
@@ -397,9 +463,9 @@ void TestUnitCodec::randomCorruptionNeverCrashes()
         const int flips = 1 + static_cast<int>(rng() % 4);
         for (int f = 0; f < flips; ++f)
             mutated[rng() % mutated.size()] = static_cast<char>(rng() & 0xff);
-        RecordBatch out;
+        Batch out;
         out.baseOffset = in.baseOffset;
-        const auto r = decodeBatchRecords(mutated, out);
+        const auto r = decode(mutated, out);
         if (!r.ok()) {
             QCOMPARE(r.code(), Errc::CorruptStore);
             ++rejected;

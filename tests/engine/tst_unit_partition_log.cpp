@@ -9,9 +9,12 @@
 // OutOfOrderSequence, sequences older than the last five batches give DuplicateSequence, restored
 // producer state), truncateToPersisted rolling the LEO back and starting a new epoch so stale
 // markPersisted and truncateToPersisted calls are ignored, and cache eviction making read() ask the
-// store (needsStore) for persisted offsets once the cache is over its limit, while unpersisted
-// batches are never evicted.
+// store (needsStore) for persisted offsets once the tail budget (TailCache) is over its limit,
+// while unpersisted batches are never evicted; the budget spans partitions (oldest batch first,
+// whichever log holds it) and a log's memory returns to it on retention and destruction.
 #include "partition_log.h"
+
+#include "batch_codec.h"
 
 #include <QtTest>
 
@@ -43,8 +46,22 @@ std::string tagged(const std::string &prefix, long long n)
 
 constexpr int64_t kNowUs = 1'700'000'000'123'456;
 constexpr int64_t kNowMs = kNowUs / 1000;
-constexpr std::size_t kBigCache = std::size_t(1) << 30;
 constexpr std::size_t kNoLimit = std::numeric_limits<std::size_t>::max();
+
+// A tail budget no test reaches.
+std::shared_ptr<TailCache> bigCache()
+{
+    return std::make_shared<TailCache>(std::size_t(1) << 30);
+}
+
+// The records of an appended batch, decoded from its encoded form.
+std::vector<Record> decoded(const BatchPtr &batch)
+{
+    std::vector<Record> out;
+    if (!decodeBatchRecords(batch->encoded, batch->baseOffset, out))
+        out.clear();
+    return out;
+}
 
 // n records with values "<tag>-<i>" padded to valueSize bytes and no key.
 std::vector<Record> records(int n, const std::string &tag = "r", std::size_t valueSize = 0,
@@ -133,12 +150,13 @@ private slots:
     void truncateKeepsLogStartWithinLog();
     void cacheEvictionNeedsStore();
     void cacheEvictionDurable();
+    void cacheBudgetIsBrokerWide();
     void concurrentAppendsStayContiguous();
 };
 
 void TestUnitPartitionLog::contiguousOffsetsAcrossAppends()
 {
-    PartitionLog log(3, 0, 0, 0, false, kBigCache);
+    PartitionLog log(3, 0, 0, 0, false, bigCache());
     QCOMPARE(log.partition(), 3);
     Sink sink;
     int64_t expectedBase = 0;
@@ -153,8 +171,10 @@ void TestUnitPartitionLog::contiguousOffsetsAcrossAppends()
         QCOMPARE(r->batch->baseOffset, expectedBase);
         QCOMPARE(r->batch->lastOffset(), expectedBase + n - 1);
         QCOMPARE(r->batch->appendTimeUs, kNowUs);
+        const auto recs = decoded(r->batch);
+        QCOMPARE(recs.size(), static_cast<std::size_t>(n));
         for (int i = 0; i < n; ++i)
-            QCOMPARE(r->batch->records[static_cast<std::size_t>(i)].offset, expectedBase + i);
+            QCOMPARE(recs[static_cast<std::size_t>(i)].offset, expectedBase + i);
         QCOMPARE(r->epoch, uint64_t(0));
         expectedBase += n;
         expectedBytes += r->batch->bytes;
@@ -193,7 +213,7 @@ void TestUnitPartitionLog::contiguousOffsetsAcrossAppends()
 void TestUnitPartitionLog::startsAtStoredEndOffset()
 {
     // A log reopened from the store continues at its end offset; older offsets live in the store.
-    PartitionLog log(0, 100, 150, 4096, false, kBigCache);
+    PartitionLog log(0, 100, 150, 4096, false, bigCache());
     QCOMPARE(log.logStartOffset(), int64_t(100));
     QCOMPARE(log.highWatermark(), int64_t(150));
     QCOMPARE(log.persistedEnd(), int64_t(150));
@@ -218,7 +238,7 @@ void TestUnitPartitionLog::startsAtStoredEndOffset()
 
 void TestUnitPartitionLog::emptyAppendRejected()
 {
-    PartitionLog log(0, 0, 0, 0, false, kBigCache);
+    PartitionLog log(0, 0, 0, 0, false, bigCache());
     Sink sink;
     auto r = appendPlain(log, {}, sink);
     QVERIFY(!r.ok());
@@ -229,15 +249,17 @@ void TestUnitPartitionLog::emptyAppendRejected()
 
 void TestUnitPartitionLog::zeroTimestampsBecomeAppendTime()
 {
-    PartitionLog log(0, 0, 0, 0, false, kBigCache);
+    PartitionLog log(0, 0, 0, 0, false, bigCache());
     Sink sink;
     std::vector<Record> recs = records(3);
     recs[1].timestamp = 1'600'000'000'000; // producer-supplied, kept
     auto r = appendPlain(log, std::move(recs), sink);
     QVERIFY(r.ok());
-    QCOMPARE(r->batch->records[0].timestamp, kNowMs);
-    QCOMPARE(r->batch->records[1].timestamp, int64_t(1'600'000'000'000));
-    QCOMPARE(r->batch->records[2].timestamp, kNowMs);
+    const auto recs3 = decoded(r->batch);
+    QCOMPARE(recs3.size(), std::size_t(3));
+    QCOMPARE(recs3[0].timestamp, kNowMs);
+    QCOMPARE(recs3[1].timestamp, int64_t(1'600'000'000'000));
+    QCOMPARE(recs3[2].timestamp, kNowMs);
     QCOMPARE(r->batch->maxTimestamp, kNowMs);
 
     auto read = log.read(0, 10, kNoLimit);
@@ -249,13 +271,13 @@ void TestUnitPartitionLog::zeroTimestampsBecomeAppendTime()
     // A later append at another time stamps with its own time.
     auto later = appendPlain(log, records(1), sink, kNowUs + 5'000'000);
     QVERIFY(later.ok());
-    QCOMPARE(later->batch->records[0].timestamp, kNowMs + 5000);
+    QCOMPARE(decoded(later->batch).at(0).timestamp, kNowMs + 5000);
     QCOMPARE(later->batch->maxTimestamp, kNowMs + 5000);
 }
 
 void TestUnitPartitionLog::readLimits()
 {
-    PartitionLog log(0, 0, 0, 0, false, kBigCache);
+    PartitionLog log(0, 0, 0, 0, false, bigCache());
     Sink sink;
     // Three batches of 4 records, each value exactly 10 bytes: offsets 0..11.
     for (int b = 0; b < 3; ++b)
@@ -303,7 +325,7 @@ void TestUnitPartitionLog::readLimits()
 
 void TestUnitPartitionLog::readBounds()
 {
-    PartitionLog log(0, 0, 0, 0, false, kBigCache);
+    PartitionLog log(0, 0, 0, 0, false, bigCache());
     Sink sink;
     // Empty log: offset 0 is the HW, so it reads nothing but is valid.
     auto empty = log.read(0, 10, kNoLimit);
@@ -345,7 +367,7 @@ void TestUnitPartitionLog::readBounds()
 
 void TestUnitPartitionLog::advanceLogStart()
 {
-    PartitionLog log(0, 0, 0, 0, false, kBigCache);
+    PartitionLog log(0, 0, 0, 0, false, bigCache());
     Sink sink;
     QVERIFY(appendPlain(log, records(3), sink).ok());
     QVERIFY(appendPlain(log, records(3), sink).ok());
@@ -365,7 +387,7 @@ void TestUnitPartitionLog::advanceLogStart()
     QCOMPARE(log.read(6, 10, kNoLimit)->records.size(), std::size_t(1));
 
     // In durable mode the log start cannot pass the (persisted) HW either.
-    PartitionLog durable(0, 0, 0, 0, true, kBigCache);
+    PartitionLog durable(0, 0, 0, 0, true, bigCache());
     auto a = appendPlain(durable, records(4), sink);
     QCOMPARE(durable.advanceLogStart(3), int64_t(0));
     durable.markPersisted(a->epoch, 4);
@@ -374,7 +396,7 @@ void TestUnitPartitionLog::advanceLogStart()
 
 void TestUnitPartitionLog::durableHighWatermarkFollowsPersistence()
 {
-    PartitionLog log(0, 0, 0, 0, true, kBigCache);
+    PartitionLog log(0, 0, 0, 0, true, bigCache());
     Sink sink;
     auto a = appendPlain(log, records(3, "a"), sink);
     QVERIFY(a.ok());
@@ -414,7 +436,7 @@ void TestUnitPartitionLog::durableHighWatermarkFollowsPersistence()
 
 void TestUnitPartitionLog::fastModeTracksPersistedEndSeparately()
 {
-    PartitionLog log(0, 0, 0, 0, false, kBigCache);
+    PartitionLog log(0, 0, 0, 0, false, bigCache());
     Sink sink;
     auto a = appendPlain(log, records(4), sink);
     QCOMPARE(log.highWatermark(), int64_t(4));
@@ -426,7 +448,7 @@ void TestUnitPartitionLog::fastModeTracksPersistedEndSeparately()
 
 void TestUnitPartitionLog::waitersFireOnAppendInFastMode()
 {
-    PartitionLog log(0, 0, 0, 0, false, kBigCache);
+    PartitionLog log(0, 0, 0, 0, false, bigCache());
     Sink sink;
     Counter atZero;
     Counter atThree;
@@ -463,7 +485,7 @@ void TestUnitPartitionLog::waitersFireOnAppendInFastMode()
 
 void TestUnitPartitionLog::waitersFireOnPersistInDurableMode()
 {
-    PartitionLog log(0, 0, 0, 0, true, kBigCache);
+    PartitionLog log(0, 0, 0, 0, true, bigCache());
     Sink sink;
     Counter waiter;
     log.addWaiter(0, waiter.make());
@@ -499,7 +521,7 @@ void TestUnitPartitionLog::waitersFireOnPersistInDurableMode()
 void TestUnitPartitionLog::waiterFiredElsewhereIsNotFiredAgain()
 {
     // The scheduler fires timed-out waiters; the log must not run them a second time.
-    PartitionLog log(0, 0, 0, 0, false, kBigCache);
+    PartitionLog log(0, 0, 0, 0, false, bigCache());
     Sink sink;
     Counter c;
     auto w = c.make();
@@ -527,7 +549,7 @@ void TestUnitPartitionLog::waiterFiredElsewhereIsNotFiredAgain()
 
 void TestUnitPartitionLog::idempotentRetryReturnsOriginalOffsets()
 {
-    PartitionLog log(0, 0, 0, 0, false, kBigCache);
+    PartitionLog log(0, 0, 0, 0, false, bigCache());
     Sink sink;
     QVERIFY(appendPlain(log, records(2), sink).ok()); // offsets 0-1, not idempotent
     auto first = appendIdem(log, 7, 0, 3, sink);      // offsets 2-4
@@ -570,7 +592,7 @@ void TestUnitPartitionLog::idempotentRetryReturnsOriginalOffsets()
 
 void TestUnitPartitionLog::idempotentRetryWithOtherCountRejected()
 {
-    PartitionLog log(0, 0, 0, 0, false, kBigCache);
+    PartitionLog log(0, 0, 0, 0, false, bigCache());
     Sink sink;
     QVERIFY(appendIdem(log, 1, 0, 3, sink).ok());
     auto r = appendIdem(log, 1, 0, 2, sink);
@@ -581,7 +603,7 @@ void TestUnitPartitionLog::idempotentRetryWithOtherCountRejected()
 
 void TestUnitPartitionLog::sequenceGapIsOutOfOrder()
 {
-    PartitionLog log(0, 0, 0, 0, false, kBigCache);
+    PartitionLog log(0, 0, 0, 0, false, bigCache());
     Sink sink;
     QVERIFY(appendIdem(log, 4, 0, 3, sink).ok()); // next expected sequence: 3
     const std::size_t handedOff = sink.batches.size();
@@ -600,7 +622,7 @@ void TestUnitPartitionLog::sequenceGapIsOutOfOrder()
 
 void TestUnitPartitionLog::sequenceOlderThanLastFiveIsDuplicate()
 {
-    PartitionLog log(0, 0, 0, 0, false, kBigCache);
+    PartitionLog log(0, 0, 0, 0, false, bigCache());
     Sink sink;
     // Six one-record batches, sequences 0..5 at offsets 0..5; the log keeps the last five (1..5).
     for (int32_t seq = 0; seq < 6; ++seq)
@@ -625,7 +647,7 @@ void TestUnitPartitionLog::sequenceOlderThanLastFiveIsDuplicate()
 
 void TestUnitPartitionLog::producersAreIndependent()
 {
-    PartitionLog log(0, 0, 0, 0, false, kBigCache);
+    PartitionLog log(0, 0, 0, 0, false, bigCache());
     Sink sink;
     auto a = appendIdem(log, 1, 0, 2, sink);
     auto b = appendIdem(log, 2, 0, 2, sink); // same sequence, other producer: not a duplicate
@@ -647,7 +669,7 @@ void TestUnitPartitionLog::producersAreIndependent()
 
 void TestUnitPartitionLog::idempotentStampNeedsSequence()
 {
-    PartitionLog log(0, 0, 0, 0, false, kBigCache);
+    PartitionLog log(0, 0, 0, 0, false, bigCache());
     Sink sink;
     auto r = log.append(records(1), kNowUs, ProducerStamp{5, -1}, sink.fn());
     QVERIFY(!r.ok());
@@ -659,7 +681,7 @@ void TestUnitPartitionLog::restoredProducerState()
 {
     // After a restart the store's last batch per producer answers retries and fixes the next
     // expected sequence.
-    PartitionLog log(0, 0, 42, 0, false, kBigCache);
+    PartitionLog log(0, 0, 42, 0, false, bigCache());
     log.restoreProducer(5, ProducerBatchMeta{10, 2, 40});
     Sink sink;
     auto retry = appendIdem(log, 5, 10, 2, sink);
@@ -680,7 +702,7 @@ void TestUnitPartitionLog::sequenceWrapsAroundLikeKafka()
     // Kafka's sequence numbers are int32 and wrap: after a batch ending at Integer.MAX_VALUE the
     // next expected sequence is 0 (ProducerAppendInfo.inSequence). Without the wrap, an
     // idempotent producer that has sent 2^31 records can never produce again.
-    PartitionLog log(0, 0, 0, 0, false, kBigCache);
+    PartitionLog log(0, 0, 0, 0, false, bigCache());
     Sink sink;
     const int32_t nearMax = std::numeric_limits<int32_t>::max() - 1;
     QVERIFY(appendIdem(log, 3, nearMax, 2, sink).ok()); // sequences MAX-1 and MAX
@@ -690,7 +712,7 @@ void TestUnitPartitionLog::sequenceWrapsAroundLikeKafka()
 
 void TestUnitPartitionLog::truncateToPersistedRollsBack()
 {
-    PartitionLog log(0, 0, 0, 0, true, kBigCache);
+    PartitionLog log(0, 0, 0, 0, true, bigCache());
     Sink sink;
     auto a = appendPlain(log, records(3, "a", 10), sink);
     QCOMPARE(a->epoch, uint64_t(0));
@@ -730,7 +752,7 @@ void TestUnitPartitionLog::truncateToPersistedRollsBack()
     QCOMPARE(QByteArray::fromStdString(read->records[0].value), QByteArray("c-0......."));
 
     // Fast mode: readers saw b, but the rollback still drops it and the HW follows the LEO.
-    PartitionLog fast(0, 0, 0, 0, false, kBigCache);
+    PartitionLog fast(0, 0, 0, 0, false, bigCache());
     auto fa = appendPlain(fast, records(2), sink);
     fast.markPersisted(fa->epoch, 2);
     QVERIFY(appendPlain(fast, records(3), sink).ok());
@@ -747,7 +769,7 @@ void TestUnitPartitionLog::truncateWithStaleEpochIgnored()
 {
     // Two failed batches of one store transaction both report the failure: only the first
     // truncates; the second (old epoch) must not drop what was appended since.
-    PartitionLog log(0, 0, 0, 0, true, kBigCache);
+    PartitionLog log(0, 0, 0, 0, true, bigCache());
     Sink sink;
     auto a = appendPlain(log, records(2, "a"), sink);
     auto b = appendPlain(log, records(2, "b"), sink);
@@ -769,7 +791,7 @@ void TestUnitPartitionLog::truncateWithStaleEpochIgnored()
 
 void TestUnitPartitionLog::truncateForgetsDroppedProducerBatches()
 {
-    PartitionLog log(0, 0, 0, 0, true, kBigCache);
+    PartitionLog log(0, 0, 0, 0, true, bigCache());
     Sink sink;
     auto a = appendIdem(log, 9, 0, 3, sink);
     log.markPersisted(a->epoch, 3);
@@ -800,7 +822,7 @@ void TestUnitPartitionLog::truncateKeepsLogStartWithinLog()
     // Fast mode: the HW is the LEO, but the log start never moves past the persisted end (a
     // storage failure may still roll the unstored tail back), and a rollback leaves
     // logStart <= HW <= LEO.
-    PartitionLog log(0, 0, 0, 0, false, kBigCache);
+    PartitionLog log(0, 0, 0, 0, false, bigCache());
     Sink sink;
     auto a = appendPlain(log, records(10), sink);
     QCOMPARE(log.advanceLogStart(8), int64_t(0));
@@ -813,88 +835,147 @@ void TestUnitPartitionLog::truncateKeepsLogStartWithinLog()
     QCOMPARE(log.logStartOffset(), int64_t(5));
 }
 
+// Memory one batch of one record with a 20-byte value takes in the tail (all such batches
+// take the same).
+std::size_t oneBatchMemory()
+{
+    PartitionLog probe(0, 0, 0, 0, false, bigCache());
+    Sink sink;
+    auto r = appendPlain(probe, records(1, "m", 20), sink);
+    return r ? r->batch->memoryBytes() : 0;
+}
+
 void TestUnitPartitionLog::cacheEvictionNeedsStore()
 {
-    // Cache limit 50 payload bytes; each batch is one 20-byte record.
-    PartitionLog log(0, 0, 0, 0, false, 50);
+    // Room for two and a half batches of one 20-byte record each.
+    const std::size_t m = oneBatchMemory();
+    QVERIFY(m > 20);
+    auto budget = std::make_shared<TailCache>(m * 5 / 2);
+    auto log = std::make_shared<PartitionLog>(0, 0, 0, 0, false, budget);
     Sink sink;
     std::vector<AppendOutcome> outcomes;
     for (int i = 0; i < 5; ++i) {
-        auto r = appendPlain(log, records(1, tagged("x", i), 20), sink);
+        auto r = appendPlain(*log, records(1, tagged("x", i), 20), sink);
         QVERIFY(r.ok());
+        QCOMPARE(r->batch->memoryBytes(), m);
         outcomes.push_back(*r);
     }
-    // 100 bytes cached, over the limit, but nothing is persisted so nothing may leave memory.
-    auto all = log.read(0, 100, kNoLimit);
+    // Five batches cached, over the limit, but nothing is persisted so nothing may leave memory.
+    QCOMPARE(budget->usedBytes(), 5 * m);
+    QCOMPARE(log->cachedMemoryBytes(), 5 * m);
+    auto all = log->read(0, 100, kNoLimit);
     QVERIFY(all.ok());
     QVERIFY(!all->needsStore);
     QCOMPARE(all->records.size(), std::size_t(5));
 
-    // Persisting 0..2 lets the log evict the oldest batches until it is under the limit.
-    log.markPersisted(outcomes[2].epoch, 3);
+    // Persisting 0..2 lets the budget evict the oldest batches until it is under the limit.
+    log->markPersisted(outcomes[2].epoch, 3);
+    QCOMPARE(budget->usedBytes(), 2 * m);
     for (int64_t offset : {0, 1, 2}) {
-        auto r = log.read(offset, 100, kNoLimit);
+        auto r = log->read(offset, 100, kNoLimit);
         QVERIFY(r.ok());
         QVERIFY2(r->needsStore, qPrintable(QString::number(offset)));
         QVERIFY(r->records.empty());
         QCOMPARE(r->storeTo, int64_t(3));
         QCOMPARE(r->highWatermark, int64_t(5));
     }
-    auto cached = log.read(3, 100, kNoLimit);
+    auto cached = log->read(3, 100, kNoLimit);
     QVERIFY(cached.ok());
     QVERIFY(!cached->needsStore);
     QCOMPARE(cached->records.size(), std::size_t(2));
     QCOMPARE(QByteArray::fromStdString(cached->records[0].value).left(2), QByteArray("x3"));
 
     // Under the limit, persisted batches stay cached.
-    PartitionLog roomy(0, 0, 0, 0, false, 1000);
+    auto roomyBudget = std::make_shared<TailCache>(10 * m);
+    auto roomy = std::make_shared<PartitionLog>(0, 0, 0, 0, false, roomyBudget);
     for (int i = 0; i < 5; ++i)
-        QVERIFY(appendPlain(roomy, records(1, "y", 20), sink).ok());
-    roomy.markPersisted(0, 5);
-    auto stillCached = roomy.read(0, 100, kNoLimit);
+        QVERIFY(appendPlain(*roomy, records(1, "y", 20), sink).ok());
+    roomy->markPersisted(0, 5);
+    auto stillCached = roomy->read(0, 100, kNoLimit);
     QVERIFY(!stillCached->needsStore);
     QCOMPARE(stillCached->records.size(), std::size_t(5));
 
-    // The log start passing a batch evicts it regardless of the limit.
-    roomy.advanceLogStart(2);
-    auto afterStart = roomy.read(2, 100, kNoLimit);
+    // The log start passing a batch evicts it regardless of the limit, and gives its memory back.
+    roomy->advanceLogStart(2);
+    auto afterStart = roomy->read(2, 100, kNoLimit);
     QVERIFY(!afterStart->needsStore);
     QCOMPARE(afterStart->records.size(), std::size_t(3));
+    QCOMPARE(roomyBudget->usedBytes(), 3 * m);
+    // So does a log going away (a deleted topic).
+    roomy.reset();
+    QCOMPARE(roomyBudget->usedBytes(), std::size_t(0));
 }
 
 void TestUnitPartitionLog::cacheEvictionDurable()
 {
-    PartitionLog log(0, 0, 0, 0, true, 30);
+    const std::size_t m = oneBatchMemory();
+    auto budget = std::make_shared<TailCache>(m * 3 / 2);
+    auto log = std::make_shared<PartitionLog>(0, 0, 0, 0, true, budget);
     Sink sink;
     std::vector<AppendOutcome> outcomes;
     for (int i = 0; i < 4; ++i)
-        outcomes.push_back(*appendPlain(log, records(1, tagged("d", i), 20), sink));
+        outcomes.push_back(*appendPlain(*log, records(1, tagged("d", i), 20), sink));
     // Not persisted: not visible, not evictable.
-    QCOMPARE(log.highWatermark(), int64_t(0));
-    log.markPersisted(outcomes[1].epoch, 2);
-    // 80 bytes cached, 0..1 persisted: both go (40 bytes left > 30 but the rest is unpersisted).
-    auto old = log.read(0, 10, kNoLimit);
+    QCOMPARE(log->highWatermark(), int64_t(0));
+    log->markPersisted(outcomes[1].epoch, 2);
+    // Four batches cached, 0..1 persisted: both go (two left is over the limit, but unpersisted).
+    auto old = log->read(0, 10, kNoLimit);
     QVERIFY(old.ok());
     QVERIFY(old->needsStore);
     QCOMPARE(old->storeTo, int64_t(2));
     // Offset 2 is the HW: nothing to read, and not a store read either.
-    auto atHw = log.read(2, 10, kNoLimit);
+    auto atHw = log->read(2, 10, kNoLimit);
     QVERIFY(atHw.ok());
     QVERIFY(!atHw->needsStore);
     QVERIFY(atHw->records.empty());
-    log.markPersisted(outcomes[3].epoch, 4);
-    // Now 2 is evicted too (40 > 30), 3 stays (20 <= 30).
-    auto two = log.read(2, 10, kNoLimit);
+    log->markPersisted(outcomes[3].epoch, 4);
+    // Now 2 is evicted too, 3 stays (one batch is within the limit).
+    auto two = log->read(2, 10, kNoLimit);
     QVERIFY(two->needsStore);
     QCOMPARE(two->storeTo, int64_t(3));
-    auto three = log.read(3, 10, kNoLimit);
+    auto three = log->read(3, 10, kNoLimit);
     QVERIFY(!three->needsStore);
     QCOMPARE(three->records.size(), std::size_t(1));
 }
 
+void TestUnitPartitionLog::cacheBudgetIsBrokerWide()
+{
+    // Two partitions share room for two and a half batches: the oldest batches go first,
+    // whichever partition holds them, so an idle partition does not keep its tail forever.
+    const std::size_t m = oneBatchMemory();
+    auto budget = std::make_shared<TailCache>(m * 5 / 2);
+    auto a = std::make_shared<PartitionLog>(0, 0, 0, 0, false, budget);
+    auto b = std::make_shared<PartitionLog>(1, 0, 0, 0, false, budget);
+    Sink sink;
+    for (int i = 0; i < 2; ++i)
+        QVERIFY(appendPlain(*a, records(1, tagged("a", i), 20), sink).ok());
+    a->markPersisted(0, 2);
+    QCOMPARE(budget->usedBytes(), 2 * m);
+    for (int i = 0; i < 2; ++i)
+        QVERIFY(appendPlain(*b, records(1, tagged("b", i), 20), sink).ok());
+    // Four batches, nothing of b persisted yet: a's two (the oldest) are evicted.
+    QCOMPARE(budget->usedBytes(), 2 * m);
+    QCOMPARE(a->cachedMemoryBytes(), std::size_t(0));
+    QCOMPARE(b->cachedMemoryBytes(), 2 * m);
+    auto fromA = a->read(0, 10, kNoLimit);
+    QVERIFY(fromA.ok());
+    QVERIFY(fromA->needsStore);
+    QCOMPARE(fromA->storeTo, int64_t(2));
+    // a appends again: b's batches are oldest but unpersisted, so the budget waits for them.
+    QVERIFY(appendPlain(*a, records(1, "a2", 20), sink).ok());
+    QCOMPARE(budget->usedBytes(), 3 * m);
+    b->markPersisted(0, 2);
+    QCOMPARE(budget->usedBytes(), 2 * m);
+    QCOMPARE(b->cachedMemoryBytes(), m);
+    auto fromB = b->read(1, 10, kNoLimit);
+    QVERIFY(fromB.ok());
+    QVERIFY(!fromB->needsStore);
+    QCOMPARE(QByteArray::fromStdString(fromB->records.at(0).value).left(4), QByteArray("b1-0"));
+}
+
 void TestUnitPartitionLog::concurrentAppendsStayContiguous()
 {
-    PartitionLog log(0, 0, 0, 0, false, kBigCache);
+    PartitionLog log(0, 0, 0, 0, false, bigCache());
     Sink sink;
     const int threads = 4;
     const int perThread = 300;

@@ -1,0 +1,70 @@
+// The broker-wide tail budget. Entries are appended in the order batches reach the logs' tails,
+// so the front is (close to) the oldest cached batch broker-wide; evicting from the front is
+// "oldest batches first" across partitions. An entry outlives its batch when the log dropped
+// the batch for another reason (retention, truncation, deleted topic): trimming skips such
+// entries, and compaction removes them when they outnumber the cached batches.
+#include "tail_cache.h"
+
+#include "partition_log.h"
+
+#include <algorithm>
+
+namespace eddy {
+
+TailCache::TailCache(std::size_t limitBytes)
+    : m_limit(limitBytes)
+{
+}
+
+void TailCache::added(const std::weak_ptr<PartitionLog> &log, const BatchPtr &batch)
+{
+    m_used.fetch_add(batch->memoryBytes(), std::memory_order_relaxed);
+    std::lock_guard lock(m_mutex);
+    m_entries.push_back({log, batch, batch->endOffset()});
+    ++m_batches;
+}
+
+void TailCache::released(std::size_t bytes, std::size_t batches)
+{
+    m_used.fetch_sub(bytes, std::memory_order_relaxed);
+    std::lock_guard lock(m_mutex);
+    m_batches -= std::min(m_batches, batches);
+}
+
+void TailCache::trim()
+{
+    std::unique_lock trimming(m_trimMutex, std::try_to_lock);
+    if (!trimming.owns_lock())
+        return;
+    while (usedBytes() > m_limit) {
+        Entry e;
+        {
+            std::lock_guard lock(m_mutex);
+            if (m_entries.empty())
+                break;
+            e = m_entries.front();
+        }
+        // A stale entry (batch or log gone) is dropped; a live one evicts its log's tail up to
+        // the batch, unless that is not persisted yet: then nothing newer is evictable either
+        // (the store writes in append order), so stop until the next persist calls trim again.
+        auto log = e.log.lock();
+        if (log && !e.batch.expired()
+            && log->evictThrough(e.endOffset) == PartitionLog::Eviction::NotPersisted)
+            break;
+        std::lock_guard lock(m_mutex);
+        m_entries.pop_front();
+    }
+    std::lock_guard lock(m_mutex);
+    compactLocked();
+}
+
+void TailCache::compactLocked()
+{
+    // Stale entries pile up behind a live one when logs drop batches under the budget (short
+    // retention); remove them once they dominate, which keeps the cost amortised O(1).
+    if (m_entries.size() <= 2 * m_batches + 1024)
+        return;
+    std::erase_if(m_entries, [](const Entry &e) { return e.batch.expired() || e.log.expired(); });
+}
+
+} // namespace eddy
