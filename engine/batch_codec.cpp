@@ -26,17 +26,44 @@ std::size_t recordPayloadBytes(const Record &record)
     return n;
 }
 
+namespace {
+std::size_t varuSize(uint64_t v)
+{
+    std::size_t n = 1;
+    while (v >= 0x80) {
+        v >>= 7;
+        ++n;
+    }
+    return n;
+}
+
+std::size_t variSize(int64_t v)
+{
+    return varuSize((static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63));
+}
+} // namespace
+
 std::string encodeBatchRecords(int64_t baseOffset, const std::vector<Record> &records)
 {
-    std::size_t reserve = 8;
-    for (const auto &r : records)
-        reserve += recordPayloadBytes(r) + 8 + 2 * r.headers.size();
+    const int64_t baseTs = records.empty() ? 0 : records.front().timestamp;
+    // The exact size first: the blob is allocated once, with no slack, because batches stay in
+    // memory (the tail) and a copy to shrink it would fragment the heap.
+    std::size_t size = 1 + varuSize(records.size()) + variSize(baseTs);
+    for (const auto &r : records) {
+        size += varuSize(static_cast<uint64_t>(r.offset - baseOffset));
+        size += variSize(r.timestamp - baseTs);
+        size += r.key ? variSize(static_cast<int64_t>(r.key->size())) + r.key->size() : 1;
+        size += varuSize(r.headers.size());
+        for (const auto &h : r.headers)
+            size += varuSize(h.key.size()) + h.key.size() + varuSize(h.value.size())
+                    + h.value.size();
+        size += varuSize(r.value.size()) + r.value.size();
+    }
     std::string out;
-    out.reserve(reserve);
+    out.reserve(size);
     ByteWriter w(out);
     w.u8(kBatchFormatVersion);
     w.varu(records.size());
-    const int64_t baseTs = records.empty() ? 0 : records.front().timestamp;
     w.vari(baseTs);
     for (const auto &r : records) {
         w.varu(static_cast<uint64_t>(r.offset - baseOffset));

@@ -59,7 +59,6 @@ Result<AppendOutcome> PartitionLog::append(std::vector<Record> &&records, int64_
     batch->maxTimestamp = maxTs;
     batch->encoded = encodeBatchRecords(0, records);
     records = {}; // the decoded copy goes now, not when the caller's request does
-    batch->encoded.shrink_to_fit();
 
     std::vector<WaiterPtr> ready;
     AppendOutcome out;

@@ -279,7 +279,10 @@ Result<void> SqliteStore::openConnections()
     // committed, but the last commits can roll back on power loss.
     std::string pragmas = "PRAGMA journal_mode=WAL; PRAGMA synchronous=";
     pragmas += durable ? "FULL;" : "NORMAL;";
-    pragmas += "PRAGMA foreign_keys=OFF; PRAGMA cache_size=-65536;";
+    // The writer's page cache: 16 MiB. It only needs the b-tree paths of the tables it appends
+    // to; 64 MiB filled up with the overflow pages of just-written batches, which nobody reads
+    // through this connection, and stayed resident (docs/performance.md, memory).
+    pragmas += "PRAGMA foreign_keys=OFF; PRAGMA cache_size=-16384;";
     if (m_options.maxPageCount > 0)
         pragmas += "PRAGMA max_page_count=" + std::to_string(m_options.maxPageCount) + ";";
     if (auto r = exec(m_writeDb, pragmas); !r)

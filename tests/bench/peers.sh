@@ -110,6 +110,8 @@ start_broker() {
 }
 
 rss_bytes() { awk '/^VmRSS:/ { print $2 * 1024 }' "/proc/$1/status"; }
+# The peak RSS so far: what the process held at the worst moment of a fill, before it settled.
+peak_bytes() { awk '/^VmHWM:/ { print $2 * 1024 }' "/proc/$1/status"; }
 
 value="$(head -c 100 /dev/zero | tr '\0' v)"
 # redis-benchmark's CSV line -> the JSON fields of eddy bench (records = requests here).
@@ -214,8 +216,10 @@ for run in $(seq "$runs"); do
         >/dev/null
     sleep 2
     after2=$(rss_bytes "$redis_pid")
+    peak=$(peak_bytes "$redis_pid")
     echo "{\"records\": $n_mem, \"rss_before\": $before, \"rss_after\": $after," \
-        "\"rss_after_twice\": $after2, \"payload\": 101}" >"$dir/mem_redis.json"
+        "\"rss_after_twice\": $after2, \"rss_peak\": $peak, \"payload\": 101}" \
+        >"$dir/mem_redis.json"
     stop_redis
 
     start_broker
@@ -229,8 +233,10 @@ for run in $(seq "$runs"); do
         --connections 4 --partitions 4 --json --quiet >"$dir/mem_fill2.json"
     sleep 2
     after2=$(rss_bytes "$broker_pid")
+    peak=$(peak_bytes "$broker_pid")
     echo "{\"records\": $n_mem, \"rss_before\": $before, \"rss_after\": $after," \
-        "\"rss_after_twice\": $after2, \"payload\": 100}" >"$dir/mem_eddy.json"
+        "\"rss_after_twice\": $after2, \"rss_peak\": $peak, \"payload\": 100}" \
+        >"$dir/mem_eddy.json"
     stop_broker
 done
 

@@ -150,6 +150,9 @@ def main():
                   + "; ".join(f"{x['rss_before'] / 2**20:.0f} / {x['rss_after'] / 2**20:.0f} / "
                               f"{x['rss_after_twice'] / 2**20:.0f}" for x in m)
                   + f" (N = {m[0]['records']:,})")
+            if all("rss_peak" in x for x in m):
+                print(f"{label} peak RSS (VmHWM, MiB) over the 2N records, per run: "
+                      + "; ".join(f"{x['rss_peak'] / 2**20:.0f}" for x in m))
         except (OSError, KeyError, ValueError):
             pass
 
