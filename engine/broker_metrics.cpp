@@ -156,8 +156,8 @@ void BrokerImpl::retentionPass()
 {
     if (m_closed)
         return;
-    // Once a second is enough to keep RSS near what is live, and rare enough to cost nothing.
-    m_tailCache->returnFreedMemory(8 << 20);
+    // Once a second while records flow keeps RSS near what is live.
+    m_tailCache->returnFreedMemory(1 << 20);
     std::vector<std::shared_ptr<Topic>> topics;
     {
         std::shared_lock lock(m_topicsMutex);

@@ -23,6 +23,7 @@ TailCache::TailCache(std::size_t limitBytes)
 void TailCache::added(const std::weak_ptr<PartitionLog> &log, const BatchPtr &batch)
 {
     m_used.fetch_add(batch->memoryBytes(), std::memory_order_relaxed);
+    m_churnSinceTrim.fetch_add(batch->memoryBytes(), std::memory_order_relaxed);
     std::lock_guard lock(m_mutex);
     m_entries.push_back({log, batch, batch->endOffset()});
     ++m_batches;
@@ -31,16 +32,16 @@ void TailCache::added(const std::weak_ptr<PartitionLog> &log, const BatchPtr &ba
 void TailCache::released(std::size_t bytes, std::size_t batches)
 {
     m_used.fetch_sub(bytes, std::memory_order_relaxed);
-    m_releasedSinceTrim.fetch_add(bytes, std::memory_order_relaxed);
+    m_churnSinceTrim.fetch_add(bytes, std::memory_order_relaxed);
     std::lock_guard lock(m_mutex);
     m_batches -= std::min(m_batches, batches);
 }
 
 void TailCache::returnFreedMemory(std::size_t minBytes)
 {
-    if (m_releasedSinceTrim.load(std::memory_order_relaxed) < minBytes)
+    if (m_churnSinceTrim.load(std::memory_order_relaxed) < minBytes)
         return;
-    m_releasedSinceTrim.store(0, std::memory_order_relaxed);
+    m_churnSinceTrim.store(0, std::memory_order_relaxed);
 #if defined(__GLIBC__)
     // Returns the free pages of every arena (not only the top of the heap): without it an
     // `eddy broker` kept about 65 MiB of freed batches and request buffers resident after a

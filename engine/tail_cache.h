@@ -37,9 +37,11 @@ public:
     // truncation or the log's destruction).
     void released(std::size_t bytes, std::size_t batches);
 
-    // Gives memory freed since the last call back to the system (glibc's malloc_trim) once
-    // tails released at least minBytes: glibc keeps freed memory in its per-thread arenas, and
-    // evicted batches are freed in the middle of them. Called periodically (retention pass).
+    // Gives freed memory back to the system (glibc's malloc_trim) when at least minBytes of
+    // batches entered or left the tails since the last call that did: glibc keeps freed memory
+    // in its per-thread arenas, and evicted batches (and the produce requests that made them)
+    // are freed in the middle of them. Called periodically (retention pass); an idle broker
+    // does not trim.
     void returnFreedMemory(std::size_t minBytes);
 
     // Evicts the oldest persisted batches broker-wide until usedBytes() <= limitBytes() or the
@@ -56,7 +58,7 @@ private:
 
     const std::size_t m_limit;
     std::atomic<std::size_t> m_used{0};
-    std::atomic<std::size_t> m_releasedSinceTrim{0};
+    std::atomic<std::size_t> m_churnSinceTrim{0};
     std::mutex m_trimMutex; // one trimmer at a time: it alone pops m_entries
     std::mutex m_mutex;     // guards m_entries and m_batches
     std::deque<Entry> m_entries; // in append order, oldest first; may hold stale entries
