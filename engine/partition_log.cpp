@@ -216,7 +216,8 @@ Result<LogRead> PartitionLog::read(int64_t offset, std::size_t maxRecords,
         std::size_t bytes = 0;
         for (; it != m_cache.end() && (*it)->baseOffset < m_hw; ++it) {
             batches.push_back(*it);
-            records += static_cast<std::size_t>((*it)->endOffset() - std::max(offset, (*it)->baseOffset));
+            const int64_t from = std::max(offset, (*it)->baseOffset);
+            records += static_cast<std::size_t>((*it)->endOffset() - from);
             bytes += (*it)->bytes;
             if (records >= maxRecords || bytes > maxBytes)
                 break;

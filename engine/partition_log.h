@@ -85,8 +85,9 @@ public:
     int32_t partition() const { return m_partition; }
 
     // Assigns contiguous offsets to records (timestamps of 0 become nowMs), encodes them into a
-    // batch, caches the batch and hands it to enqueue. An idempotent retry of one of the last five batches returns the
-    // original offsets with duplicate=true; a sequence gap fails with OutOfOrderSequence.
+    // batch, caches the batch and hands it to enqueue. An idempotent retry of one of the last
+    // five batches returns the original offsets with duplicate=true; a sequence gap fails with
+    // OutOfOrderSequence.
     Result<AppendOutcome> append(std::vector<Record> &&records, int64_t nowUs, ProducerStamp stamp,
                                  const EnqueueFn &enqueue);
 
