@@ -18,13 +18,6 @@ namespace eddy {
 TailCache::TailCache(std::size_t limitBytes)
     : m_limit(limitBytes)
 {
-#if defined(__GLIBC__)
-    // returnFreedMemory trims once a second while records flow, so glibc's own trimming at
-    // every free is turned off (process-wide): with it, each freed ~100 KB batch or request
-    // buffer at the top of an arena shrank the heap and the next one faulted it back in
-    // (batched produce measurably faster without it: docs/performance.md, memory).
-    mallopt(M_TRIM_THRESHOLD, 64 << 20);
-#endif
 }
 
 void TailCache::added(const std::weak_ptr<PartitionLog> &log, const BatchPtr &batch)

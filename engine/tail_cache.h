@@ -25,7 +25,6 @@ class PartitionLog;
 class TailCache
 {
 public:
-    // Also sets glibc's trim threshold (process-wide) to 64 MiB: trimming is returnFreedMemory's.
     explicit TailCache(std::size_t limitBytes);
 
     std::size_t limitBytes() const { return m_limit; }
