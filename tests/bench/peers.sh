@@ -110,6 +110,14 @@ start_broker() {
 }
 
 rss_bytes() { awk '/^VmRSS:/ { print $2 * 1024 }' "/proc/$1/status"; }
+# The RSS once the process settled: 5 s after the fill. A broker may still be writing its
+# backlog to SQLite for a second or two after the last produce was acknowledged, and returns
+# freed memory once a second after that; Redis settles at once. (2 s was not always enough under
+# a load average of 10 on 2 cores.)
+settled_rss_bytes() {
+    sleep 5
+    rss_bytes "$1"
+}
 # The peak RSS so far: what the process held at the worst moment of a fill, before it settled.
 peak_bytes() { awk '/^VmHWM:/ { print $2 * 1024 }' "/proc/$1/status"; }
 
@@ -205,17 +213,15 @@ for run in $(seq "$runs"); do
     fi
 
     # Memory: RSS growth per retained record, a fresh Redis and a fresh eddy broker process,
-    # after N and after 2N records (each measured once the server settled).
+    # after N and after 2N records (each measured once the server settled), and its peak.
     start_redis fast
     before=$(rss_bytes "$redis_pid")
     redis-benchmark -p "$redis_port" -q -c 50 -P 64 -n "$n_mem" XADD bench '*' f "$value" \
         >/dev/null
-    sleep 2
-    after=$(rss_bytes "$redis_pid")
+    after=$(settled_rss_bytes "$redis_pid")
     redis-benchmark -p "$redis_port" -q -c 50 -P 64 -n "$n_mem" XADD bench '*' f "$value" \
         >/dev/null
-    sleep 2
-    after2=$(rss_bytes "$redis_pid")
+    after2=$(settled_rss_bytes "$redis_pid")
     peak=$(peak_bytes "$redis_pid")
     echo "{\"records\": $n_mem, \"rss_before\": $before, \"rss_after\": $after," \
         "\"rss_after_twice\": $after2, \"rss_peak\": $peak, \"payload\": 101}" \
@@ -227,12 +233,10 @@ for run in $(seq "$runs"); do
     before=$(rss_bytes "$broker_pid")
     "$eddy" bench produce --broker "$url" --topic mem --records "$n_mem" --batch 1000 \
         --connections 4 --partitions 4 --json --quiet >"$dir/mem_fill1.json"
-    sleep 2
-    after=$(rss_bytes "$broker_pid")
+    after=$(settled_rss_bytes "$broker_pid")
     "$eddy" bench produce --broker "$url" --topic mem --records "$n_mem" --batch 1000 \
         --connections 4 --partitions 4 --json --quiet >"$dir/mem_fill2.json"
-    sleep 2
-    after2=$(rss_bytes "$broker_pid")
+    after2=$(settled_rss_bytes "$broker_pid")
     peak=$(peak_bytes "$broker_pid")
     echo "{\"records\": $n_mem, \"rss_before\": $before, \"rss_after\": $after," \
         "\"rss_after_twice\": $after2, \"rss_peak\": $peak, \"payload\": 100}" \
