@@ -124,6 +124,10 @@ struct BrokerEvent {
                          // "fault_started", "fault_ended" (publishEvent)
     std::string subject; // the topic or group name
     std::string detail;  // a sentence
+
+    // Field-wise: two events are the same when all four fields match (how the studio finds where
+    // a newer list of recent events continues the one it already shows).
+    bool operator==(const BrokerEvent &) const = default;
 };
 
 // Called with each batch when it becomes visible to readers (on append in fast mode, on commit

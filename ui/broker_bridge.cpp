@@ -20,12 +20,6 @@ QString errorText(const Error &e)
     return QString::fromStdString(std::string(errcName(e.code)) + ": " + e.message);
 }
 
-bool sameEvent(const BrokerEvent &a, const BrokerEvent &b)
-{
-    return a.timestampMs == b.timestampMs && a.kind == b.kind && a.subject == b.subject
-           && a.detail == b.detail;
-}
-
 // Lenient field readers for replies from a remote broker: a missing or null field (a client
 // without a client id) reads as empty, never as an exception on the poll thread.
 std::string text(const client::Json &j, const char *key)
@@ -221,7 +215,7 @@ BrokerBridge::PollResult BrokerBridge::pollOnce(bool slowRound)
     // Keep only events after the last one handed over (the broker returns its last 1,000).
     if (m_lastEvent) {
         auto it = std::find_if(out.events.rbegin(), out.events.rend(),
-                               [&](const BrokerEvent &e) { return sameEvent(e, *m_lastEvent); });
+                               [&](const BrokerEvent &e) { return e == *m_lastEvent; });
         if (it != out.events.rend())
             out.events.erase(out.events.begin(), it.base());
     }

@@ -23,12 +23,6 @@ namespace {
 
 enum Column { TimeColumn, KindColumn, SubjectColumn, DetailColumn, ColumnCount };
 
-bool sameEvent(const BrokerEvent &a, const BrokerEvent &b)
-{
-    return a.timestampMs == b.timestampMs && a.kind == b.kind && a.subject == b.subject
-           && a.detail == b.detail;
-}
-
 } // namespace
 
 EventLog::EventLog(BrokerBridge *bridge, QWidget *parent)
@@ -106,7 +100,7 @@ void EventLog::appendEvents(const std::vector<BrokerEvent> &incoming)
     if (!m_historyTail.empty()) {
         std::erase_if(events, [this](const BrokerEvent &e) {
             return std::any_of(m_historyTail.begin(), m_historyTail.end(),
-                               [&](const BrokerEvent &h) { return sameEvent(e, h); });
+                               [&](const BrokerEvent &h) { return e == h; });
         });
         m_historyTail.clear();
     }
@@ -146,7 +140,7 @@ void EventLog::loadHistory()
                     m_model->item(0, SubjectColumn)->text().toStdString(),
                     m_model->item(0, DetailColumn)->text().toStdString()};
                 auto it = std::find_if(history.begin(), history.end(),
-                                       [&](const BrokerEvent &e) { return sameEvent(e, first); });
+                                       [&](const BrokerEvent &e) { return e == first; });
                 history.erase(it, history.end());
             }
             const size_t tail = std::min<size_t>(history.size(), 50);
