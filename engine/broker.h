@@ -121,8 +121,8 @@ struct PollResult {
 struct BrokerEvent {
     int64_t timestampMs = 0;
     std::string kind;    // "topic_created", "topic_deleted", "partitions_added", "group",
-                         // "fault_started", "fault_ended" (publishEvent)
-    std::string subject; // the topic or group name
+                         // "fault_started", "fault_ended", "slow_client" (publishEvent)
+    std::string subject; // the topic or group name (a slow client: its address)
     std::string detail;  // a sentence
 
     // Field-wise: two events are the same when all four fields match (how the studio finds where
@@ -241,6 +241,11 @@ public:
     // Disk faults of the store: every commit waits commitDelayMs first (a slow fsync; 0: none),
     // and while full every store transaction fails with StorageFull (nothing of it acknowledged).
     void setDiskFault(int commitDelayMs, bool full);
+    // An I/O-error fault of the store's disk: while set, every write and fsync of the store
+    // fails as with EIO, so each store transaction that has to write fails with StorageError;
+    // nothing of it is acknowledged or, in durable mode, visible. Reads keep working. Cleared,
+    // the store writes again from its next transaction.
+    void setIoErrorFault(bool failing);
 
 private:
     explicit Broker(std::unique_ptr<BrokerImpl> impl);

@@ -476,6 +476,11 @@ Result<std::unique_ptr<Embedded>> startEmbedded(const BenchOptions &o)
     // Enough work items for every connection's requests plus the e2e consumers' long-polls.
     server.requests.workers =
         std::max(256, (std::max(1, o.connections) * std::max(1, o.inflight)) + o.partitions + 16);
+    // A connection keeps `inflight` requests going, and an e2e consumer connection a long-poll
+    // per partition: the slow-consumer cap must not mistake that for a client not reading.
+    server.requests.maxInFlightPerConnection =
+        std::max(server.requests.maxInFlightPerConnection,
+                 std::max(1, o.inflight) + o.partitions + 16);
     server.publish.clear();
     auto started = net::BrokerServer::start(*e->broker, server);
     if (!started)

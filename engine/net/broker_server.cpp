@@ -10,6 +10,21 @@
 
 namespace eddy::net {
 
+namespace {
+
+// Announces a connection closed as a slow consumer in the broker's event log (the studio's
+// event view, the live stream), then tells the caller's own handler if it set one.
+SlowClientHandler slowClientReporter(Broker &broker, SlowClientHandler next)
+{
+    return [&broker, next = std::move(next)](const Peer &peer, const std::string &why) {
+        broker.publishEvent("slow_client", peer.address, "slow client disconnected: " + why);
+        if (next)
+            next(peer, why);
+    };
+}
+
+} // namespace
+
 BrokerServer::BrokerServer(Broker &broker, const BrokerServerOptions &options)
     : m_broker(broker)
     , m_options(options)
@@ -52,7 +67,9 @@ Result<std::unique_ptr<BrokerServer>> BrokerServer::start(Broker &broker,
                 p->publish("$events", eventToJson(e).dump());
         });
     }
-    auto server = NngServer::start(options.requests, s->m_handler);
+    ServerOptions requests = options.requests;
+    requests.onSlowClient = slowClientReporter(broker, options.requests.onSlowClient);
+    auto server = NngServer::start(requests, s->m_handler);
     if (!server) {
         broker.setRecordListener({});
         broker.setEventListener({});
@@ -65,7 +82,7 @@ Result<std::unique_ptr<BrokerServer>> BrokerServer::start(Broker &broker,
         FaultySink *sink = s->m_faultySink.get();
         s->m_handler.setNetworkFaultHooks({[sink] { return sink->fault(); },
                                            [sink](const NetworkFault &f) { sink->setFault(f); }});
-        ServerOptions faulty = options.requests;
+        ServerOptions faulty = requests;
         faulty.listen = options.faultyListen;
         auto faultyServer = NngServer::start(faulty, *s->m_faultySink);
         if (!faultyServer) {
@@ -105,6 +122,12 @@ void BrokerServer::stop()
         m_faultyServer->stop();
     if (m_server)
         m_server->stop();
+    for (const auto *server : {m_server.get(), m_faultyServer.get()})
+        if (server && server->closeAbandoned())
+            m_broker.publishEvent("server_close_abandoned", "broker",
+                                  "NNG did not finish closing a request socket within its bound "
+                                  "(a connection to a client that reads slowly); stopped "
+                                  "without it");
     // After the server that feeds it: a delayed request must not reach the handler once the
     // server is being torn down.
     m_handler.setNetworkFaultHooks({});

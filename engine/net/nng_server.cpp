@@ -2,7 +2,14 @@
 // next operation so a work item is never idle by accident. HANDLE hands the request to the sink
 // and returns; the sink's reply (from any thread, possibly much later) starts the SEND. No engine
 // lock is held while an aio is started or finished: replies come from sink callbacks that run
-// outside engine locks, and the only lock here is the work item's own stop flag.
+// outside engine locks, and the only locks here are the work item's own stop flag and the table
+// of requests in flight per connection, neither held across an NNG call.
+//
+// Slow consumers: REP sends one reply per connection at a time and queues the others' work
+// items behind it, so a client that pipelines requests and never reads would hold one worker
+// per request until every worker is stuck. Like NATS, the server bounds what one connection may
+// hold (requests in flight, and how long a reply may wait to be sent) and closes a connection
+// past either bound, which completes its queued replies and frees their workers.
 #include "nng_server.h"
 
 #include <nng/nng.h>
@@ -11,10 +18,15 @@
 
 #include <arpa/inet.h>
 
+#include <chrono>
+#include <condition_variable>
 #include <cstring>
 #include <fstream>
 #include <mutex>
 #include <optional>
+#include <thread>
+#include <unordered_map>
+#include <unordered_set>
 
 namespace eddy::net {
 
@@ -63,12 +75,95 @@ bool isLoopbackUrl(std::string_view url)
 
 namespace {
 
+// Requests in flight per connection (NNG pipe), shared by every work item of one server.
+class PipeLimits
+{
+public:
+    PipeLimits(int maxInFlight, int sendTimeoutMs, SlowClientHandler onSlow)
+        : m_maxInFlight(maxInFlight), m_sendTimeoutMs(sendTimeoutMs), m_onSlow(std::move(onSlow))
+    {
+    }
+
+    int sendTimeoutMs() const { return m_sendTimeoutMs; }
+
+    // Counts a request received on pipe. False when that takes the pipe past the cap: the
+    // request is not counted and the caller closes the pipe instead of handling it.
+    bool admit(uint32_t pipe)
+    {
+        std::lock_guard lock(m_mutex);
+        int &inFlight = m_inFlight[pipe];
+        if (m_maxInFlight > 0 && inFlight >= m_maxInFlight)
+            return false;
+        ++inFlight;
+        return true;
+    }
+
+    // A request of pipe is finished: its reply was handed to the transport, failed, or dropped.
+    void release(uint32_t pipe)
+    {
+        std::lock_guard lock(m_mutex);
+        const auto it = m_inFlight.find(pipe);
+        if (it != m_inFlight.end() && --it->second <= 0)
+            m_inFlight.erase(it);
+    }
+
+    // Closes a slow client's pipe (its queued replies complete, freeing their work items) and
+    // reports it once: later requests already received from it report nothing more.
+    void closeSlow(nng_pipe pipe, const std::string &why)
+    {
+        const uint32_t id = nng_pipe_id(pipe);
+        {
+            std::lock_guard lock(m_mutex);
+            if (!m_closed.insert(id).second)
+                return;
+        }
+        Peer peer;
+        peer.pipeId = id;
+        nng_sockaddr sa;
+        if (nng_pipe_get_addr(pipe, NNG_OPT_REMADDR, &sa) == 0)
+            peer.address = formatAddress(&sa);
+        nng_pipe_close(pipe);
+        if (m_onSlow)
+            m_onSlow(peer, why);
+    }
+
+    // The pipe is gone: forget that it was closed as slow (ids are not reused soon, but the set
+    // must not grow forever).
+    void forget(uint32_t pipe)
+    {
+        std::lock_guard lock(m_mutex);
+        m_closed.erase(pipe);
+    }
+
+    std::string capReason() const
+    {
+        return "more than " + std::to_string(m_maxInFlight)
+               + " requests in flight on one connection without reading the replies";
+    }
+
+    std::string timeoutReason() const
+    {
+        return "a reply could not be sent within " + std::to_string(m_sendTimeoutMs)
+               + " ms: the client is not reading";
+    }
+
+private:
+    const int m_maxInFlight;
+    const int m_sendTimeoutMs;
+    const SlowClientHandler m_onSlow;
+    std::mutex m_mutex;
+    std::unordered_map<uint32_t, int> m_inFlight;
+    std::unordered_set<uint32_t> m_closed;
+};
+
 struct Work : std::enable_shared_from_this<Work> {
     enum class State { Init, Recv, Handle, Send };
     State state = State::Init;
     nng_aio *aio = nullptr;
     nng_ctx ctx = NNG_CTX_INITIALIZER;
     RequestSink *sink = nullptr;
+    std::shared_ptr<PipeLimits> limits;
+    nng_pipe pipe = NNG_PIPE_INITIALIZER; // whose request this item holds (Handle, Send)
     std::mutex mutex;   // guards stopped against a late reply
     bool stopped = false;
 
@@ -77,6 +172,16 @@ struct Work : std::enable_shared_from_this<Work> {
         if (aio)
             nng_aio_free(aio);
     }
+};
+
+// What the server's pipe notifications need: the sink (clients list) and the limits. Shared
+// with a close that may outlive the server (NngServerImpl::stop), so once the server stopped
+// the callbacks no longer reach the sink.
+struct PipeNotify {
+    std::mutex mutex; // held while a callback uses the sink; stop() sets stopped under it
+    bool stopped = false;
+    RequestSink *sink = nullptr;
+    std::shared_ptr<PipeLimits> limits;
 };
 
 void onAio(void *arg);
@@ -92,6 +197,8 @@ std::optional<std::string> readFile(const std::string &path)
 void startRecv(Work &w)
 {
     w.state = Work::State::Recv;
+    // Waiting for a request is not bounded; only sends are (slow consumers).
+    nng_aio_set_timeout(w.aio, NNG_DURATION_INFINITE);
     nng_ctx_recv(w.ctx, w.aio);
 }
 
@@ -103,8 +210,16 @@ void handleRecv(Work &w)
         return startRecv(w); // a failed receive (e.g. oversized frame) costs only that pipe
     }
     nng_msg *msg = nng_aio_get_msg(w.aio);
-    Peer peer;
     nng_pipe pipe = nng_msg_get_pipe(msg);
+    if (!w.limits->admit(nng_pipe_id(pipe))) {
+        // Past the cap: this request is not handled; closing the pipe completes the replies
+        // queued behind it, so their work items return to receiving.
+        nng_msg_free(msg);
+        w.limits->closeSlow(pipe, w.limits->capReason());
+        return startRecv(w);
+    }
+    w.pipe = pipe;
+    Peer peer;
     peer.pipeId = nng_pipe_id(pipe);
     nng_sockaddr sa;
     if (nng_pipe_get_addr(pipe, NNG_OPT_REMADDR, &sa) == 0)
@@ -119,15 +234,17 @@ void handleRecv(Work &w)
             return;
         // An empty reply means "answer nothing" (a dropped request, see request_sink.h): REP
         // forgets the unanswered request when the context receives again.
-        if (reply.empty())
-            return startRecv(*self);
         nng_msg *out = nullptr;
-        if (nng_msg_alloc(&out, reply.size()) != 0)
-            return startRecv(*self); // out of memory: drop this reply, keep serving
-        if (!reply.empty())
-            std::memcpy(nng_msg_body(out), reply.data(), reply.size());
+        if (reply.empty() || nng_msg_alloc(&out, reply.size()) != 0) {
+            // Dropped, or out of memory for the reply: that request is over; keep serving.
+            self->limits->release(nng_pipe_id(self->pipe));
+            return startRecv(*self);
+        }
+        std::memcpy(nng_msg_body(out), reply.data(), reply.size());
         self->state = Work::State::Send;
         nng_aio_set_msg(self->aio, out);
+        const int timeoutMs = self->limits->sendTimeoutMs();
+        nng_aio_set_timeout(self->aio, timeoutMs > 0 ? timeoutMs : NNG_DURATION_INFINITE);
         nng_ctx_send(self->ctx, self->aio);
     });
     nng_msg_free(msg);
@@ -135,10 +252,16 @@ void handleRecv(Work &w)
 
 void handleSend(Work &w)
 {
-    if (const int rv = nng_aio_result(w.aio); rv != 0) {
+    const int rv = nng_aio_result(w.aio);
+    w.limits->release(nng_pipe_id(w.pipe));
+    if (rv != 0) {
         nng_msg_free(nng_aio_get_msg(w.aio)); // unsent replies stay ours to free
+        nng_aio_set_msg(w.aio, nullptr);
         if (rv == NNG_ECLOSED || rv == NNG_ECANCELED)
             return;
+        // Queued behind replies the client does not read: it is a slow consumer.
+        if (rv == NNG_ETIMEDOUT)
+            w.limits->closeSlow(w.pipe, w.limits->timeoutReason());
     }
     startRecv(w);
 }
@@ -160,18 +283,31 @@ void onAio(void *arg)
 
 void onPipe(nng_pipe pipe, nng_pipe_ev ev, void *arg)
 {
-    auto *sink = static_cast<RequestSink *>(arg);
+    auto *notify = static_cast<PipeNotify *>(arg);
+    Peer peer;
+    peer.pipeId = nng_pipe_id(pipe);
     if (ev == NNG_PIPE_EV_ADD_POST) {
-        Peer peer;
-        peer.pipeId = nng_pipe_id(pipe);
         nng_sockaddr sa;
         if (nng_pipe_get_addr(pipe, NNG_OPT_REMADDR, &sa) == 0)
             peer.address = formatAddress(&sa);
-        sink->peerConnected(peer);
+    }
+    std::lock_guard lock(notify->mutex);
+    if (notify->stopped)
+        return;
+    if (ev == NNG_PIPE_EV_ADD_POST) {
+        notify->sink->peerConnected(peer);
     } else if (ev == NNG_PIPE_EV_REM_POST) {
-        sink->peerDisconnected(nng_pipe_id(pipe));
+        notify->limits->forget(peer.pipeId);
+        notify->sink->peerDisconnected(peer.pipeId);
     }
 }
+
+// Waits for a closing thread, up to a bound.
+struct CloseWait {
+    std::mutex mutex;
+    std::condition_variable cv;
+    bool finished = false;
+};
 
 } // namespace
 
@@ -183,12 +319,15 @@ public:
     std::vector<nng_listener> listeners;
     std::vector<std::string> urls;
     nng_tls_config *tls = nullptr;
+    std::shared_ptr<PipeNotify> notify = std::make_shared<PipeNotify>();
+    int closeTimeoutMs = 5000;
+    bool closeAbandoned = false;
     bool open = false;
 
     ~NngServerImpl()
     {
         stop();
-        if (tls)
+        if (tls && !closeAbandoned)
             nng_tls_config_free(tls);
     }
 
@@ -203,12 +342,44 @@ public:
         }
         // Stop the work items' aios before closing the socket: replies queued behind a pipe that
         // never drains (a client that does not read) are cancelled here, and nng_close no longer
-        // waits on them — closing first hung about every other time after such a client.
+        // waits on them.
         for (auto &w : works)
             nng_aio_stop(w->aio);
-        nng_close(socket);
+        {
+            std::lock_guard lock(notify->mutex);
+            notify->stopped = true;
+        }
+        closeSocket();
         // Work items still referenced by a pending reply callback free themselves later.
         works.clear();
+    }
+
+    // nng_close, bounded. NNG 1.5.2 can wait forever to close a TCP connection whose reply was
+    // being written in pieces to a client that reads slowly: if the connection is closed between
+    // two pieces, the transport's write is stopped without completing the protocol's send, and
+    // the reaper waits for that send forever (rep0_pipe_stop in nni_aio_stop), so nng_close,
+    // which waits for every connection to go, never returns. Nothing of ours is involved by then
+    // (the work items are stopped, the callbacks cut off from the sink), so past the bound the
+    // close is left to finish, or not, on its own thread, holding what it still uses.
+    void closeSocket()
+    {
+        auto wait = std::make_shared<CloseWait>();
+        std::thread closer([socket = socket, wait, keep = notify] {
+            nng_close(socket);
+            std::lock_guard lock(wait->mutex);
+            wait->finished = true;
+            wait->cv.notify_all();
+        });
+        std::unique_lock lock(wait->mutex);
+        if (wait->cv.wait_for(lock, std::chrono::milliseconds(std::max(1, closeTimeoutMs)),
+                              [&] { return wait->finished; })) {
+            lock.unlock();
+            closer.join();
+            return;
+        }
+        lock.unlock();
+        closeAbandoned = true;
+        closer.detach();
     }
 };
 
@@ -219,6 +390,11 @@ NngServer::~NngServer() = default;
 void NngServer::stop()
 {
     m_impl->stop();
+}
+
+bool NngServer::closeAbandoned() const
+{
+    return m_impl->closeAbandoned;
 }
 
 std::vector<std::string> NngServer::urls() const
@@ -236,8 +412,13 @@ Result<std::unique_ptr<NngServer>> NngServer::start(const ServerOptions &options
         return fail("cannot open the request socket", rv);
     impl->open = true;
     nng_socket_set_size(impl->socket, NNG_OPT_RECVMAXSZ, options.maxMessageBytes);
-    nng_pipe_notify(impl->socket, NNG_PIPE_EV_ADD_POST, onPipe, &sink);
-    nng_pipe_notify(impl->socket, NNG_PIPE_EV_REM_POST, onPipe, &sink);
+    auto limits = std::make_shared<PipeLimits>(options.maxInFlightPerConnection,
+                                               options.sendTimeoutMs, options.onSlowClient);
+    impl->notify->sink = &sink;
+    impl->notify->limits = limits;
+    impl->closeTimeoutMs = options.closeTimeoutMs;
+    nng_pipe_notify(impl->socket, NNG_PIPE_EV_ADD_POST, onPipe, impl->notify.get());
+    nng_pipe_notify(impl->socket, NNG_PIPE_EV_REM_POST, onPipe, impl->notify.get());
 
     for (const auto &url : options.listen) {
         nng_listener listener;
@@ -291,6 +472,7 @@ Result<std::unique_ptr<NngServer>> NngServer::start(const ServerOptions &options
     for (int i = 0; i < std::max(1, options.workers); ++i) {
         auto w = std::make_shared<Work>();
         w->sink = &sink;
+        w->limits = limits;
         if (int rv = nng_aio_alloc(&w->aio, onAio, w.get()); rv != 0)
             return fail("cannot allocate a work item", rv);
         if (int rv = nng_ctx_open(&w->ctx, impl->socket); rv != 0)

@@ -3,6 +3,7 @@
 #include "request_sink.h"
 #include "result.h"
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -18,11 +19,27 @@ struct TlsOptions {
     bool requireClientCert = false;
 };
 
+// Why a slow client's connection was closed, for the broker's event log.
+using SlowClientHandler = std::function<void(const Peer &peer, const std::string &why)>;
+
 struct ServerOptions {
     std::vector<std::string> listen{"tcp://127.0.0.1:7650"}; // tcp://, ipc://, inproc://, tls+tcp://
     int workers = 256;                   // requests in flight at once (parked long-polls included)
     std::size_t maxMessageBytes = 68 << 20; // NNG_OPT_RECVMAXSZ: larger frames close the pipe
     TlsOptions tls;
+    // Slow consumers (docs/reliability.md): one connection may hold at most this many requests
+    // in flight (received, reply not yet handed to the transport; parked long-polls included).
+    // A request beyond it closes that connection instead of taking another worker, so one
+    // client that pipelines without reading its replies cannot starve the others. Keep it well
+    // below `workers`; 0 = no cap.
+    int maxInFlightPerConnection = 64;
+    // A reply that could not be handed to the transport within this many ms (the client is not
+    // reading) closes that connection and frees its worker. 0 = wait forever.
+    int sendTimeoutMs = 5000;
+    // Told (on an NNG thread, no lock held) about every connection closed for either reason.
+    SlowClientHandler onSlowClient;
+    // stop() waits at most this long for NNG to close the socket (see closeAbandoned()).
+    int closeTimeoutMs = 5000;
 };
 
 class NngServerImpl;
@@ -39,7 +56,11 @@ public:
     static Result<std::unique_ptr<NngServer>> start(const ServerOptions &options, RequestSink &sink);
     ~NngServer();
     // Closes the socket; requests still being handled are answered into the void. Idempotent.
+    // Returns within ServerOptions::closeTimeoutMs even when NNG's close does not (NNG 1.5.2
+    // can hang closing a connection to a client that reads slowly; docs/reliability.md).
     void stop();
+    // Whether stop() gave up waiting for NNG's close, leaving it to a thread of its own.
+    bool closeAbandoned() const;
     // The URLs actually listened on (tcp port 0 resolved to the bound port).
     std::vector<std::string> urls() const;
 
