@@ -619,4 +619,9 @@ void Broker::setDiskFault(int commitDelayMs, bool full)
     m_impl->m_store->setFull(full);
 }
 
+void Broker::setIoErrorFault(bool failing)
+{
+    m_impl->m_store->setIoError(failing, failing);
+}
+
 } // namespace eddy

@@ -5,6 +5,7 @@
 #include "sqlite_store.h"
 
 #include "batch_codec.h"
+#include "io_fault_vfs.h"
 #include "sqlite_error.h"
 
 #include <sqlite3.h>
@@ -253,8 +254,14 @@ Result<void> SqliteStore::openConnections()
     if (m_options.durability == Durability::Durable)
         if (auto r = checkWal(m_options.path + "-wal"); !r)
             return r;
+    // Only the write connection goes through the I/O-fault VFS: an injected EIO hits the
+    // writes and fsyncs of commits, as a failing disk would, and never the readers.
+    auto vfs = IoFaultVfs::create();
+    if (!vfs)
+        return vfs.error();
+    m_ioFaults = std::move(*vfs);
     const int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
-    int rc = sqlite3_open_v2(m_options.path.c_str(), &m_writeDb, flags, nullptr);
+    int rc = sqlite3_open_v2(m_options.path.c_str(), &m_writeDb, flags, m_ioFaults->name());
     if (rc != SQLITE_OK)
         return sqliteError(m_writeDb, rc, "open " + m_options.path);
     sqlite3_busy_timeout(m_writeDb, 5000);
@@ -555,6 +562,23 @@ void SqliteStore::setFull(bool full)
     m_full.store(full);
 }
 
+void SqliteStore::setIoError(bool writes, bool syncs)
+{
+    m_ioFaults->setFailing(writes, syncs);
+}
+
+void SqliteStore::abandonTransaction()
+{
+    // After an I/O error SQLite may have rolled the transaction back by itself or left it open
+    // ("the transaction may or may not be rolled back automatically", sqlite.org/lang_transaction
+    // .html); either way the connection must be back in autocommit before the next BEGIN. A
+    // WAL-mode rollback writes nothing, so it succeeds even while the disk still fails, and the
+    // pager discards its cache once the transaction is gone, so the next transaction reads
+    // what is really on disk.
+    if (!sqlite3_get_autocommit(m_writeDb))
+        (void)exec(m_writeDb, "ROLLBACK");
+}
+
 Result<void> SqliteStore::commitGroup(std::vector<StoreOp> &ops)
 {
     // Injected full disk: fail before BEGIN so SQLite and its file stay exactly as they were.
@@ -566,7 +590,7 @@ Result<void> SqliteStore::commitGroup(std::vector<StoreOp> &ops)
         if (!op.apply)
             continue;
         if (auto r = op.apply(*m_writer); !r) {
-            (void)exec(m_writeDb, "ROLLBACK");
+            abandonTransaction();
             return r;
         }
     }
@@ -579,7 +603,7 @@ Result<void> SqliteStore::commitGroup(std::vector<StoreOp> &ops)
                            [&] { return m_closing || m_commitDelayMs.load() < delayMs; });
     }
     if (auto r = exec(m_writeDb, "COMMIT"); !r) {
-        (void)exec(m_writeDb, "ROLLBACK");
+        abandonTransaction();
         return r;
     }
     return {};

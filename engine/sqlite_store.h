@@ -98,6 +98,7 @@ struct HistoryRow {
     int64_t p99Us = 0;
 };
 
+class IoFaultVfs;
 class StoreWriter;
 
 // A unit of work for the writer thread. apply runs inside the current group-commit transaction;
@@ -202,6 +203,12 @@ public:
     // disk: every op of it gets the error and nothing of it is stored. Clearing it restores
     // service from the next transaction.
     void setFull(bool full);
+    // While set, every write (writes) and every fsync (syncs) of the write connection's files
+    // fails with an I/O error (SQLITE_IOERR_WRITE / SQLITE_IOERR_FSYNC, through IoFaultVfs), as
+    // on a disk answering EIO: a transaction that has to write or sync fails with StorageError,
+    // is rolled back and nothing of it is acknowledged. Clearing both restores service from the
+    // next transaction.
+    void setIoError(bool writes, bool syncs);
 
     Durability durability() const { return m_options.durability; }
     const std::string &path() const { return m_options.path; }
@@ -211,8 +218,10 @@ private:
     Result<void> openConnections();
     void writerLoop();
     Result<void> commitGroup(std::vector<StoreOp> &ops);
+    void abandonTransaction();
 
     Options m_options;
+    std::unique_ptr<IoFaultVfs> m_ioFaults; // the write connection's VFS; outlives it
     sqlite3 *m_writeDb = nullptr;
     sqlite3 *m_readDb = nullptr;
     std::unique_ptr<StoreWriter> m_writer;

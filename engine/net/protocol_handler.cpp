@@ -384,6 +384,8 @@ Json ProtocolHandler::faultOp(const Json &request)
             return errorReply(delay.error());
         m_broker.setDiskFault(*kind == "disk-slow" && on ? static_cast<int>(*delay) : 0,
                               *kind == "disk-full" && on);
+    } else if (*kind == "io-error") {
+        m_broker.setIoErrorFault(on);
     } else if (*kind == "latency" || *kind == "drop" || *kind == "disconnect") {
         NetworkFaultHooks hooks;
         {
@@ -416,7 +418,7 @@ Json ProtocolHandler::faultOp(const Json &request)
         return errorReply(makeError(Errc::InvalidRequest,
                                     "unknown fault kind '" + *kind
                                         + "' (partition-offline, broker-stall, disk-slow, "
-                                          "disk-full, latency, drop, disconnect)"));
+                                          "disk-full, io-error, latency, drop, disconnect)"));
     }
     const std::string target = request.value("target", std::string());
     m_broker.publishEvent(on ? "fault_started" : "fault_ended", target.empty() ? "broker" : target,
