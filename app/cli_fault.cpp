@@ -1,6 +1,6 @@
 // `eddy fault start|stop KIND [TARGET] [--param name=value]...`: starts or ends a fault on a
 // running broker through the `fault` op -- broker-side faults (partition-offline, broker-stall,
-// disk-slow, disk-full) and the network faults of its fault-injecting endpoint (latency, drop,
+// disk-slow, disk-full, io-error) and the network faults of its fault-injecting endpoint (latency, drop,
 // disconnect; see `eddy broker --faulty-listen`).
 #include "cli_commands.h"
 #include "cli_common.h"
@@ -17,8 +17,8 @@ int runFault(const QStringList &args)
     parser.setApplicationDescription(
         "Starts or ends a fault on a running broker.\n"
         "Kinds: partition-offline (TARGET topic/partition), broker-stall (delay_ms, jitter_ms), "
-        "disk-slow (commit_delay_ms), disk-full, and on the --faulty-listen endpoint: latency "
-        "(latency_ms, jitter_ms), drop (probability), disconnect.");
+        "disk-slow (commit_delay_ms), disk-full, io-error, and on the --faulty-listen endpoint: "
+        "latency (latency_ms, jitter_ms), drop (probability), disconnect.");
     parser.addHelpOption();
     parser.addPositionalArgument("action", "start | stop");
     parser.addPositionalArgument("kind", "The fault kind.");

@@ -84,8 +84,8 @@ public:
     // The hello reply: protocol version, broker id, ops, limits, durability.
     Result<Json> hello();
     // Starts (active) or ends a fault on the broker: partition-offline (target "topic/p"),
-    // broker-stall, disk-slow, disk-full, or latency / drop / disconnect on its fault-injecting
-    // endpoint; params as in docs/protocol.md ("fault").
+    // broker-stall, disk-slow, disk-full, io-error, or latency / drop / disconnect on its
+    // fault-injecting endpoint; params as in docs/protocol.md ("fault").
     Result<void> fault(const std::string &kind, const std::string &target, bool active,
                        const Json &params = Json::object());
 

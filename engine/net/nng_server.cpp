@@ -17,8 +17,13 @@
 #include <nng/supplemental/tls/tls.h>
 
 #include <arpa/inet.h>
+#include <dirent.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <condition_variable>
 #include <cstring>
 #include <fstream>
@@ -75,6 +80,70 @@ bool isLoopbackUrl(std::string_view url)
 
 namespace {
 
+// Whether a socket address of the kernel's is the NNG one.
+bool sameAddress(const sockaddr_storage &kernel, const nng_sockaddr &nng)
+{
+    if (kernel.ss_family == AF_INET && nng.s_family == NNG_AF_INET) {
+        const auto &in = reinterpret_cast<const sockaddr_in &>(kernel);
+        return in.sin_port == nng.s_in.sa_port && in.sin_addr.s_addr == nng.s_in.sa_addr;
+    }
+    if (kernel.ss_family == AF_INET6 && nng.s_family == NNG_AF_INET6) {
+        const auto &in6 = reinterpret_cast<const sockaddr_in6 &>(kernel);
+        return in6.sin6_port == nng.s_in6.sa_port
+               && std::memcmp(&in6.sin6_addr, nng.s_in6.sa_addr, 16) == 0;
+    }
+    return false;
+}
+
+// The descriptor of a TCP (or TLS) pipe's socket, found by its two addresses among this
+// process's descriptors (NNG 1.5.2 does not expose it); -1 for other transports or when gone.
+int tcpSocketOf(nng_pipe pipe)
+{
+    nng_sockaddr local;
+    nng_sockaddr remote;
+    if (nng_pipe_get_addr(pipe, NNG_OPT_LOCADDR, &local) != 0
+        || nng_pipe_get_addr(pipe, NNG_OPT_REMADDR, &remote) != 0
+        || (local.s_family != NNG_AF_INET && local.s_family != NNG_AF_INET6))
+        return -1;
+    DIR *dir = ::opendir("/proc/self/fd");
+    if (!dir)
+        return -1;
+    int found = -1;
+    while (const dirent *entry = ::readdir(dir)) {
+        const int fd = std::atoi(entry->d_name);
+        if (fd <= 2 || fd == ::dirfd(dir))
+            continue;
+        sockaddr_storage a{};
+        socklen_t len = sizeof a;
+        if (::getsockname(fd, reinterpret_cast<sockaddr *>(&a), &len) != 0
+            || !sameAddress(a, local))
+            continue;
+        len = sizeof a;
+        if (::getpeername(fd, reinterpret_cast<sockaddr *>(&a), &len) == 0
+            && sameAddress(a, remote)) {
+            found = fd;
+            break;
+        }
+    }
+    ::closedir(dir);
+    return found;
+}
+
+// Disconnects a pipe. NNG 1.5.2 can wedge its reaper for good when nng_pipe_close meets a
+// transfer in progress on that connection (a frame half read from a client still sending, or
+// a reply half written to one reading slowly; upstream nng PR #1636): the transport restarts
+// the transfer after the close stopped it, the protocol's operation never completes, and the
+// reaper, which releases every closed connection of the process, waits for it forever. So a
+// TCP connection is shut down at the socket instead: every transfer then ends in an error, and
+// NNG closes the pipe itself from that error, with nothing half done. Other transports (and a
+// socket that cannot be found) are closed the ordinary way.
+void disconnect(nng_pipe pipe)
+{
+    if (const int fd = tcpSocketOf(pipe); fd >= 0 && ::shutdown(fd, SHUT_RDWR) == 0)
+        return;
+    nng_pipe_close(pipe);
+}
+
 // Requests in flight per connection (NNG pipe), shared by every work item of one server.
 class PipeLimits
 {
@@ -120,9 +189,14 @@ public:
         Peer peer;
         peer.pipeId = id;
         nng_sockaddr sa;
-        if (nng_pipe_get_addr(pipe, NNG_OPT_REMADDR, &sa) == 0)
-            peer.address = formatAddress(&sa);
-        nng_pipe_close(pipe);
+        if (nng_pipe_get_addr(pipe, NNG_OPT_REMADDR, &sa) != 0) {
+            // Already gone (a reply of it timing out after its removal): nothing to close or
+            // report, and nothing to remember.
+            forget(id);
+            return;
+        }
+        peer.address = formatAddress(&sa);
+        disconnect(pipe);
         if (m_onSlow)
             m_onSlow(peer, why);
     }
@@ -354,13 +428,12 @@ public:
         works.clear();
     }
 
-    // nng_close, bounded. NNG 1.5.2 can wait forever to close a TCP connection whose reply was
-    // being written in pieces to a client that reads slowly: if the connection is closed between
-    // two pieces, the transport's write is stopped without completing the protocol's send, and
-    // the reaper waits for that send forever (rep0_pipe_stop in nni_aio_stop), so nng_close,
-    // which waits for every connection to go, never returns. Nothing of ours is involved by then
-    // (the work items are stopped, the callbacks cut off from the sink), so past the bound the
-    // close is left to finish, or not, on its own thread, holding what it still uses.
+    // nng_close, bounded. NNG 1.5.2 can wait forever to close a TCP connection with a transfer
+    // in progress (see disconnect()): its reaper blocks in the protocol's pipe stop, so
+    // nng_close, which waits for every connection to go, never returns. Nothing of ours is
+    // involved by then (the work items are stopped, the callbacks cut off from the sink), so
+    // past the bound the close is left to finish, or not, on its own thread, holding what it
+    // still uses.
     void closeSocket()
     {
         auto wait = std::make_shared<CloseWait>();

@@ -1,11 +1,12 @@
 // Hostile clients against `eddy broker` as a separate process (so its memory is measured alone):
 // 1,000 idle TCP connections (half never finish NNG's handshake), clients that send a frame a
-// byte at a time and stall, and a client that pipelines hundreds of large reads and never reads
-// the replies. Meanwhile another client must be served promptly and the broker's
-// RSS stays bounded; the client that does not read is disconnected as a slow consumer (past the
-// per-connection cap on requests in flight, or when a reply waits longer than the send timeout)
-// and the broker still stops cleanly on SIGTERM afterwards. Binary frames of every op, truncated at every length, and binary topic names that are
-// not valid UTF-8 or contain NUL are refused with MALFORMED_REQUEST / INVALID_TOPIC_NAME.
+// byte at a time and stall, and a client that pipelines a thousand large reads and never reads
+// the replies. Meanwhile another client must be served promptly and the broker's RSS stays
+// bounded; the client that does not read is disconnected as a slow consumer (past the
+// per-connection cap on requests in flight), and the broker still stops cleanly on SIGTERM
+// afterwards, also while a client reads its replies slowly. Binary frames of every op, truncated
+// at every length, and binary topic names that are not valid UTF-8 or contain NUL are refused
+// with MALFORMED_REQUEST / INVALID_TOPIC_NAME.
 #include "binary_codec.h"
 #include "broker_process.h"
 #include "req_client.h"
@@ -22,7 +23,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
+#include <thread>
 #include <vector>
 
 using nlohmann::json;
@@ -112,6 +115,15 @@ public:
             return {};
         return QString("tcp://127.0.0.1:%1").arg(ntohs(addr.sin_port));
     }
+    // Reads (and discards) up to `bytes` of what the broker sent, waiting at most 10 ms.
+    void readSome(std::size_t bytes)
+    {
+        pollfd p{m_fd, POLLIN, 0};
+        if (::poll(&p, 1, 10) <= 0)
+            return;
+        std::vector<char> buf(bytes);
+        (void)::recv(m_fd, buf.data(), buf.size(), MSG_DONTWAIT);
+    }
     // Shrinks the receive buffer so that unread replies back up into the broker quickly.
     void smallReceiveBuffer()
     {
@@ -137,7 +149,7 @@ private slots:
     void thousandIdleConnections();
     void slowWritersDoNotHoldOthersUp();
     void clientThatNeverReadsDoesNotStarveOthers();
-    void replyNotReadWithinSendTimeoutClosesConnection();
+    void slowReaderDoesNotHangShutdown();
     void everyTruncationOfEveryBinaryOp();
     void binaryTopicNamesAreChecked_data();
     void binaryTopicNamesAreChecked();
@@ -149,8 +161,9 @@ private:
     int slowClientEvents();
     // Whether the broker lists a client connected from this address.
     bool listsClient(const QString &address);
-    // Pipelines `requests` reads of 512 KiB on a connection that never reads a reply.
-    std::unique_ptr<RawConnection> greedyClient(int requests);
+    // Pipelines `requests` reads of 512 KiB on a connection that does not read its replies
+    // (with a 4 KiB receive buffer unless told otherwise).
+    std::unique_ptr<RawConnection> greedyClient(int requests, bool smallBuffer = true);
     // SIGTERM; the broker must exit cleanly within the bound.
     void terminateWithin(int boundMs);
 
@@ -216,6 +229,8 @@ int TestHostile::slowClientEvents()
 {
     ReqClient client(m_broker->url().toStdString());
     const auto events = client.call({{"op", "events"}});
+    if (!events.is_object())
+        qInfo("the events request was not answered within 5 s");
     int count = 0;
     if (events.is_object() && events.contains("events"))
         for (const auto &e : events["events"])
@@ -234,10 +249,11 @@ bool TestHostile::listsClient(const QString &address)
     return false;
 }
 
-std::unique_ptr<RawConnection> TestHostile::greedyClient(int requests)
+std::unique_ptr<RawConnection> TestHostile::greedyClient(int requests, bool smallBuffer)
 {
     auto greedy = std::make_unique<RawConnection>(m_port);
-    greedy->smallReceiveBuffer();
+    if (smallBuffer)
+        greedy->smallReceiveBuffer();
     if (!greedy->ok() || !greedy->handshake())
         return nullptr;
     const std::string body = json{{"op", "fetch"}, {"topic", "t"}, {"partition", 0},
@@ -350,7 +366,7 @@ void TestHostile::clientThatNeverReadsDoesNotStarveOthers()
     terminateWithin(10000);
 }
 
-void TestHostile::replyNotReadWithinSendTimeoutClosesConnection()
+void TestHostile::slowReaderDoesNotHangShutdown()
 {
     ReqClient writer(m_broker->url().toStdString());
     for (int i = 0; i < 8; ++i)
@@ -359,25 +375,23 @@ void TestHostile::replyNotReadWithinSendTimeoutClosesConnection()
                             {"value", std::string(64 * 1024, char('a' + i))}})
                      .value("ok", false),
                  true);
-    // Sixty reads (30 MiB of replies) stay under the cap of 64, but their replies back up
-    // behind the unread ones: the first one queued longer than the send timeout (5 s) closes
-    // the connection.
-    QElapsedTimer timer;
-    timer.start();
-    auto greedy = greedyClient(60);
-    QVERIFY(greedy);
-    const QString greedyUrl = greedy->localUrl();
-    QVERIFY(servedWithin(5000));
-    QVERIFY(listsClient(greedyUrl));
-    QTRY_VERIFY2_WITH_TIMEOUT(slowClientEvents() == 1,
-                              "a client not reading for 20 s was not disconnected", 20000);
-    const qint64 took = timer.elapsed();
-    qInfo("a client that does not read was disconnected after %lld ms", took);
-    // Not before the send timeout: under the cap, only the timeout closes it.
-    QVERIFY2(took >= 4500, qPrintable(QString("closed after only %1 ms").arg(took)));
-    QTRY_VERIFY_WITH_TIMEOUT(!listsClient(greedyUrl), 5000);
-    QVERIFY(servedWithin(5000));
+    // Sixty replies of 512 KiB read at about 4 MiB/s: the broker writes each in pieces, and
+    // SIGTERM arrives in the middle. NNG 1.5.2 may never finish closing such a connection (a
+    // write stopped between two pieces leaves the protocol's send pending forever); the
+    // broker must exit anyway, cleanly and within a bound.
+    auto reader = greedyClient(60, false);
+    QVERIFY(reader);
+    std::atomic<bool> stop{false};
+    std::thread reading([&] {
+        while (!stop.load()) {
+            reader->readSome(4096);
+            ::usleep(1000);
+        }
+    });
+    QTest::qSleep(1000);
     terminateWithin(10000);
+    stop.store(true);
+    reading.join();
 }
 
 void TestHostile::everyTruncationOfEveryBinaryOp()
