@@ -3,6 +3,7 @@
 // readers never see an unstored record, and once the fault ends the broker stores again at the
 // next offsets; reopened, the data directory holds exactly the acknowledged records at their
 // offsets. The store-level cases fail writes only, fsyncs only, or both.
+#include "batch_codec.h"
 #include "broker_fixture.h"
 #include "sqlite_store.h"
 
@@ -51,7 +52,8 @@ RecordBatch batchOf(int64_t baseOffset, const std::string &value)
     r.value = value;
     batch.bytes = recordPayloadBytes(r);
     batch.maxTimestamp = r.timestamp;
-    batch.records.push_back(std::move(r));
+    batch.count = 1;
+    batch.encoded = encodeBatchRecords(baseOffset, {r});
     return batch;
 }
 
