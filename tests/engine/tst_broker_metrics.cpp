@@ -185,7 +185,8 @@ void TestBrokerMetrics::ungroupedFetchCountsOutButNoGroupLatency()
     EDDY_VERIFY_OK(m_broker->produceSync(produceTo("u", 0, {rec("a"), rec("bb")})));
     EDDY_VERIFY_OK(m_broker->fetchSync(fetchFrom("u", 0, 0)));
     const auto outTotal = [&](const char *topic) -> uint64_t {
-        const auto *t = findTopicMetrics(*m_broker->metrics(), topic);
+        const auto snapshot = m_broker->metrics(); // held while t is read
+        const auto *t = findTopicMetrics(*snapshot, topic);
         return t ? t->rates.recordsOutTotal : 0;
     };
     QTRY_COMPARE_WITH_TIMEOUT(outTotal("u"), uint64_t(2), 3000);
@@ -218,7 +219,9 @@ void TestBrokerMetrics::recreatedTopicRatesStaySane()
     EDDY_VERIFY_OK(m_broker->produceSync(produceTo("re", 0, many)));
     EDDY_VERIFY_OK(m_broker->produceSync(produceTo("keep", 0, {rec("k")})));
     const auto inTotal = [&](const char *topic) -> uint64_t {
-        const auto *t = findTopicMetrics(*m_broker->metrics(), topic);
+        // Hold the snapshot: the broker may replace (and free) it before t is read (TSan).
+        const auto snapshot = m_broker->metrics();
+        const auto *t = findTopicMetrics(*snapshot, topic);
         return t ? t->rates.recordsInTotal : 0;
     };
     QTRY_COMPARE_WITH_TIMEOUT(inTotal("re"), uint64_t(200), 2000);
