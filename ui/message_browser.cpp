@@ -8,6 +8,7 @@
 #include "broker_bridge.h"
 #include "produce_dialog.h"
 #include "record_list_model.h"
+#include "record_format.h"
 #include "record_page_model.h"
 #include "record_scan.h"
 
@@ -82,13 +83,7 @@ RepublishResult republish(BrokerSession &s, const std::string &topic, int partit
             ++j;
         const int64_t first = offsets[i];
         const int64_t count = static_cast<int64_t>(j - i);
-        auto reply = s.connection->call({{"op", "fetch"},
-                                         {"topic", topic},
-                                         {"partition", partition},
-                                         {"offset", first},
-                                         {"max_records", count},
-                                         {"max_bytes", 16 << 20}},
-                                        15000);
+        auto reply = s.connection->call(fetchRequest(topic, partition, first, count), 15000);
         if (!reply) {
             out.error = errorMessage(reply.error());
             return out;
@@ -388,13 +383,9 @@ void MessageBrowser::tailNext()
         [topic, partition, from, generation](BrokerSession &s) {
             TailReply out;
             out.generation = generation;
-            auto reply = s.connection->call({{"op", "fetch"},
-                                             {"topic", topic},
-                                             {"partition", partition},
-                                             {"offset", from},
-                                             {"max_records", 500},
-                                             {"wait_ms", kTailWaitMs}},
-                                            kTailWaitMs + 10000);
+            auto reply = s.connection->call(
+                fetchRequest(topic, partition, from, 500, 16 << 20, kTailWaitMs),
+                kTailWaitMs + 10000);
             if (!reply) {
                 out.error = errorMessage(reply.error());
                 return out;

@@ -55,6 +55,17 @@ Result<Record> browsedRecordFromJson(const nlohmann::json &j)
     return record;
 }
 
+nlohmann::json fetchRequest(const std::string &topic, int partition, int64_t offset,
+                            int64_t maxRecords, int64_t maxBytes, int waitMs)
+{
+    nlohmann::json request = {{"op", "fetch"},         {"topic", topic},
+                              {"partition", partition}, {"offset", offset},
+                              {"max_records", maxRecords}, {"max_bytes", maxBytes}};
+    if (waitMs > 0)
+        request["wait_ms"] = waitMs;
+    return request;
+}
+
 nlohmann::json recordToProduceJson(const Record &record)
 {
     auto j = net::recordToJson(record);

@@ -26,6 +26,10 @@ Result<Record> browsedRecordFromJson(const nlohmann::json &j);
 // The same record as produce takes it: key, headers and value (plain when UTF-8, else
 // _base64), without offset and timestamp, so the broker stamps a copy as new.
 nlohmann::json recordToProduceJson(const Record &record);
+// The `fetch` request every data view sends: maxRecords from offset of one partition, replies
+// capped at maxBytes; with waitMs > 0 a long poll that the broker answers on the first append.
+nlohmann::json fetchRequest(const std::string &topic, int partition, int64_t offset,
+                            int64_t maxRecords, int64_t maxBytes = 16 << 20, int waitMs = 0);
 
 // Bytes as one line of at most maxChars characters: text when UTF-8 (line breaks shown as
 // spaces), else "0x…" hex of the first bytes.

@@ -219,13 +219,7 @@ void RecordPageModel::requestPage(int64_t pageIndex, int64_t fromOffset) const
         [topic, partition, generation, first, count](BrokerSession &s) {
             PageReply out;
             out.generation = generation;
-            auto reply = s.connection->call({{"op", "fetch"},
-                                             {"topic", topic},
-                                             {"partition", partition},
-                                             {"offset", first},
-                                             {"max_records", count},
-                                             {"max_bytes", 16 << 20}},
-                                            15000);
+            auto reply = s.connection->call(fetchRequest(topic, partition, first, count), 15000);
             if (!reply) {
                 out.error = errorMessage(reply.error());
                 return out;

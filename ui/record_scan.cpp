@@ -4,6 +4,7 @@
 #include "record_scan.h"
 
 #include "broker_bridge.h"
+#include "record_format.h"
 
 #include <algorithm>
 
@@ -72,13 +73,8 @@ void RecordScan::next()
         this,
         [=](BrokerSession &s) {
             BlockResult out;
-            auto reply = s.connection->call({{"op", "fetch"},
-                                             {"topic", topic},
-                                             {"partition", partition},
-                                             {"offset", position},
-                                             {"max_records", count},
-                                             {"max_bytes", 8 << 20}},
-                                            15000);
+            auto reply =
+                s.connection->call(fetchRequest(topic, partition, position, count, 8 << 20), 15000);
             if (!reply) {
                 if (reply.code() == Errc::OffsetOutOfRange) {
                     // Retention removed the records ahead of the scan; go on from the new start.
