@@ -7,6 +7,7 @@
 #include "connection.h"
 
 #include "binary_codec.h"
+#include "bounded_close.h"
 
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/req.h>
@@ -28,6 +29,10 @@ using Clock = std::chrono::steady_clock;
 
 // How long open() waits for the broker to answer `auth`.
 constexpr int kAuthTimeoutMs = 5000;
+
+// How long close() waits for NNG to close the socket before leaving it to its own thread
+// (bounded_close.h: NNG 1.5.2 can hang closing a connection with a transfer in progress).
+constexpr int kCloseTimeoutMs = 2000;
 
 struct Slot {
     enum class Stage { Idle, Send, Recv };
@@ -53,6 +58,7 @@ public:
     nng_dialer dialer = NNG_DIALER_INITIALIZER;
     nng_tls_config *tls = nullptr;
     bool socketOpen = false;
+    bool closeAbandoned = false;
 
     std::mutex mutex;
     bool closed = false;
@@ -65,7 +71,8 @@ public:
         // nng_aio_free waits for a callback in progress, so no slot is touched after this.
         for (auto &s : slots)
             nng_aio_free(s->aio);
-        if (tls)
+        // A close still stuck in NNG may yet use the TLS config: it is leaked with the socket.
+        if (tls && !closeAbandoned)
             nng_tls_config_free(tls);
     }
 
@@ -78,8 +85,8 @@ public:
             closed = true;
         }
         // Closing the socket completes every pending aio with NNG_ECLOSED.
-        if (socketOpen)
-            nng_close(socket);
+        if (socketOpen && !closeSocketBounded(socket, kCloseTimeoutMs))
+            closeAbandoned = true;
     }
 
     Error failure(int rv, int timeoutMs) const

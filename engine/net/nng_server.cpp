@@ -12,6 +12,8 @@
 // past either bound, which completes its queued replies and frees their workers.
 #include "nng_server.h"
 
+#include "bounded_close.h"
+
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/rep.h>
 #include <nng/supplemental/tls/tls.h>
@@ -24,12 +26,10 @@
 
 #include <chrono>
 #include <cstdlib>
-#include <condition_variable>
 #include <cstring>
 #include <fstream>
 #include <mutex>
 #include <optional>
-#include <thread>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -376,13 +376,6 @@ void onPipe(nng_pipe pipe, nng_pipe_ev ev, void *arg)
     }
 }
 
-// Waits for a closing thread, up to a bound.
-struct CloseWait {
-    std::mutex mutex;
-    std::condition_variable cv;
-    bool finished = false;
-};
-
 } // namespace
 
 class NngServerImpl
@@ -428,31 +421,13 @@ public:
         works.clear();
     }
 
-    // nng_close, bounded. NNG 1.5.2 can wait forever to close a TCP connection with a transfer
-    // in progress (see disconnect()): its reaper blocks in the protocol's pipe stop, so
-    // nng_close, which waits for every connection to go, never returns. Nothing of ours is
-    // involved by then (the work items are stopped, the callbacks cut off from the sink), so
-    // past the bound the close is left to finish, or not, on its own thread, holding what it
-    // still uses.
+    // nng_close, bounded (see bounded_close.h). Nothing of ours is involved by then (the work
+    // items are stopped, the callbacks cut off from the sink); the pipe-notify state is kept
+    // alive by an abandoned close.
     void closeSocket()
     {
-        auto wait = std::make_shared<CloseWait>();
-        std::thread closer([socket = socket, wait, keep = notify] {
-            nng_close(socket);
-            std::lock_guard lock(wait->mutex);
-            wait->finished = true;
-            wait->cv.notify_all();
-        });
-        std::unique_lock lock(wait->mutex);
-        if (wait->cv.wait_for(lock, std::chrono::milliseconds(std::max(1, closeTimeoutMs)),
-                              [&] { return wait->finished; })) {
-            lock.unlock();
-            closer.join();
-            return;
-        }
-        lock.unlock();
-        closeAbandoned = true;
-        closer.detach();
+        if (!closeSocketBounded(socket, closeTimeoutMs, notify))
+            closeAbandoned = true;
     }
 };
 
