@@ -21,6 +21,8 @@
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <netinet/in.h>
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -144,6 +146,12 @@ void disconnect(nng_pipe pipe)
     nng_pipe_close(pipe);
 }
 
+// Bytes of replies waiting in a connection's kernel send queue (written, not yet taken by the
+// peer) from which a connection past its in-flight cap counts as not reading. A reading peer on
+// loopback keeps this near zero; one that does not read fills its receive window and then this
+// queue, which is when its replies start to hold request workers.
+constexpr int kUnreadReplyBytes = 64 << 10;
+
 // Requests in flight per connection (NNG pipe), shared by every work item of one server.
 class PipeLimits
 {
@@ -156,7 +164,8 @@ public:
     int sendTimeoutMs() const { return m_sendTimeoutMs; }
 
     // Counts a request received on pipe. False when that takes the pipe past the cap: the
-    // request is not counted and the caller closes the pipe instead of handling it.
+    // request is not counted, and the caller asks notReading() whether to close the pipe or to
+    // count it anyway with admitOverCap().
     bool admit(uint32_t pipe)
     {
         std::lock_guard lock(m_mutex);
@@ -165,6 +174,39 @@ public:
             return false;
         ++inFlight;
         return true;
+    }
+
+    // Counts a request past the cap of a client that reads its replies.
+    void admitOverCap(uint32_t pipe)
+    {
+        std::lock_guard lock(m_mutex);
+        ++m_inFlight[pipe];
+    }
+
+    // Whether a pipe past the cap is a slow consumer: its replies pile up unread in the kernel
+    // (at least kUnreadReplyBytes sent but not taken by the peer). A client that pipelines past
+    // the cap but reads what it gets is not one: on loopback or a LAN its replies leave the
+    // send queue as fast as they are written. Pipes without a TCP socket of their own (inproc,
+    // ipc) are judged by the cap alone.
+    bool notReading(nng_pipe pipe)
+    {
+        const uint32_t id = nng_pipe_id(pipe);
+        int fd = -2;
+        {
+            std::lock_guard lock(m_mutex);
+            if (const auto it = m_fds.find(id); it != m_fds.end())
+                fd = it->second;
+        }
+        if (fd == -2) {
+            // Found once per pipe (a walk of /proc/self/fd), then kept until the pipe is gone.
+            fd = tcpSocketOf(pipe);
+            std::lock_guard lock(m_mutex);
+            m_fds[id] = fd;
+        }
+        int unread = 0;
+        if (fd < 0 || ::ioctl(fd, SIOCOUTQ, &unread) != 0)
+            return true;
+        return unread >= kUnreadReplyBytes;
     }
 
     // A request of pipe is finished: its reply was handed to the transport, failed, or dropped.
@@ -207,12 +249,13 @@ public:
     {
         std::lock_guard lock(m_mutex);
         m_closed.erase(pipe);
+        m_fds.erase(pipe);
     }
 
     std::string capReason() const
     {
         return "more than " + std::to_string(m_maxInFlight)
-               + " requests in flight on one connection without reading the replies";
+               + " requests in flight on one connection while its replies go unread";
     }
 
     std::string timeoutReason() const
@@ -228,6 +271,7 @@ private:
     std::mutex m_mutex;
     std::unordered_map<uint32_t, int> m_inFlight;
     std::unordered_set<uint32_t> m_closed;
+    std::unordered_map<uint32_t, int> m_fds; // pipe -> its TCP socket, -1 when it has none
 };
 
 struct Work : std::enable_shared_from_this<Work> {
@@ -286,11 +330,15 @@ void handleRecv(Work &w)
     nng_msg *msg = nng_aio_get_msg(w.aio);
     nng_pipe pipe = nng_msg_get_pipe(msg);
     if (!w.limits->admit(nng_pipe_id(pipe))) {
-        // Past the cap: this request is not handled; closing the pipe completes the replies
-        // queued behind it, so their work items return to receiving.
-        nng_msg_free(msg);
-        w.limits->closeSlow(pipe, w.limits->capReason());
-        return startRecv(w);
+        if (w.limits->notReading(pipe)) {
+            // Past the cap with its replies unread: this request is not handled; closing the
+            // pipe completes the replies queued behind it, so their work items return to
+            // receiving.
+            nng_msg_free(msg);
+            w.limits->closeSlow(pipe, w.limits->capReason());
+            return startRecv(w);
+        }
+        w.limits->admitOverCap(nng_pipe_id(pipe));
     }
     w.pipe = pipe;
     Peer peer;

@@ -27,11 +27,12 @@ struct ServerOptions {
     int workers = 256;                   // requests in flight at once (parked long-polls included)
     std::size_t maxMessageBytes = 68 << 20; // NNG_OPT_RECVMAXSZ: larger frames close the pipe
     TlsOptions tls;
-    // Slow consumers (docs/reliability.md): one connection may hold at most this many requests
-    // in flight (received, reply not yet handed to the transport; parked long-polls included).
-    // A request beyond it closes that connection instead of taking another worker, so one
-    // client that pipelines without reading its replies cannot starve the others. Keep it well
-    // below `workers`; 0 = no cap.
+    // Slow consumers (docs/reliability.md): a request that takes a connection past this many in
+    // flight (received, reply not yet handed to the transport; parked long-polls included)
+    // closes that connection instead of taking another worker when its replies go unread (64 KiB
+    // or more waiting in its TCP socket; over inproc/ipc, always), so one client that pipelines
+    // without reading cannot starve the others, while one that reads may pipeline further. Keep
+    // it well below `workers`; 0 = no cap.
     int maxInFlightPerConnection = 64;
     // A reply that could not be handed to the transport within this many ms (the client is not
     // reading) closes that connection and frees its worker. 0 = wait forever.

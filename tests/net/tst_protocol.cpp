@@ -3,6 +3,7 @@
 // keeps working), long-poll through the server, oversized frames, and 200 concurrent clients.
 #include "binary_codec.h"
 #include "broker.h"
+#include "connection.h"
 #include "broker_server.h"
 #include "json_codec.h"
 #include "req_client.h"
@@ -12,6 +13,8 @@
 #include <QtTest>
 
 #include <atomic>
+#include <condition_variable>
+#include <mutex>
 #include <thread>
 
 using nlohmann::json;
@@ -44,6 +47,7 @@ private slots:
     void clientsCountRecordsOfBothEncodings();
     void clientInfoJsonRoundTrip();
     void twoHundredConcurrentClients();
+    void readingClientMayPipelinePastTheCap();
     void liveStreamDeliversRecordsToSubscribers();
 
 private:
@@ -695,6 +699,59 @@ void TestProtocol::twoHundredConcurrentClients()
         if (r.key == std::string("client-7"))
             QCOMPARE(r.value, std::to_string(next++));
     QCOMPARE(next, kEach);
+}
+
+// The per-connection in-flight cap (64) disconnects clients that do not read their replies, not
+// clients that pipeline past it and read: 100 long-polls parked on one tcp connection at once
+// (a consumer waiting on many partitions, say) are all answered when data arrives, and no
+// slow_client event is logged.
+void TestProtocol::readingClientMayPipelinePastTheCap()
+{
+    constexpr int kPolls = 100;
+    createTopic("wide", 1);
+    auto connection = eddy::client::Connection::open(m_tcpUrl);
+    QVERIFY(connection);
+    std::mutex mutex;
+    std::condition_variable cv;
+    int answered = 0;
+    int withRecord = 0;
+    std::string firstError;
+    for (int i = 0; i < kPolls; ++i) {
+        const json fetch = {{"op", "fetch"}, {"topic", "wide"}, {"offset", 0}, {"wait_ms", 20000}};
+        (*connection)->requestAsync(fetch.dump(), 30000, [&](eddy::Result<std::string> reply) {
+            std::lock_guard lock(mutex);
+            ++answered;
+            if (!reply) {
+                if (firstError.empty())
+                    firstError = reply.error().message;
+            } else {
+                const auto r = json::parse(*reply, nullptr, false);
+                if (r.is_object() && r.value("ok", false) && r["records"].size() == 1)
+                    ++withRecord;
+            }
+            cv.notify_all();
+        });
+    }
+    // Every poll reached the broker and parked there: the connection holds 100 requests in
+    // flight (the inproc test client made one request, so only the tcp one can count 100).
+    QTRY_VERIFY_WITH_TIMEOUT(
+        [&] {
+            for (const auto &c : m_server->clients())
+                if (c.requests >= uint64_t(kPolls))
+                    return true;
+            return false;
+        }(),
+        10000);
+    QCOMPARE(answered, 0);
+    QCOMPARE(call({{"op", "produce"}, {"topic", "wide"}, {"value", "wake"}}).value("ok", false),
+             true);
+    std::unique_lock lock(mutex);
+    QVERIFY(cv.wait_for(lock, std::chrono::seconds(20), [&] { return answered == kPolls; }));
+    QVERIFY2(firstError.empty(), firstError.c_str());
+    QCOMPARE(withRecord, kPolls);
+    lock.unlock();
+    for (const auto &e : m_broker->recentEvents())
+        QVERIFY2(e.kind != "slow_client", e.detail.c_str());
 }
 
 void TestProtocol::liveStreamDeliversRecordsToSubscribers()
