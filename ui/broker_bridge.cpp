@@ -1,12 +1,16 @@
 // Bridge between the Qt event loop and the engine. Snapshots, clients and events are pulled on
 // the bridge's own poll thread (an embedded broker's locked views, or JSON ops on a remote one)
 // and handed to the GUI thread by queued calls, so engine threads never touch Qt objects and the
-// GUI never waits, not even while a simulated broker restart holds the embedded broker.
+// GUI never waits, not even while a simulated broker restart holds the embedded broker. The poll
+// thread also charts: it appends each snapshot to the chart store and thins the visible window
+// into a frame, so the GUI thread only swaps data in and replots.
 #include "broker_bridge.h"
 
 #include "json_codec.h"
 
 #include <QCoreApplication>
+
+#include <algorithm>
 
 namespace eddy::ui {
 
@@ -161,6 +165,11 @@ void BrokerBridge::close()
     m_snapshot.reset();
     m_clients.clear();
     m_lastEvent.reset();
+    // The poll thread is gone: its chart state starts over with the next broker.
+    m_chartStore = ChartStore();
+    m_chartHistoryLoaded = false;
+    m_lastChartView.reset();
+    m_chartFrame.reset();
 }
 
 void BrokerBridge::startPolling()
@@ -231,6 +240,7 @@ void BrokerBridge::pollLoop()
         lock.unlock();
         const bool slow = (++m_pollRound % kSlowRoundEvery) == 0;
         auto result = std::make_shared<PollResult>(pollOnce(slow));
+        result->chartFrame = updateCharts(result->snapshot);
         const bool errorChanged = result->error != m_lastPollError;
         m_lastPollError = result->error;
         QMetaObject::invokeMethod(
@@ -240,6 +250,10 @@ void BrokerBridge::pollLoop()
                     && (!m_snapshot || result->snapshot->sequence != m_snapshot->sequence)) {
                     m_snapshot = result->snapshot;
                     emit snapshotUpdated(m_snapshot);
+                }
+                if (result->chartFrame) {
+                    m_chartFrame = result->chartFrame;
+                    emit chartFrameUpdated(m_chartFrame);
                 }
                 if (result->clients) {
                     m_clients = std::move(*result->clients);
@@ -257,39 +271,72 @@ void BrokerBridge::pollLoop()
     }
 }
 
-void BrokerBridge::requestHistory(QObject *context, const QString &entity, qint64 fromMs,
-                                  qint64 toMs,
-                                  std::function<void(Result<std::vector<HistoryPoint>>)> done)
+void BrokerBridge::setChartView(int windowS, bool perPartition, int columns)
 {
-    using Points = Result<std::vector<HistoryPoint>>;
-    sim::EmbeddedBroker *embedded = m_embedded.get();
-    const std::string name = entity.toStdString();
-    submit<Points>(
-        context,
-        [embedded, name, fromMs, toMs](BrokerSession &s) -> Points {
-            if (embedded)
-                return embedded->metricsHistory(name, fromMs, toMs);
-            auto reply = s.connection->call(
-                {{"op", "history"}, {"entity", name}, {"from_ms", fromMs}, {"to_ms", toMs}},
-                10000);
-            if (!reply)
-                return reply.error();
-            std::vector<HistoryPoint> points;
-            const auto it = reply->find("points");
-            if (it == reply->end() || !it->is_array())
-                return makeError(Errc::MalformedRequest, "history: no points in the reply");
-            for (const auto &p : *it)
-                if (p.is_object())
-                    points.push_back({number<int64_t>(p, "timestamp_ms"),
-                                      number<double>(p, "records_in_per_s"),
-                                      number<double>(p, "bytes_in_per_s"),
-                                      number<double>(p, "records_out_per_s"),
-                                      number<double>(p, "bytes_out_per_s"),
-                                      number<int64_t>(p, "lag"), number<int64_t>(p, "p50_us"),
-                                      number<int64_t>(p, "p99_us")});
-            return points;
-        },
-        std::move(done));
+    m_chartWindowS = windowS;
+    m_chartPerPartition = perPartition;
+    m_chartColumns = std::max(columns, 1);
+}
+
+ChartFramePtr BrokerBridge::updateCharts(const MetricsSnapshotPtr &snapshot)
+{
+    const ChartView view{m_chartWindowS.load(), m_chartPerPartition.load(),
+                         m_chartColumns.load()};
+    const bool added = snapshot && m_chartStore.addSnapshot(*snapshot, view.perPartition);
+    if (added && !m_chartHistoryLoaded) {
+        m_chartHistoryLoaded = true;
+        loadChartHistory(*snapshot);
+    }
+    if (!added && m_lastChartView == view)
+        return nullptr;
+    if (m_chartStore.lastS() == 0)
+        return nullptr;
+    m_lastChartView = view;
+    return m_chartStore.frame(view.windowS, view.perPartition, view.columns);
+}
+
+void BrokerBridge::loadChartHistory(const MetricsSnapshot &first)
+{
+    // The hour before the first snapshot, so a freshly opened studio shows what happened
+    // before it started. Read on the poll thread: one round is late, the GUI never waits.
+    const int64_t toMs = first.timestampMs - 1;
+    const int64_t fromMs = toMs - 3600 * 1000;
+    std::vector<std::string> entities;
+    for (const auto &topic : first.topics)
+        if (!topic.name.starts_with("__"))
+            entities.push_back("topic/" + topic.name);
+    for (const auto &g : first.groups)
+        entities.push_back("group/" + g.name);
+    entities.emplace_back("broker");
+    for (const auto &entity : entities)
+        if (auto points = readHistory(m_embedded.get(), *m_session, entity, fromMs, toMs))
+            m_chartStore.addHistory(entity, *points);
+}
+
+Result<std::vector<HistoryPoint>> BrokerBridge::readHistory(sim::EmbeddedBroker *embedded,
+                                                            BrokerSession &session,
+                                                            const std::string &entity,
+                                                            int64_t fromMs, int64_t toMs)
+{
+    if (embedded)
+        return embedded->metricsHistory(entity, fromMs, toMs);
+    auto reply = session.connection->call(
+        {{"op", "history"}, {"entity", entity}, {"from_ms", fromMs}, {"to_ms", toMs}}, 10000);
+    if (!reply)
+        return reply.error();
+    std::vector<HistoryPoint> points;
+    const auto it = reply->find("points");
+    if (it == reply->end() || !it->is_array())
+        return makeError(Errc::MalformedRequest, "history: no points in the reply");
+    for (const auto &p : *it)
+        if (p.is_object())
+            points.push_back({number<int64_t>(p, "timestamp_ms"),
+                              number<double>(p, "records_in_per_s"),
+                              number<double>(p, "bytes_in_per_s"),
+                              number<double>(p, "records_out_per_s"),
+                              number<double>(p, "bytes_out_per_s"), number<int64_t>(p, "lag"),
+                              number<int64_t>(p, "p50_us"), number<int64_t>(p, "p99_us")});
+    return points;
 }
 
 } // namespace eddy::ui

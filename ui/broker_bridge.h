@@ -2,6 +2,7 @@
 
 #include "admin.h"
 #include "broker.h"
+#include "chart_data.h"
 #include "connection.h"
 #include "embedded_broker.h"
 #include "metrics.h"
@@ -46,7 +47,9 @@ struct EmbeddedSettings {
 // The studio's single link to the broker engine. It hosts the embedded broker (or dials a remote
 // one), pulls immutable metric snapshots, the client list and new broker events on its own
 // thread and hands them to the GUI thread by queued calls, and runs commands on worker threads
-// (submit). The GUI thread never waits on the broker. Everything else in ui/ talks to this
+// (submit). Its poll thread also keeps the charts' history (with the hour before the first
+// snapshot read from the broker's persisted history) and thins it into ready-to-plot chart
+// frames. The GUI thread never waits on the broker. Everything else in ui/ talks to this
 // object, never to the engine.
 class BrokerBridge : public QObject
 {
@@ -108,14 +111,18 @@ public:
         });
     }
 
-    // Persisted metric history of an entity ("broker", "topic/NAME", "group/NAME"), read
-    // asynchronously from the broker's SQLite history.
-    void requestHistory(QObject *context, const QString &entity, qint64 fromMs, qint64 toMs,
-                        std::function<void(Result<std::vector<HistoryPoint>>)> done);
+    // What the chart frames show: the window in seconds, lag per partition or per group, and
+    // about how many pixel columns the plots are wide (frames hold at most 2 * columns + 2
+    // points per series). Any thread; frames follow from the next poll round (<= 100 ms).
+    void setChartView(int windowS, bool perPartition, int columns);
+    // The latest chart frame (null until the first snapshot was charted).
+    ChartFramePtr chartFrame() const { return m_chartFrame; }
 
 signals:
     // A new snapshot arrived (about every 100 ms while open).
     void snapshotUpdated(eddy::MetricsSnapshotPtr snapshot);
+    // A new chart frame: after each new snapshot and after setChartView changed the view.
+    void chartFrameUpdated(eddy::ui::ChartFramePtr frame);
     // clients() changed.
     void clientsUpdated();
     // Broker events published since the last call, oldest first.
@@ -132,8 +139,19 @@ private:
         std::optional<std::vector<net::ClientInfo>> clients;
         std::vector<BrokerEvent> events;
         QString error;
+        ChartFramePtr chartFrame;
     };
     PollResult pollOnce(bool slowRound);
+    // Poll thread: adds the snapshot to the chart store (reading the history before it the first
+    // time) and returns a new frame when the snapshot or the view changed, else null.
+    ChartFramePtr updateCharts(const MetricsSnapshotPtr &snapshot);
+    void loadChartHistory(const MetricsSnapshot &first);
+    // Persisted metric history of an entity ("broker", "topic/NAME", "group/NAME") from the
+    // embedded broker's store or the remote broker's history op. Blocks; not on the GUI thread.
+    static Result<std::vector<HistoryPoint>> readHistory(sim::EmbeddedBroker *embedded,
+                                                         BrokerSession &session,
+                                                         const std::string &entity,
+                                                         int64_t fromMs, int64_t toMs);
 
     std::unique_ptr<sim::EmbeddedBroker> m_embedded;
     std::shared_ptr<BrokerSession> m_session; // shared with running jobs
@@ -145,6 +163,19 @@ private:
     int m_pollRound = 0;
     std::optional<BrokerEvent> m_lastEvent; // poll thread only
     QString m_lastPollError;               // poll thread only
+    ChartStore m_chartStore;               // poll thread only (reset by close)
+    bool m_chartHistoryLoaded = false;     // poll thread only
+    struct ChartView {
+        int windowS = 60;
+        bool perPartition = false;
+        int columns = 600;
+        bool operator==(const ChartView &) const = default;
+    };
+    std::optional<ChartView> m_lastChartView; // poll thread only: the view of the last frame
+    std::atomic<int> m_chartWindowS{60};
+    std::atomic<bool> m_chartPerPartition{false};
+    std::atomic<int> m_chartColumns{600};
+    ChartFramePtr m_chartFrame;
 
     MetricsSnapshotPtr m_snapshot;
     std::vector<net::ClientInfo> m_clients;

@@ -1,7 +1,9 @@
-// The studio's charts. Each series is a QCPGraph keyed by name ("in orders", "lag billing");
-// snapshots append with addData, points older than the longest window are dropped with
-// removeBefore, the x axis follows the newest point right-aligned and replots go through the
-// queued path so a burst of snapshots costs one repaint.
+// The studio's charts. Each series is a QCPGraph keyed by name ("in orders", "lag billing")
+// whose data container is shared with the bridge's latest chart frame: the poll thread keeps the
+// history and thins the visible window, so the GUI thread does no per-point work at all. The x
+// axis follows the newest point right-aligned, the y axis the frame's highest visible value, and
+// replots go through the queued path (one per chart per frame, 10 Hz each, and none while the
+// charts are hidden) so a burst of frames costs one repaint.
 #include "charts_panel.h"
 
 #include "broker_bridge.h"
@@ -16,6 +18,7 @@
 #include <QHBoxLayout>
 #include <QLabel>
 #include <QMenu>
+#include <QSet>
 #include <QTextStream>
 #include <QToolButton>
 #include <QToolTip>
@@ -24,8 +27,6 @@
 namespace eddy::ui {
 
 namespace {
-
-constexpr double kKeepS = 3600 + 60; // the longest window plus a margin
 
 QColor seriesColor(int index)
 {
@@ -106,13 +107,15 @@ ChartsPanel::ChartsPanel(BrokerBridge *bridge, QWidget *parent)
     layout->addLayout(plots, 1);
     connect(m_window, &QComboBox::activated, this,
             [this] { setWindowSeconds(m_window->currentData().toInt()); });
-    connect(m_perPartition, &QCheckBox::toggled, this, [this] {
-        // Switching views drops the other kind of lag series; the next snapshots refill it.
-        m_plots[1]->clearGraphs();
-        m_series[1].clear();
-        replotAll();
-    });
+    // The next frame (within a poll round) brings the other kind of lag series.
+    connect(m_perPartition, &QCheckBox::toggled, this, [this] { pushView(); });
     applyTheme();
+    if (m_bridge) {
+        connect(m_bridge, &BrokerBridge::chartFrameUpdated, this, &ChartsPanel::showFrame);
+        pushView();
+        if (auto frame = m_bridge->chartFrame())
+            showFrame(frame);
+    }
 }
 
 QCustomPlot *ChartsPanel::plot(Chart chart) const
@@ -120,7 +123,7 @@ QCustomPlot *ChartsPanel::plot(Chart chart) const
     return m_plots[static_cast<int>(chart)];
 }
 
-QCPGraph *ChartsPanel::series(Chart chart, const QString &name, bool dashed)
+QCPGraph *ChartsPanel::series(Chart chart, const QString &name, bool dashed, int index)
 {
     const int c = static_cast<int>(chart);
     if (auto *g = m_series[c].value(name))
@@ -128,8 +131,8 @@ QCPGraph *ChartsPanel::series(Chart chart, const QString &name, bool dashed)
     auto *g = m_plots[c]->addGraph();
     g->setName(name);
     g->setAdaptiveSampling(true);
-    // In and out of one topic share a colour (out is dashed).
-    const int index = static_cast<int>(m_series[c].size());
+    // In and out of one topic share a colour (out is dashed); the index is the series' place in
+    // the frame, which is the order series first appeared in, so colours stay put.
     QPen pen(seriesColor(chart == Chart::Throughput ? index / 2 : index), 1.6);
     if (dashed)
         pen.setStyle(Qt::DashLine);
@@ -138,102 +141,49 @@ QCPGraph *ChartsPanel::series(Chart chart, const QString &name, bool dashed)
     return g;
 }
 
-void ChartsPanel::addSnapshot(const MetricsSnapshot &s)
+void ChartsPanel::showFrame(const ChartFramePtr &frame)
 {
-    const double t = static_cast<double>(s.timestampMs) / 1000.0;
-    if (t <= m_lastT)
+    if (!frame)
         return;
-    if (m_firstLiveT == 0) {
-        m_firstLiveT = t;
-        loadHistory();
-    }
-    m_lastT = t;
-    for (const auto &topic : s.topics) {
-        const QString name = QString::fromStdString(topic.name);
-        if (name.startsWith("__"))
-            continue; // internal topics
-        series(Chart::Throughput, "in " + name)->addData(t, topic.rates.recordsInPerSec);
-        series(Chart::Throughput, "out " + name, true)->addData(t, topic.rates.recordsOutPerSec);
-    }
-    for (const auto &g : s.groups) {
-        const QString name = QString::fromStdString(g.name);
-        if (m_perPartition->isChecked()) {
-            for (const auto &p : g.partitions)
-                series(Chart::Lag, name + " " + QString::fromStdString(p.topic) + "/"
-                                       + QString::number(p.partition))
-                    ->addData(t, static_cast<double>(p.lag));
-        } else {
-            series(Chart::Lag, name)->addData(t, static_cast<double>(g.totalLag));
+    m_frame = frame;
+    for (int c = 0; c < kChartCount; ++c) {
+        QSet<QString> present;
+        const auto &list = frame->series[c];
+        for (int i = 0; i < static_cast<int>(list.size()); ++i) {
+            const auto &s = list[static_cast<std::size_t>(i)];
+            series(static_cast<Chart>(c), s.name, s.dashed, i)->setData(s.data);
+            present.insert(s.name);
+        }
+        for (auto it = m_series[c].begin(); it != m_series[c].end();) {
+            if (present.contains(it.key())) {
+                ++it;
+                continue;
+            }
+            m_plots[c]->removeGraph(it.value());
+            it = m_series[c].erase(it);
         }
     }
-    if (s.latency.count > 0) {
-        series(Chart::Latency, "p50")->addData(t, static_cast<double>(s.latency.p50Us) / 1000.0);
-        series(Chart::Latency, "p99")->addData(t, static_cast<double>(s.latency.p99Us) / 1000.0);
-    }
-    for (auto *p : m_plots)
-        for (int i = 0; i < p->graphCount(); ++i)
-            p->graph(i)->data()->removeBefore(t - kKeepS);
     replotAll();
+    // The axis rects are laid out by replots: a resized plot asks for its new width here.
+    pushView();
 }
 
-void ChartsPanel::loadHistory()
+void ChartsPanel::pushView()
 {
-    // Fill the hour before the first live point from the broker's persisted history, so a
-    // freshly opened studio shows what happened before it started.
-    if (!m_bridge || !m_bridge->isOpen() || m_firstLiveT == 0)
+    if (!m_bridge)
         return;
-    const qint64 toMs = static_cast<qint64>(m_firstLiveT * 1000) - 1;
-    const qint64 fromMs = toMs - 3600 * 1000;
-    if (m_historyLoadedFrom != 0 && m_historyLoadedFrom <= fromMs / 1000.0)
-        return;
-    m_historyLoadedFrom = fromMs / 1000.0;
-    auto snap = m_bridge->snapshot();
-    if (!snap)
-        return;
-    for (const auto &topic : snap->topics) {
-        const QString name = QString::fromStdString(topic.name);
-        if (name.startsWith("__"))
-            continue;
-        m_bridge->requestHistory(
-            this, "topic/" + name, fromMs, toMs,
-            [this, name](Result<std::vector<HistoryPoint>> points) {
-                if (!points)
-                    return;
-                for (const auto &p : *points) {
-                    const double t = static_cast<double>(p.timestampMs) / 1000.0;
-                    series(Chart::Throughput, "in " + name)->addData(t, p.recordsInPerSec);
-                    series(Chart::Throughput, "out " + name, true)
-                        ->addData(t, p.recordsOutPerSec);
-                }
-                replotAll();
-            });
-    }
-    for (const auto &g : snap->groups) {
-        const QString name = QString::fromStdString(g.name);
-        m_bridge->requestHistory(this, "group/" + name, fromMs, toMs,
-                                 [this, name](Result<std::vector<HistoryPoint>> points) {
-                                     if (!points || m_perPartition->isChecked())
-                                         return;
-                                     for (const auto &p : *points)
-                                         series(Chart::Lag, name)->addData(
-                                             static_cast<double>(p.timestampMs) / 1000.0,
-                                             static_cast<double>(p.lag));
-                                     replotAll();
-                                 });
-    }
-    m_bridge->requestHistory(this, "broker", fromMs, toMs,
-                             [this](Result<std::vector<HistoryPoint>> points) {
-                                 if (!points)
-                                     return;
-                                 for (const auto &p : *points) {
-                                     if (p.p50Us == 0 && p.p99Us == 0)
-                                         continue;
-                                     const double t = static_cast<double>(p.timestampMs) / 1000.0;
-                                     series(Chart::Latency, "p50")->addData(t, p.p50Us / 1000.0);
-                                     series(Chart::Latency, "p99")->addData(t, p.p99Us / 1000.0);
-                                 }
-                                 replotAll();
-                             });
+    // About one bucket per pixel column of the widest plot (before the first layout: a guess).
+    int columns = 0;
+    for (auto *p : m_plots)
+        columns = std::max(columns, p->axisRect()->width());
+    m_bridge->setChartView(m_windowS, m_perPartition->isChecked(), columns > 50 ? columns : 600);
+}
+
+void ChartsPanel::showEvent(QShowEvent *event)
+{
+    QWidget::showEvent(event);
+    // Hidden charts were not replotted; catch up with the latest frame.
+    replotAll();
 }
 
 void ChartsPanel::setFaultBands(const std::vector<FaultBand> &bands)
@@ -248,27 +198,22 @@ void ChartsPanel::setWindowSeconds(int seconds)
     const int index = m_window->findData(seconds);
     if (index >= 0)
         m_window->setCurrentIndex(index);
+    pushView();
     replotAll();
 }
 
 void ChartsPanel::replotAll()
 {
-    const double now = m_lastT > 0 ? m_lastT : QDateTime::currentMSecsSinceEpoch() / 1000.0;
+    const double now = m_frame && m_frame->nowS > 0
+                           ? m_frame->nowS
+                           : QDateTime::currentMSecsSinceEpoch() / 1000.0;
     for (int c = 0; c < 3; ++c) {
         auto *p = m_plots[c];
         p->xAxis->setRange(now, m_windowS, Qt::AlignRight);
-        // y from the visible data only, so an old spike does not flatten the current view.
-        bool found = false;
-        QCPRange range(0, 1);
-        for (int i = 0; i < p->graphCount(); ++i) {
-            bool ok = false;
-            const QCPRange r = p->graph(i)->data()->valueRange(ok, QCP::sdBoth, p->xAxis->range());
-            if (ok) {
-                range.upper = found ? std::max(range.upper, r.upper) : std::max(1.0, r.upper);
-                found = true;
-            }
-        }
-        p->yAxis->setRange(0, range.upper * 1.15);
+        // y from the visible data only (the frame's), so an old spike does not flatten the
+        // current view.
+        const double upper = m_frame ? std::max(1.0, m_frame->maxValue[c]) : 1.0;
+        p->yAxis->setRange(0, upper * 1.15);
         // Fault bands: rebuilt each replot (there are few), spanning the whole height.
         p->clearItems();
         for (const auto &band : m_bands) {
@@ -298,7 +243,9 @@ void ChartsPanel::replotAll()
             text->setFont(QFont(font().family(), 7));
             text->setColor(QColor(200, 60, 50));
         }
-        p->replot(QCustomPlot::rpQueuedReplot);
+        // A hidden plot (another dock tab in front) is replotted when it is shown.
+        if (p->isVisible())
+            p->replot(QCustomPlot::rpQueuedReplot);
     }
 }
 

@@ -1,6 +1,6 @@
 #pragma once
 
-#include "metrics.h"
+#include "chart_data.h"
 
 #include <QHash>
 #include <QWidget>
@@ -25,21 +25,24 @@ struct FaultBand {
 };
 
 // The monitoring charts: records/s in and out per topic, lag per group (per partition on
-// demand) and produce->consume latency p50/p99, over the last 1 min / 5 min / 1 h. Live points
-// come from the bridge's snapshots; spans older than what the studio saw are read from the
-// broker's SQLite history. Fault periods are shaded bands with the recovery time annotated.
-// Hovering shows the values under the cursor; each chart exports as PNG and its data as CSV.
+// demand) and produce->consume latency p50/p99, over the last 1 min / 5 min / 1 h. The data
+// comes ready to plot in the bridge's chart frames (kept, with the broker's persisted history
+// before the studio started, and thinned to the visible window off the GUI thread); the panel
+// swaps them into its graphs and replots on the queued path. Fault periods are shaded bands with
+// the recovery time annotated. Hovering shows the values under the cursor; each chart exports
+// as PNG and its plotted points as CSV.
 class ChartsPanel : public QWidget
 {
     Q_OBJECT
 
 public:
-    enum class Chart { Throughput, Lag, Latency };
+    using Chart = ChartKind;
 
     explicit ChartsPanel(BrokerBridge *bridge, QWidget *parent = nullptr);
 
-    // Adds one snapshot's points to every chart (called for each bridge snapshot).
-    void addSnapshot(const MetricsSnapshot &snapshot);
+    // Shows a chart frame (the bridge's chartFrameUpdated is connected to this): every graph
+    // shares the frame's data, graphs of series the frame lacks are removed.
+    void showFrame(const ChartFramePtr &frame);
     // Replaces the shaded fault periods.
     void setFaultBands(const std::vector<FaultBand> &bands);
     // Window length in seconds: 60, 300 or 3600.
@@ -50,17 +53,20 @@ public:
     // Number of data points in a chart's graphs (tests and the status line).
     int pointCount(Chart chart) const;
     QStringList seriesNames(Chart chart) const;
-    // Writes the chart's data as CSV: time_ms,series,value rows. False with *error on failure.
+    // Writes the chart's plotted points (the visible window, thinned like the plot) as CSV:
+    // time_ms,series,value rows. False with *error on failure.
     bool exportCsv(Chart chart, const QString &path, QString *error = nullptr) const;
     bool exportPng(Chart chart, const QString &path) const;
 
 protected:
     void changeEvent(QEvent *event) override;
+    void showEvent(QShowEvent *event) override;
 
 private:
-    QCPGraph *series(Chart chart, const QString &name, bool dashed = false);
+    QCPGraph *series(Chart chart, const QString &name, bool dashed, int index);
     void applyTheme();
-    void loadHistory();
+    // Tells the bridge what frames to build (window, lag view, plot width).
+    void pushView();
     void replotAll();
     void showHover(QCustomPlot *plot, const QPointF &pos);
     void askExport(Chart chart, bool png);
@@ -71,9 +77,7 @@ private:
     QComboBox *m_window;
     QCheckBox *m_perPartition;
     int m_windowS = 60;
-    double m_lastT = 0;
-    double m_firstLiveT = 0;      // oldest live point (history fills in before it)
-    double m_historyLoadedFrom = 0;
+    ChartFramePtr m_frame;
     std::vector<FaultBand> m_bands;
 };
 

@@ -1,7 +1,7 @@
 // Main window wiring. Three clocks drive it: the bridge's snapshots (every ~100 ms) feed the
-// charts, the topics table and the status bar; a 250 ms timer gathers simulation state (instances,
-// faults) and applies it with the snapshot to the canvas; group memberships are asked for once a
-// second on a worker. Nothing here waits on the broker.
+// topics table and the status bar (the charts take the bridge's chart frames); a 250 ms timer
+// gathers simulation state (instances, faults) and applies it with the snapshot to the canvas;
+// group memberships are asked for once a second on a worker. Nothing here waits on the broker.
 #include "main_window.h"
 
 #include "broker_bridge.h"
@@ -408,7 +408,6 @@ void MainWindow::showSnapshot(const MetricsSnapshot &snapshot)
         }
         ++row;
     }
-    m_charts->addSnapshot(snapshot);
     m_statusRates->setText(QString("in %1 rec/s · out %2 rec/s")
                                .arg(formatRate(snapshot.broker.recordsInPerSec),
                                     formatRate(snapshot.broker.recordsOutPerSec)));
