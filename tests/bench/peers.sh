@@ -173,6 +173,11 @@ for run in $(seq "$runs"); do
         # Durable acks with group commit: 50 unbatched producers, and batched.
         bench produce_durable50 produce --durability durable --acks durable --records "$n_durable" \
             --batch 1 --connections 50 --partitions 4
+        # What bounds it here: the same 50 connections without fsync, and on raw NNG.
+        bench produce_unbatched50 produce --records "$n_durable" --batch 1 --connections 50 \
+            --partitions 4
+        "$nngpeer" --requests "$n_durable" --batch 1 --size 100 --connections 50 --json \
+            >"$dir/nng_unbatched50.json"
         bench produce_durable_batched produce --durability durable --acks durable \
             --records "$n_durable_batched" --batch 1000 --partitions 4 --connections 4 --inflight 2
         "$enginebench" --sqlite-only --durability durable --records "$n_durable_batched" \

@@ -53,6 +53,16 @@ ROWS = [
      lambda r: load(r, "produce_durable50")["records_per_s"],
      "Redis XADD, appendfsync always, 50 clients",
      lambda r: load(r, "xadd_always")["records_per_s"], "rec/s", "ge", 1.5),
+    # What bounds the row above on this machine: the transport's own rate for 50 unbatched
+    # request/reply connections, and the broker's rate for them without fsync.
+    ("Raw NNG, 50 connections, 1/req (the transport's ceiling for 50 unbatched producers)",
+     lambda r: load(r, "nng_unbatched50")["records_per_s"],
+     "Redis XADD, appendfsync always, 50 clients",
+     lambda r: load(r, "xadd_always")["records_per_s"], "rec/s", "ge", None),
+    ("Durable produce, 50 unbatched producers (group commit)",
+     lambda r: load(r, "produce_durable50")["records_per_s"],
+     "Eddy fast produce, 50 unbatched producers, acks=leader",
+     lambda r: load(r, "produce_unbatched50")["records_per_s"], "rec/s", "ge", None),
     ("Durable produce, batched (1,000/req)",
      lambda r: load(r, "produce_durable_batched")["records_per_s"],
      "raw SQLite, WAL, synchronous=FULL, 1,000 rows/commit",
