@@ -3,37 +3,43 @@
 // and returns; the sink's reply (from any thread, possibly much later) starts the SEND. No engine
 // lock is held while an aio is started or finished: replies come from sink callbacks that run
 // outside engine locks, and the only locks here are the work item's own stop flag and the table
-// of requests in flight per connection, neither held across an NNG call.
+// of connections (requests in flight, replies on their way), neither held across an NNG call.
 //
 // Slow consumers: REP sends one reply per connection at a time and queues the others' work
 // items behind it, so a client that pipelines requests and never reads would hold one worker
 // per request until every worker is stuck. Like NATS, the server bounds what one connection may
-// hold (requests in flight, and how long a reply may wait to be sent) and closes a connection
-// past either bound, which completes its queued replies and frees their workers.
+// hold and closes a connection past either bound, which completes its queued replies and frees
+// their workers: requests in flight (counted here), and how long its client may leave the
+// replies sent to it untaken. The latter is not NNG's send timeout: NNG 1.5.2's REP applies it
+// only to a reply queued behind another one still being written, and a reply that fits the
+// kernel's socket buffers is "sent" at once, so whether it fires depends on reply sizes and TCP
+// buffer growth (docs/reliability.md). Instead a sweep thread watches each TCP connection with
+// replies on their way at the socket: bytes queued that the client has not acknowledged, and
+// whether that count of acknowledged bytes still moves.
 #include "nng_server.h"
 
 #include "bounded_close.h"
+#include "pipe_socket.h"
 
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/rep.h>
 #include <nng/supplemental/tls/tls.h>
 
 #include <arpa/inet.h>
-#include <dirent.h>
 #include <netinet/in.h>
-#include <linux/sockios.h>
-#include <sys/ioctl.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
+#include <condition_variable>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <mutex>
 #include <optional>
+#include <thread>
 #include <unordered_map>
 #include <unordered_set>
+#include <vector>
 
 namespace eddy::net {
 
@@ -82,55 +88,6 @@ bool isLoopbackUrl(std::string_view url)
 
 namespace {
 
-// Whether a socket address of the kernel's is the NNG one.
-bool sameAddress(const sockaddr_storage &kernel, const nng_sockaddr &nng)
-{
-    if (kernel.ss_family == AF_INET && nng.s_family == NNG_AF_INET) {
-        const auto &in = reinterpret_cast<const sockaddr_in &>(kernel);
-        return in.sin_port == nng.s_in.sa_port && in.sin_addr.s_addr == nng.s_in.sa_addr;
-    }
-    if (kernel.ss_family == AF_INET6 && nng.s_family == NNG_AF_INET6) {
-        const auto &in6 = reinterpret_cast<const sockaddr_in6 &>(kernel);
-        return in6.sin6_port == nng.s_in6.sa_port
-               && std::memcmp(&in6.sin6_addr, nng.s_in6.sa_addr, 16) == 0;
-    }
-    return false;
-}
-
-// The descriptor of a TCP (or TLS) pipe's socket, found by its two addresses among this
-// process's descriptors (NNG 1.5.2 does not expose it); -1 for other transports or when gone.
-int tcpSocketOf(nng_pipe pipe)
-{
-    nng_sockaddr local;
-    nng_sockaddr remote;
-    if (nng_pipe_get_addr(pipe, NNG_OPT_LOCADDR, &local) != 0
-        || nng_pipe_get_addr(pipe, NNG_OPT_REMADDR, &remote) != 0
-        || (local.s_family != NNG_AF_INET && local.s_family != NNG_AF_INET6))
-        return -1;
-    DIR *dir = ::opendir("/proc/self/fd");
-    if (!dir)
-        return -1;
-    int found = -1;
-    while (const dirent *entry = ::readdir(dir)) {
-        const int fd = std::atoi(entry->d_name);
-        if (fd <= 2 || fd == ::dirfd(dir))
-            continue;
-        sockaddr_storage a{};
-        socklen_t len = sizeof a;
-        if (::getsockname(fd, reinterpret_cast<sockaddr *>(&a), &len) != 0
-            || !sameAddress(a, local))
-            continue;
-        len = sizeof a;
-        if (::getpeername(fd, reinterpret_cast<sockaddr *>(&a), &len) == 0
-            && sameAddress(a, remote)) {
-            found = fd;
-            break;
-        }
-    }
-    ::closedir(dir);
-    return found;
-}
-
 // Disconnects a pipe. NNG 1.5.2 can wedge its reaper for good when nng_pipe_close meets a
 // transfer in progress on that connection (a frame half read from a client still sending, or
 // a reply half written to one reading slowly; upstream nng PR #1636): the transport restarts
@@ -141,9 +98,8 @@ int tcpSocketOf(nng_pipe pipe)
 // socket that cannot be found) are closed the ordinary way.
 void disconnect(nng_pipe pipe)
 {
-    if (const int fd = tcpSocketOf(pipe); fd >= 0 && ::shutdown(fd, SHUT_RDWR) == 0)
-        return;
-    nng_pipe_close(pipe);
+    if (!shutdownPipeSocket(pipe))
+        nng_pipe_close(pipe);
 }
 
 // Bytes of replies waiting in a connection's kernel send queue (written, not yet taken by the
@@ -152,16 +108,19 @@ void disconnect(nng_pipe pipe)
 // queue, which is when its replies start to hold request workers.
 constexpr int kUnreadReplyBytes = 64 << 10;
 
-// Requests in flight per connection (NNG pipe), shared by every work item of one server.
+// What one server knows of its connections (NNG pipes), shared by every work item and the stall
+// sweep: requests in flight per connection, and the TCP connections with replies on their way.
 class PipeLimits
 {
 public:
-    PipeLimits(int maxInFlight, int sendTimeoutMs, SlowClientHandler onSlow)
-        : m_maxInFlight(maxInFlight), m_sendTimeoutMs(sendTimeoutMs), m_onSlow(std::move(onSlow))
+    using Clock = std::chrono::steady_clock;
+
+    PipeLimits(int maxInFlight, int stallTimeoutMs, SlowClientHandler onSlow)
+        : m_maxInFlight(maxInFlight), m_stallTimeoutMs(stallTimeoutMs), m_onSlow(std::move(onSlow))
     {
     }
 
-    int sendTimeoutMs() const { return m_sendTimeoutMs; }
+    int stallTimeoutMs() const { return m_stallTimeoutMs; }
 
     // Counts a request received on pipe. False when that takes the pipe past the cap: the
     // request is not counted, and the caller asks notReading() whether to close the pipe or to
@@ -190,23 +149,9 @@ public:
     // ipc) are judged by the cap alone.
     bool notReading(nng_pipe pipe)
     {
-        const uint32_t id = nng_pipe_id(pipe);
-        int fd = -2;
-        {
-            std::lock_guard lock(m_mutex);
-            if (const auto it = m_fds.find(id); it != m_fds.end())
-                fd = it->second;
-        }
-        if (fd == -2) {
-            // Found once per pipe (a walk of /proc/self/fd), then kept until the pipe is gone.
-            fd = tcpSocketOf(pipe);
-            std::lock_guard lock(m_mutex);
-            m_fds[id] = fd;
-        }
-        int unread = 0;
-        if (fd < 0 || ::ioctl(fd, SIOCOUTQ, &unread) != 0)
-            return true;
-        return unread >= kUnreadReplyBytes;
+        const int fd = socketOf(pipe);
+        const auto out = fd >= 0 ? socketOutput(fd) : std::nullopt;
+        return !out || out->queued >= std::size_t(kUnreadReplyBytes);
     }
 
     // A request of pipe is finished: its reply was handed to the transport, failed, or dropped.
@@ -216,6 +161,87 @@ public:
         const auto it = m_inFlight.find(pipe);
         if (it != m_inFlight.end() && --it->second <= 0)
             m_inFlight.erase(it);
+    }
+
+    // A reply to pipe is about to be handed to NNG: the sweep watches that connection until
+    // everything sent to it has been taken by its client.
+    void watch(nng_pipe pipe)
+    {
+        if (m_stallTimeoutMs <= 0)
+            return;
+        std::lock_guard lock(m_mutex);
+        Watch &w = m_watched[nng_pipe_id(pipe)];
+        w.pipe = pipe;
+        if (!w.active) {
+            w.active = true;
+            w.baseline = false;
+        }
+        ++w.replies;
+    }
+
+    // One look at every watched connection's socket. A connection whose socket holds bytes its
+    // client has not acknowledged, and whose count of acknowledged bytes has not moved for the
+    // stall timeout, belongs to a client that is not reading: it is closed as slow. A connection
+    // whose socket is empty with no request in flight has taken everything: no longer watched.
+    // Connections that are not TCP (ipc://, inproc://) are not watched (only the cap bounds
+    // them).
+    void sweep()
+    {
+        struct Look {
+            uint32_t id;
+            Watch watch;
+            bool idle; // no request in flight when looked at
+        };
+        std::vector<Look> looks;
+        {
+            std::lock_guard lock(m_mutex);
+            for (const auto &[id, w] : m_watched)
+                if (w.active)
+                    looks.push_back({id, w, m_inFlight.find(id) == m_inFlight.end()});
+        }
+        for (auto &look : looks) {
+            Watch &w = look.watch;
+            const int fd = socketOf(w.pipe);
+            if (fd >= 0 && !w.hasRemote)
+                w.hasRemote = nng_pipe_get_addr(w.pipe, NNG_OPT_REMADDR, &w.remote) == 0;
+            std::optional<SocketOutput> out;
+            if (fd >= 0 && w.hasRemote && socketConnectedTo(fd, w.remote))
+                out = socketOutput(fd);
+            const auto now = Clock::now();
+            bool stalled = false;
+            bool done = !out;
+            if (out && out->queued == 0) {
+                // Everything written was taken; with no request in flight (every reply's
+                // first write was attempted before that count dropped) nothing is on its way.
+                done = look.idle;
+                w.since = now;
+            } else if (out && (!w.baseline || out->acked != w.acked)) {
+                w.since = now;
+            } else if (out && now - w.since >= std::chrono::milliseconds(m_stallTimeoutMs)) {
+                stalled = true;
+            }
+            if (out) {
+                w.acked = out->acked;
+                w.baseline = true;
+            }
+            {
+                std::lock_guard lock(m_mutex);
+                const auto it = m_watched.find(look.id);
+                if (it == m_watched.end())
+                    continue; // the pipe went meanwhile
+                Watch &kept = it->second;
+                kept.hasRemote = w.hasRemote;
+                kept.remote = w.remote;
+                kept.since = w.since;
+                kept.acked = w.acked;
+                kept.baseline = w.baseline;
+                // A reply sent since the look keeps the connection watched.
+                if ((done || stalled) && kept.replies == w.replies)
+                    kept.active = false;
+            }
+            if (stalled)
+                closeSlow(w.pipe, stallReason());
+        }
     }
 
     // Closes a slow client's pipe (its queued replies complete, freeing their work items) and
@@ -232,8 +258,7 @@ public:
         peer.pipeId = id;
         nng_sockaddr sa;
         if (nng_pipe_get_addr(pipe, NNG_OPT_REMADDR, &sa) != 0) {
-            // Already gone (a reply of it timing out after its removal): nothing to close or
-            // report, and nothing to remember.
+            // Already gone: nothing to close or report, and nothing to remember.
             forget(id);
             return;
         }
@@ -243,13 +268,14 @@ public:
             m_onSlow(peer, why);
     }
 
-    // The pipe is gone: forget that it was closed as slow (ids are not reused soon, but the set
-    // must not grow forever).
+    // The pipe is gone: forget all about it (ids are not reused soon, but the tables must not
+    // grow forever).
     void forget(uint32_t pipe)
     {
         std::lock_guard lock(m_mutex);
         m_closed.erase(pipe);
         m_fds.erase(pipe);
+        m_watched.erase(pipe);
     }
 
     std::string capReason() const
@@ -258,20 +284,49 @@ public:
                + " requests in flight on one connection while its replies go unread";
     }
 
-    std::string timeoutReason() const
+    std::string stallReason() const
     {
-        return "a reply could not be sent within " + std::to_string(m_sendTimeoutMs)
-               + " ms: the client is not reading";
+        return "replies waiting to be read for " + std::to_string(m_stallTimeoutMs)
+               + " ms without the client taking any of them: the client is not reading";
     }
 
 private:
+    // The TCP socket of pipe, -1 when it has none (inproc, ipc, or gone): found once per pipe (a
+    // walk of /proc/self/fd), then kept until the pipe is gone.
+    int socketOf(nng_pipe pipe)
+    {
+        const uint32_t id = nng_pipe_id(pipe);
+        {
+            std::lock_guard lock(m_mutex);
+            if (const auto it = m_fds.find(id); it != m_fds.end())
+                return it->second;
+        }
+        const int fd = pipeSocket(pipe);
+        std::lock_guard lock(m_mutex);
+        m_fds[id] = fd;
+        return fd;
+    }
+
+    // A connection with replies on their way, as the sweep last saw its socket.
+    struct Watch {
+        nng_pipe pipe = NNG_PIPE_INITIALIZER;
+        bool hasRemote = false;
+        nng_sockaddr remote{}; // checked before each look: the socket may have been reused
+        bool active = false;   // whether the sweep looks at it
+        bool baseline = false; // whether `acked` was read since it became active
+        uint64_t replies = 0;  // replies handed to NNG for it, ever
+        uint64_t acked = 0;    // bytes its client acknowledged, at the last look
+        Clock::time_point since; // when the client last took something (or the watch began)
+    };
+
     const int m_maxInFlight;
-    const int m_sendTimeoutMs;
+    const int m_stallTimeoutMs;
     const SlowClientHandler m_onSlow;
     std::mutex m_mutex;
     std::unordered_map<uint32_t, int> m_inFlight;
     std::unordered_set<uint32_t> m_closed;
     std::unordered_map<uint32_t, int> m_fds; // pipe -> its TCP socket, -1 when it has none
+    std::unordered_map<uint32_t, Watch> m_watched;
 };
 
 struct Work : std::enable_shared_from_this<Work> {
@@ -365,8 +420,11 @@ void handleRecv(Work &w)
         std::memcpy(nng_msg_body(out), reply.data(), reply.size());
         self->state = Work::State::Send;
         nng_aio_set_msg(self->aio, out);
-        const int timeoutMs = self->limits->sendTimeoutMs();
-        nng_aio_set_timeout(self->aio, timeoutMs > 0 ? timeoutMs : NNG_DURATION_INFINITE);
+        // Not bounded by an aio timeout (NNG's REP would apply it to some replies only): the
+        // stall sweep closes the connection of a client that does not take its replies, which
+        // completes this send.
+        nng_aio_set_timeout(self->aio, NNG_DURATION_INFINITE);
+        self->limits->watch(self->pipe);
         nng_ctx_send(self->ctx, self->aio);
     });
     nng_msg_free(msg);
@@ -381,9 +439,6 @@ void handleSend(Work &w)
         nng_aio_set_msg(w.aio, nullptr);
         if (rv == NNG_ECLOSED || rv == NNG_ECANCELED)
             return;
-        // Queued behind replies the client does not read: it is a slow consumer.
-        if (rv == NNG_ETIMEDOUT)
-            w.limits->closeSlow(w.pipe, w.limits->timeoutReason());
     }
     startRecv(w);
 }
@@ -424,6 +479,44 @@ void onPipe(nng_pipe pipe, nng_pipe_ev ev, void *arg)
     }
 }
 
+// The stall sweep's thread: looks at the watched connections every period until stopped.
+class Sweeper
+{
+public:
+    Sweeper(std::shared_ptr<PipeLimits> limits, int periodMs)
+        : m_limits(std::move(limits)), m_period(periodMs)
+    {
+        m_thread = std::thread([this] { run(); });
+    }
+    ~Sweeper()
+    {
+        {
+            std::lock_guard lock(m_mutex);
+            m_stop = true;
+        }
+        m_cv.notify_all();
+        m_thread.join();
+    }
+
+private:
+    void run()
+    {
+        std::unique_lock lock(m_mutex);
+        while (!m_cv.wait_for(lock, m_period, [this] { return m_stop; })) {
+            lock.unlock();
+            m_limits->sweep();
+            lock.lock();
+        }
+    }
+
+    std::shared_ptr<PipeLimits> m_limits;
+    std::chrono::milliseconds m_period;
+    std::mutex m_mutex;
+    std::condition_variable m_cv;
+    bool m_stop = false;
+    std::thread m_thread;
+};
+
 } // namespace
 
 class NngServerImpl
@@ -435,6 +528,7 @@ public:
     std::vector<std::string> urls;
     nng_tls_config *tls = nullptr;
     std::shared_ptr<PipeNotify> notify = std::make_shared<PipeNotify>();
+    std::unique_ptr<Sweeper> sweeper; // none without a stall timeout
     int closeTimeoutMs = 5000;
     bool closeAbandoned = false;
     bool open = false;
@@ -451,6 +545,8 @@ public:
         if (!open)
             return;
         open = false;
+        // No connection is closed as slow (nor reported) once stopping began.
+        sweeper.reset();
         for (auto &w : works) {
             std::lock_guard lock(w->mutex);
             w->stopped = true;
@@ -577,6 +673,9 @@ Result<std::unique_ptr<NngServer>> NngServer::start(const ServerOptions &options
     }
     for (auto &w : impl->works)
         onAio(w.get()); // INIT: start receiving
+    if (options.sendTimeoutMs > 0)
+        impl->sweeper = std::make_unique<Sweeper>(limits,
+                                                  std::clamp(options.sendTimeoutMs / 10, 10, 250));
     return std::unique_ptr<NngServer>(new NngServer(std::move(impl)));
 }
 

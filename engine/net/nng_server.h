@@ -34,10 +34,15 @@ struct ServerOptions {
     // without reading cannot starve the others, while one that reads may pipeline further. Keep
     // it well below `workers`; 0 = no cap.
     int maxInFlightPerConnection = 64;
-    // A reply that could not be handed to the transport within this many ms (the client is not
-    // reading) closes that connection and frees its worker. 0 = wait forever.
+    // A TCP (or TLS) connection whose client leaves replies sent to it untaken this long closes:
+    // its socket holds bytes the client has not acknowledged and the count of bytes it did
+    // acknowledge has not moved for this many ms (the client is not reading). Checked by a sweep
+    // every tenth of it (at most 250 ms), so a connection closes within about this plus two
+    // sweeps. A client that keeps taking bytes, however slowly, is not closed by it; ipc:// and
+    // inproc:// connections are bounded by the cap only. 0 = no such bound.
     int sendTimeoutMs = 5000;
-    // Told (on an NNG thread, no lock held) about every connection closed for either reason.
+    // Told (on an NNG thread or the stall sweep's, no lock held) about every connection closed
+    // for either reason.
     SlowClientHandler onSlowClient;
     // stop() waits at most this long for NNG to close the socket (see closeAbandoned()).
     int closeTimeoutMs = 5000;

@@ -1,18 +1,20 @@
 // Hostile clients against `eddy broker` as a separate process (so its memory is measured alone):
 // 1,000 idle TCP connections (half never finish NNG's handshake), clients that send a frame a
-// byte at a time and stall, and a client that pipelines a thousand large reads and never reads
-// the replies. Meanwhile another client must be served promptly and the broker's RSS stays
-// bounded; the client that does not read is disconnected as a slow consumer (past the
-// per-connection cap on requests in flight), and the broker still stops cleanly on SIGTERM
-// afterwards, also while a client reads its replies slowly. Binary frames of every op, truncated
-// at every length, and binary topic names that are not valid UTF-8 or contain NUL are refused
-// with MALFORMED_REQUEST / INVALID_TOPIC_NAME.
+// byte at a time and stall, and clients that pipeline large reads and never read the replies.
+// Meanwhile another client must be served promptly and the broker's RSS stays bounded; a client
+// that does not read is disconnected as a slow consumer (past the per-connection cap on requests
+// in flight, or, under the cap, once it has left its replies untaken for 5 s, while a client
+// reading slowly beside it is not), and the broker still stops cleanly on SIGTERM afterwards,
+// also while a client reads its replies slowly. Binary frames of every op, truncated at every
+// length, and binary topic names that are not valid UTF-8 or contain NUL are refused with
+// MALFORMED_REQUEST / INVALID_TOPIC_NAME.
 #include "binary_codec.h"
 #include "broker_process.h"
 #include "req_client.h"
 
 #include <QElapsedTimer>
 #include <QFile>
+#include <QScopeGuard>
 #include <QTemporaryDir>
 #include <QtTest>
 
@@ -149,6 +151,7 @@ private slots:
     void thousandIdleConnections();
     void slowWritersDoNotHoldOthersUp();
     void clientThatNeverReadsDoesNotStarveOthers();
+    void clientThatStopsReadingUnderTheCapIsDisconnected();
     void slowReaderDoesNotHangShutdown();
     void everyTruncationOfEveryBinaryOp();
     void binaryTopicNamesAreChecked_data();
@@ -159,6 +162,11 @@ private:
     bool servedWithin(int timeoutMs, qint64 *tookMs = nullptr);
     // How many "slow_client" events the broker's event log holds.
     int slowClientEvents();
+    // The broker's "slow_client" events, as "subject: detail".
+    QStringList slowClientEventTexts();
+    // Half a MiB in partition 0 of "t" (eight records of 64 KiB), so that a read of it from
+    // offset 0 answers with about that much.
+    void fillPartition();
     // Whether the broker lists a client connected from this address.
     bool listsClient(const QString &address);
     // Pipelines `requests` reads of 512 KiB on a connection that does not read its replies
@@ -227,15 +235,33 @@ bool TestHostile::servedWithin(int timeoutMs, qint64 *tookMs)
 
 int TestHostile::slowClientEvents()
 {
+    return int(slowClientEventTexts().size());
+}
+
+QStringList TestHostile::slowClientEventTexts()
+{
     ReqClient client(m_broker->url().toStdString());
     const auto events = client.call({{"op", "events"}});
     if (!events.is_object())
         qInfo("the events request was not answered within 5 s");
-    int count = 0;
+    QStringList texts;
     if (events.is_object() && events.contains("events"))
         for (const auto &e : events["events"])
-            count += e.value("kind", "") == "slow_client" ? 1 : 0;
-    return count;
+            if (e.value("kind", "") == "slow_client")
+                texts << QString::fromStdString(e.value("subject", "") + ": "
+                                                + e.value("detail", ""));
+    return texts;
+}
+
+void TestHostile::fillPartition()
+{
+    ReqClient writer(m_broker->url().toStdString());
+    for (int i = 0; i < 8; ++i)
+        QCOMPARE(writer
+                     .call({{"op", "produce"}, {"topic", "t"}, {"partition", 0},
+                            {"value", std::string(64 * 1024, char('a' + i))}})
+                     .value("ok", false),
+                 true);
 }
 
 bool TestHostile::listsClient(const QString &address)
@@ -332,14 +358,7 @@ void TestHostile::slowWritersDoNotHoldOthersUp()
 
 void TestHostile::clientThatNeverReadsDoesNotStarveOthers()
 {
-    // Half a MiB in partition 0 so that each read below answers with about that much.
-    ReqClient writer(m_broker->url().toStdString());
-    for (int i = 0; i < 8; ++i)
-        QCOMPARE(writer
-                     .call({{"op", "produce"}, {"topic", "t"}, {"partition", 0},
-                            {"value", std::string(64 * 1024, char('a' + i))}})
-                     .value("ok", false),
-                 true);
+    fillPartition();
     const qint64 before = rssKib(m_broker->pid());
     // 1,000 reads pipelined on one connection, none of whose replies is ever read: far more than
     // the broker's 256 request workers. Each reply that cannot be sent holds a worker, so
@@ -366,15 +385,56 @@ void TestHostile::clientThatNeverReadsDoesNotStarveOthers()
     terminateWithin(10000);
 }
 
+void TestHostile::clientThatStopsReadingUnderTheCapIsDisconnected()
+{
+    fillPartition();
+    // Sixty reads, under the cap of 64, so only the stall rule can close this connection: their
+    // 30 MiB of replies are far more than the socket buffers hold, and this client never reads
+    // one. (NNG's own send timeout could not be relied on here: docs/reliability.md.)
+    QElapsedTimer timer;
+    timer.start();
+    auto stalled = greedyClient(60, false);
+    QVERIFY(stalled);
+    const QString stalledUrl = stalled->localUrl();
+    // Beside it, a client reading the same sixty replies slowly (4 KiB every millisecond or
+    // two): it keeps taking bytes, so it must not be closed.
+    auto reader = greedyClient(60, false);
+    QVERIFY(reader);
+    const QString readerUrl = reader->localUrl();
+    std::atomic<bool> stop{false};
+    std::thread reading([&] {
+        while (!stop.load()) {
+            reader->readSome(4096);
+            ::usleep(1000);
+        }
+    });
+    const auto joinReader = qScopeGuard([&] {
+        stop.store(true);
+        reading.join();
+    });
+    QVERIFY2(servedWithin(5000), "not served beside a client that stopped reading");
+    QVERIFY(listsClient(stalledUrl));
+    QTRY_VERIFY2_WITH_TIMEOUT(slowClientEvents() > 0,
+                              "a client not reading for 15 s was not disconnected", 15000);
+    const qint64 took = timer.elapsed();
+    qInfo("the client that stopped reading was disconnected after %lld ms", took);
+    // Not before the stall timeout (5 s): under the cap, nothing else closes it.
+    QVERIFY2(took >= 4500, qPrintable(QString("closed after only %1 ms").arg(took)));
+    const QStringList events = slowClientEventTexts();
+    QCOMPARE(events.size(), 1);
+    QVERIFY2(events.first().startsWith(stalledUrl + ": ")
+                 && events.first().contains("the client is not reading"),
+             qPrintable(events.first()));
+    QTRY_VERIFY_WITH_TIMEOUT(!listsClient(stalledUrl), 5000);
+    QVERIFY(listsClient(readerUrl));
+    QVERIFY(servedWithin(5000));
+    QCOMPARE(slowClientEvents(), 1);
+    terminateWithin(10000);
+}
+
 void TestHostile::slowReaderDoesNotHangShutdown()
 {
-    ReqClient writer(m_broker->url().toStdString());
-    for (int i = 0; i < 8; ++i)
-        QCOMPARE(writer
-                     .call({{"op", "produce"}, {"topic", "t"}, {"partition", 0},
-                            {"value", std::string(64 * 1024, char('a' + i))}})
-                     .value("ok", false),
-                 true);
+    fillPartition();
     // Sixty replies of 512 KiB read at about 4 MiB/s: the broker writes each in pieces, and
     // SIGTERM arrives in the middle. NNG 1.5.2 may never finish closing such a connection (a
     // write stopped between two pieces leaves the protocol's send pending forever); the
