@@ -776,7 +776,10 @@ void TestProtocol::liveStreamDeliversRecordsToSubscribers()
             nng_free(buf, size);
         }
     }
-    nng_close(sub);
+    // Bounded: the publisher keeps sending ($metrics every 100 ms), and NNG 1.5.2 may never
+    // finish closing a connection with a message half received.
+    if (!eddy::closeSocketBounded(sub, 5000))
+        qInfo("NNG did not finish closing the subscriber within 5 s; left to its own thread");
     QVERIFY2(msg.rfind("live ", 0) == 0, msg.c_str());
     const auto j = json::parse(msg.substr(5));
     QCOMPARE(j["topic"].get<std::string>(), std::string("live"));
