@@ -37,6 +37,7 @@ struct Topic {
     int64_t createdMs = 0;
     std::vector<std::shared_ptr<PartitionLog>> partitions;
     std::set<int32_t> offline; // partitions held offline by fault injection
+    std::vector<RateWindow> partitionRates; // per partition; touched by the metrics tick only
 };
 
 // Shared by the partitions of one produce request until every one has met its acks.

@@ -49,6 +49,8 @@ void BrokerImpl::metricsTick()
             std::shared_lock lock(m_topicsMutex);
             parts = t->partitions;
         }
+        if (t->partitionRates.size() < parts.size())
+            t->partitionRates.resize(parts.size());
         for (const auto &log : parts) {
             PartitionMetrics pm;
             pm.partition = log->partition();
@@ -58,8 +60,8 @@ void BrokerImpl::metricsTick()
             const auto &c = log->counters();
             const uint64_t ri = c.recordsIn.load(), bi = c.bytesIn.load(), ro = c.recordsOut.load(),
                            bo = c.bytesOut.load();
-            pm.rates = m_collector.rates("topic/" + t->name + "/" + std::to_string(pm.partition),
-                                         ri, bi, ro, bo, nowMs);
+            pm.rates = MetricsCollector::rates(
+                t->partitionRates[static_cast<std::size_t>(pm.partition)], ri, bi, ro, bo, nowMs);
             ti += ri, tb += bi, to += ro, tob += bo;
             tm.sizeBytes += pm.sizeBytes;
             tm.records += pm.highWatermark - pm.logStartOffset;

@@ -39,7 +39,12 @@ Rates MetricsCollector::rates(const std::string &entity, uint64_t recordsIn, uin
                               uint64_t recordsOut, uint64_t bytesOut, int64_t nowMs)
 {
     std::lock_guard lock(m_mutex);
-    auto &samples = m_samples[entity];
+    return rates(m_samples[entity], recordsIn, bytesIn, recordsOut, bytesOut, nowMs);
+}
+
+Rates MetricsCollector::rates(RateWindow &samples, uint64_t recordsIn, uint64_t bytesIn,
+                              uint64_t recordsOut, uint64_t bytesOut, int64_t nowMs)
+{
     if (samples.empty()) {
         // An entity seen for the first time started counting from zero since the previous tick,
         // so everything it counted happened within the last second: without this baseline a
