@@ -1,23 +1,14 @@
 // The eddy command-line tool end to end: `eddy broker` runs as a subprocess on an ephemeral
 // loopback port with a temporary data directory, and the client commands (topic, produce,
 // consume, group) run against it as separate processes, checking exit codes and output.
+#include "child_process.h"
+
 #include <QtTest>
 
-#include <QProcess>
 #include <QRegularExpression>
 #include <QTemporaryDir>
 
 #include <nlohmann/json.hpp>
-
-namespace {
-
-struct Run {
-    int exitCode = -1;
-    QString out;
-    QString err;
-};
-
-} // namespace
 
 class TestCli : public QObject
 {
@@ -32,43 +23,26 @@ private slots:
     void seedExample();
 
 private:
-    Run eddy(QStringList args, const QByteArray &input = {});
+    ChildRun eddy(QStringList args, const QByteArray &input = {});
 
     QTemporaryDir m_dir;
-    QProcess m_broker;
+    ChildProcess m_broker;
     QString m_url;
 };
 
-Run TestCli::eddy(QStringList args, const QByteArray &input)
+ChildRun TestCli::eddy(QStringList args, const QByteArray &input)
 {
     if (!args.isEmpty() && args.first() != "broker" && !args.contains("--broker"))
         args << "--broker" << m_url;
-    QProcess p;
-    p.start(EDDY_CLI_PATH, args);
-    Run r;
-    if (!p.waitForStarted(5000))
-        return r;
-    if (!input.isEmpty())
-        p.write(input);
-    p.closeWriteChannel();
-    if (!p.waitForFinished(10000)) {
-        p.kill();
-        p.waitForFinished(1000);
-        r.err = "timed out";
-        return r;
-    }
-    r.exitCode = p.exitStatus() == QProcess::NormalExit ? p.exitCode() : -1;
-    r.out = QString::fromUtf8(p.readAllStandardOutput());
-    r.err = QString::fromUtf8(p.readAllStandardError());
-    return r;
+    return runChild(EDDY_CLI_PATH, args, 10000, input);
 }
 
 void TestCli::initTestCase()
 {
     QVERIFY(m_dir.isValid());
-    m_broker.start(EDDY_CLI_PATH, {"broker", "--data", m_dir.path(), "--listen",
-                                   "tcp://127.0.0.1:0", "--pub", "none"});
-    QVERIFY(m_broker.waitForStarted(5000));
+    QVERIFY2(m_broker.start(EDDY_CLI_PATH, {"broker", "--data", m_dir.path(), "--listen",
+                                            "tcp://127.0.0.1:0", "--pub", "none"}),
+             qPrintable(m_broker.errorString()));
     // The broker prints the bound URL once it listens.
     const QRegularExpression re("requests on (tcp://127\\.0\\.0\\.1:\\d+)");
     QByteArray seen;
@@ -86,11 +60,11 @@ void TestCli::initTestCase()
 
 void TestCli::cleanupTestCase()
 {
-    if (m_broker.state() == QProcess::NotRunning)
+    if (!m_broker.running())
         return;
     m_broker.terminate(); // SIGTERM: the broker stops serving, flushes and exits 0
     QVERIFY(m_broker.waitForFinished(10000));
-    QCOMPARE(m_broker.exitStatus(), QProcess::NormalExit);
+    QVERIFY(m_broker.exitedNormally());
     QCOMPARE(m_broker.exitCode(), 0);
     QVERIFY(m_broker.readAllStandardOutput().contains("stopped"));
 }
@@ -198,12 +172,9 @@ void TestCli::seedExample()
 {
     // Twice: the first run creates `events`, the second finds it; each consumes its own event.
     for (int run = 0; run < 2; ++run) {
-        QProcess p;
-        p.start(EDDY_SEED_EXAMPLE_PATH, {"--broker", m_url});
-        QVERIFY(p.waitForFinished(15000));
-        const QString out = QString::fromUtf8(p.readAllStandardOutput());
-        QVERIFY2(p.exitStatus() == QProcess::NormalExit && p.exitCode() == 0,
-                 qPrintable(out + p.readAllStandardError()));
+        const ChildRun r = runChild(EDDY_SEED_EXAMPLE_PATH, {"--broker", m_url}, 15000);
+        const QString &out = r.out;
+        QVERIFY2(r.exitCode == 0, qPrintable(r.describe()));
         QVERIFY(out.contains("produced {\"payload\""));
         QVERIFY(out.contains("type=user.created"));
         QVERIFY(out.contains("committed"));

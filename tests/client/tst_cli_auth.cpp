@@ -3,26 +3,15 @@
 // refused beyond their rules), `eddy simulate --broker --token` against it, the broker's log of
 // refusals (never a token), and the start-up checks (a bad auth file, a live stream without
 // --pub-without-auth).
+#include "child_process.h"
+
 #include <QtTest>
 
 #include <QFile>
-#include <QProcess>
-#include <QProcessEnvironment>
 #include <QRegularExpression>
 #include <QTemporaryDir>
 
 namespace {
-
-struct Run {
-    int exitCode = -1;
-    QString out;
-    QString err;
-};
-
-QString describe(const Run &r)
-{
-    return QString("exit %1\nstdout:\n%2\nstderr:\n%3").arg(r.exitCode).arg(r.out, r.err);
-}
 
 bool writeFile(const QString &path, const QByteArray &contents)
 {
@@ -51,39 +40,23 @@ private slots:
 
 private:
     // Runs eddy against the broker; token "" passes none, anything else through EDDY_TOKEN.
-    Run eddy(QStringList args, const QString &envToken = {}, int timeoutMs = 10000);
+    ChildRun eddy(QStringList args, const QString &envToken = {}, int timeoutMs = 10000);
 
     QTemporaryDir m_dir;
-    QProcess m_broker;
+    ChildProcess m_broker;
     QString m_url;
     QString m_authFile;
 };
 
-Run TestCliAuth::eddy(QStringList args, const QString &envToken, int timeoutMs)
+ChildRun TestCliAuth::eddy(QStringList args, const QString &envToken, int timeoutMs)
 {
     if (!args.isEmpty() && args.first() != "broker" && !args.contains("--broker"))
         args << "--broker" << m_url;
-    QProcess p;
-    auto env = QProcessEnvironment::systemEnvironment();
-    env.remove("EDDY_TOKEN");
+    ChildOptions options;
+    options.unsetEnv << "EDDY_TOKEN";
     if (!envToken.isEmpty())
-        env.insert("EDDY_TOKEN", envToken);
-    p.setProcessEnvironment(env);
-    p.start(EDDY_CLI_PATH, args);
-    Run r;
-    if (!p.waitForStarted(5000))
-        return r;
-    p.closeWriteChannel();
-    if (!p.waitForFinished(timeoutMs)) {
-        p.kill();
-        p.waitForFinished(1000);
-        r.err = "timed out";
-        return r;
-    }
-    r.exitCode = p.exitStatus() == QProcess::NormalExit ? p.exitCode() : -1;
-    r.out = QString::fromUtf8(p.readAllStandardOutput());
-    r.err = QString::fromUtf8(p.readAllStandardError());
-    return r;
+        options.setEnv.append({"EDDY_TOKEN", envToken});
+    return runChild(EDDY_CLI_PATH, args, timeoutMs, {}, options);
 }
 
 void TestCliAuth::initTestCase()
@@ -91,9 +64,9 @@ void TestCliAuth::initTestCase()
     QVERIFY(m_dir.isValid());
     m_authFile = m_dir.filePath("auth.json");
     QVERIFY(writeFile(m_authFile, kAuthFile));
-    m_broker.start(EDDY_CLI_PATH, {"broker", "--data", m_dir.filePath("data"), "--listen",
-                                   "tcp://127.0.0.1:0", "--auth", m_authFile});
-    QVERIFY(m_broker.waitForStarted(5000));
+    QVERIFY2(m_broker.start(EDDY_CLI_PATH, {"broker", "--data", m_dir.filePath("data"),
+                                            "--listen", "tcp://127.0.0.1:0", "--auth", m_authFile}),
+             qPrintable(m_broker.errorString()));
     const QRegularExpression re("requests on (tcp://127\\.0\\.0\\.1:\\d+)");
     QByteArray seen;
     QElapsedTimer timer;
@@ -112,7 +85,7 @@ void TestCliAuth::initTestCase()
 
 void TestCliAuth::cleanupTestCase()
 {
-    if (m_broker.state() == QProcess::NotRunning)
+    if (!m_broker.running())
         return;
     m_broker.terminate();
     QVERIFY(m_broker.waitForFinished(10000));
@@ -125,44 +98,44 @@ void TestCliAuth::startupChecks()
     QVERIFY(writeFile(broken, R"({"principals": [{"name": "a"}]})"));
     auto bad = eddy({"broker", "--data", m_dir.filePath("other"), "--listen", "tcp://127.0.0.1:0",
                      "--pub", "none", "--auth", broken});
-    QVERIFY2(bad.exitCode == 2, qPrintable(describe(bad)));
-    QVERIFY2(bad.err.contains("exactly one of"), qPrintable(describe(bad)));
+    QVERIFY2(bad.exitCode == 2, qPrintable(bad.describe()));
+    QVERIFY2(bad.err.contains("exactly one of"), qPrintable(bad.describe()));
 
     // A live stream under access control must be asked for with --pub-without-auth.
     auto stream = eddy({"broker", "--data", m_dir.filePath("other"), "--listen",
                         "tcp://127.0.0.1:0", "--pub", "tcp://127.0.0.1:0", "--auth", m_authFile});
-    QVERIFY2(stream.exitCode == 1, qPrintable(describe(stream)));
-    QVERIFY2(stream.err.contains("--pub-without-auth"), qPrintable(describe(stream)));
+    QVERIFY2(stream.exitCode == 1, qPrintable(stream.describe()));
+    QVERIFY2(stream.err.contains("--pub-without-auth"), qPrintable(stream.describe()));
 }
 
 void TestCliAuth::commandsNeedTheirToken()
 {
     auto anonymous = eddy({"topic", "create", "orders.eu"});
-    QVERIFY2(anonymous.exitCode == 1, qPrintable(describe(anonymous)));
-    QVERIFY2(anonymous.err.contains("UNAUTHENTICATED"), qPrintable(describe(anonymous)));
+    QVERIFY2(anonymous.exitCode == 1, qPrintable(anonymous.describe()));
+    QVERIFY2(anonymous.err.contains("UNAUTHENTICATED"), qPrintable(anonymous.describe()));
 
     auto wrong = eddy({"topic", "list", "--token", "guess"});
-    QVERIFY2(wrong.exitCode == 1, qPrintable(describe(wrong)));
-    QVERIFY2(wrong.err.contains("UNAUTHENTICATED"), qPrintable(describe(wrong)));
+    QVERIFY2(wrong.exitCode == 1, qPrintable(wrong.describe()));
+    QVERIFY2(wrong.err.contains("UNAUTHENTICATED"), qPrintable(wrong.describe()));
 
     auto created = eddy({"topic", "create", "orders.eu", "--token", "admin-token"});
-    QVERIFY2(created.exitCode == 0, qPrintable(describe(created)));
+    QVERIFY2(created.exitCode == 0, qPrintable(created.describe()));
     auto other = eddy({"topic", "create", "payments"}, "admin-token"); // through EDDY_TOKEN
-    QVERIFY2(other.exitCode == 0, qPrintable(describe(other)));
+    QVERIFY2(other.exitCode == 0, qPrintable(other.describe()));
 
     auto produced = eddy({"produce", "orders.eu", "--value", "v"}, "producer-token");
-    QVERIFY2(produced.exitCode == 0, qPrintable(describe(produced)));
+    QVERIFY2(produced.exitCode == 0, qPrintable(produced.describe()));
     auto outside = eddy({"produce", "payments", "--value", "v"}, "producer-token");
-    QVERIFY2(outside.exitCode == 1, qPrintable(describe(outside)));
-    QVERIFY2(outside.err.contains("FORBIDDEN"), qPrintable(describe(outside)));
+    QVERIFY2(outside.exitCode == 1, qPrintable(outside.describe()));
+    QVERIFY2(outside.err.contains("FORBIDDEN"), qPrintable(outside.describe()));
     auto deleted = eddy({"topic", "delete", "orders.eu"}, "producer-token");
-    QVERIFY2(deleted.exitCode == 1, qPrintable(describe(deleted)));
-    QVERIFY2(deleted.err.contains("FORBIDDEN"), qPrintable(describe(deleted)));
+    QVERIFY2(deleted.exitCode == 1, qPrintable(deleted.describe()));
+    QVERIFY2(deleted.err.contains("FORBIDDEN"), qPrintable(deleted.describe()));
     // The producer sees only its topics.
     auto listed = eddy({"topic", "list"}, "producer-token");
-    QVERIFY2(listed.exitCode == 0, qPrintable(describe(listed)));
+    QVERIFY2(listed.exitCode == 0, qPrintable(listed.describe()));
     QVERIFY2(listed.out.contains("orders.eu") && !listed.out.contains("payments"),
-             qPrintable(describe(listed)));
+             qPrintable(listed.describe()));
 
     // The broker logged the refusals with principal and address, and no token.
     QString log;
@@ -187,11 +160,11 @@ void TestCliAuth::simulateAgainstAnAuthBroker()
                      {"name": "c", "kind": "consumer", "group": "g", "inputs": ["sim.t"]}],
         "expect": ["lost == 0"]})"));
     auto refused = eddy({"simulate", scenario, "--quiet"}, {}, 40000);
-    QVERIFY2(refused.exitCode != 0, qPrintable(describe(refused)));
-    QVERIFY2(refused.err.contains("requires authentication"), qPrintable(describe(refused)));
+    QVERIFY2(refused.exitCode != 0, qPrintable(refused.describe()));
+    QVERIFY2(refused.err.contains("requires authentication"), qPrintable(refused.describe()));
     auto passed = eddy({"simulate", scenario, "--quiet", "--token", "admin-token"}, {}, 40000);
-    QVERIFY2(passed.exitCode == 0, qPrintable(describe(passed)));
-    QVERIFY2(passed.out.contains("PASSED"), qPrintable(describe(passed)));
+    QVERIFY2(passed.exitCode == 0, qPrintable(passed.describe()));
+    QVERIFY2(passed.out.contains("PASSED"), qPrintable(passed.describe()));
 }
 
 QTEST_GUILESS_MAIN(TestCliAuth)

@@ -3,43 +3,17 @@
 // and consistent with each other (p50 <= p99 <= p99.9 <= max; MB/s = records/s x record size).
 // Nothing here is timed: speed is for benchmarks to report, not for tests to assert. Bad options
 // and an unreachable broker fail with a non-zero exit and a clear message.
-#include <QtTest>
+#include "child_process.h"
 
-#include <QProcess>
+#include <QtTest>
 
 #include <nlohmann/json.hpp>
 
 namespace {
 
-struct Run {
-    int exitCode = -1;
-    QString out;
-    QString err;
-};
-
-Run eddy(const QStringList &args)
+ChildRun eddy(const QStringList &args)
 {
-    QProcess p;
-    p.start(EDDY_CLI_PATH, QStringList{"bench"} + args);
-    Run r;
-    if (!p.waitForStarted(5000))
-        return r;
-    p.closeWriteChannel();
-    if (!p.waitForFinished(40000)) {
-        p.kill();
-        p.waitForFinished(1000);
-        r.err = "timed out";
-        return r;
-    }
-    r.exitCode = p.exitStatus() == QProcess::NormalExit ? p.exitCode() : -1;
-    r.out = QString::fromUtf8(p.readAllStandardOutput());
-    r.err = QString::fromUtf8(p.readAllStandardError());
-    return r;
-}
-
-QString describe(const Run &r)
-{
-    return QString("exit %1\nstdout:\n%2\nstderr:\n%3").arg(r.exitCode).arg(r.out, r.err);
+    return runChild(EDDY_CLI_PATH, QStringList{"bench"} + args, 40000);
 }
 
 } // namespace
@@ -53,10 +27,10 @@ private:
     // Callers check QTest::currentTestFailed() after it.
     void runJson(const QStringList &args, int64_t records, int recordSize, nlohmann::json &j)
     {
-        const Run r = eddy(args + QStringList{"--json", "--quiet"});
-        QVERIFY2(r.exitCode == 0, qPrintable(describe(r)));
+        const ChildRun r = eddy(args + QStringList{"--json", "--quiet"});
+        QVERIFY2(r.exitCode == 0, qPrintable(r.describe()));
         j = nlohmann::json::parse(r.out.toStdString(), nullptr, false);
-        QVERIFY2(j.is_object(), qPrintable(describe(r)));
+        QVERIFY2(j.is_object(), qPrintable(r.describe()));
         for (const char *field : {"records_per_s", "mb_per_s", "p50_us", "p99_us", "p999_us",
                                   "max_us", "records", "errors", "seconds", "transport"})
             QVERIFY2(j.contains(field), field);
@@ -120,16 +94,16 @@ private slots:
 
     void tableByDefault()
     {
-        const Run r = eddy({"produce", "--records", "1000", "--quiet"});
-        QVERIFY2(r.exitCode == 0, qPrintable(describe(r)));
+        const ChildRun r = eddy({"produce", "--records", "1000", "--quiet"});
+        QVERIFY2(r.exitCode == 0, qPrintable(r.describe()));
         QVERIFY2(r.out.contains("records/s") && r.out.contains("p99 us")
                      && r.out.contains("embedded broker"),
-                 qPrintable(describe(r)));
+                 qPrintable(r.describe()));
     }
 
     void badOptionsFail()
     {
-        Run r = eddy({"produce", "--acks", "sometimes"});
+        ChildRun r = eddy({"produce", "--acks", "sometimes"});
         QCOMPARE(r.exitCode, 2);
         QVERIFY2(r.err.contains("--acks must be none, leader or durable"), qPrintable(r.err));
         r = eddy({"fly"});
@@ -147,7 +121,7 @@ private slots:
     void unreachableBrokerFails()
     {
         // Port 9 (discard) has no listener on loopback: the dial is refused at once.
-        const Run r = eddy({"produce", "--broker", "tcp://127.0.0.1:9", "--records", "10"});
+        const ChildRun r = eddy({"produce", "--broker", "tcp://127.0.0.1:9", "--records", "10"});
         QCOMPARE(r.exitCode, 1);
         QVERIFY2(r.err.contains("tcp://127.0.0.1:9"), qPrintable(r.err));
     }

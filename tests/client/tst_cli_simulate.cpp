@@ -2,10 +2,11 @@
 // scenario passes (exit 0, "PASSED", a JSON report with no loss), a failed expectation exits 3,
 // a broken scenario file exits 2 naming the line, and a fault typed on standard input while the
 // run goes on is started, announced on standard error and reported as live.
+#include "child_process.h"
+
 #include <QtTest>
 
 #include <QFile>
-#include <QProcess>
 #include <QRegularExpression>
 #include <QTemporaryDir>
 
@@ -13,31 +14,10 @@
 
 namespace {
 
-struct Run {
-    int exitCode = -1;
-    QString out;
-    QString err;
-};
-
 // Runs eddy with `args`, stdin closed, and waits for it (a scenario run lasts a few seconds).
-Run eddy(const QStringList &args)
+ChildRun eddy(const QStringList &args)
 {
-    QProcess p;
-    p.start(EDDY_CLI_PATH, args);
-    Run r;
-    if (!p.waitForStarted(5000))
-        return r;
-    p.closeWriteChannel();
-    if (!p.waitForFinished(40000)) {
-        p.kill();
-        p.waitForFinished(1000);
-        r.err = "timed out";
-        return r;
-    }
-    r.exitCode = p.exitStatus() == QProcess::NormalExit ? p.exitCode() : -1;
-    r.out = QString::fromUtf8(p.readAllStandardOutput());
-    r.err = QString::fromUtf8(p.readAllStandardError());
-    return r;
+    return runChild(EDDY_CLI_PATH, args, 40000);
 }
 
 bool writeFile(const QString &path, const QByteArray &contents)
@@ -54,10 +34,6 @@ nlohmann::json readJson(const QString &path)
     return nlohmann::json::parse(f.readAll().toStdString(), nullptr, false);
 }
 
-QString describe(const Run &r)
-{
-    return QString("exit %1\nstdout:\n%2\nstderr:\n%3").arg(r.exitCode).arg(r.out, r.err);
-}
 
 } // namespace
 
@@ -81,8 +57,8 @@ void TestCliSimulate::seedScenarioPasses()
     const QString report = m_dir.filePath("seed-report.json");
     const auto r = eddy({"simulate", QString(EDDY_SCENARIOS_DIR) + "/seed-user-created.json",
                          "--duration", "3", "--report", report, "--quiet"});
-    QVERIFY2(r.exitCode == 0, qPrintable(describe(r)));
-    QVERIFY2(r.out.contains("PASSED"), qPrintable(describe(r)));
+    QVERIFY2(r.exitCode == 0, qPrintable(r.describe()));
+    QVERIFY2(r.out.contains("PASSED"), qPrintable(r.describe()));
     const auto j = readJson(report);
     QVERIFY2(j.is_object(), "the report is not a JSON object");
     QCOMPARE(j["passed"].get<bool>(), true);
@@ -101,8 +77,8 @@ void TestCliSimulate::failedExpectationExitsThree()
         "expect": ["consumed > 1000000", "lost == 0"]})"));
     const QString report = m_dir.filePath("impossible-report.json");
     const auto r = eddy({"simulate", scenario, "--report", report, "--quiet"});
-    QVERIFY2(r.exitCode == 3, qPrintable(describe(r)));
-    QVERIFY2(r.out.contains("FAILED"), qPrintable(describe(r)));
+    QVERIFY2(r.exitCode == 3, qPrintable(r.describe()));
+    QVERIFY2(r.out.contains("FAILED"), qPrintable(r.describe()));
     const auto j = readJson(report);
     QVERIFY(j.is_object());
     QCOMPARE(j["passed"].get<bool>(), false);
@@ -120,10 +96,10 @@ void TestCliSimulate::badScenarioExitsTwoWithLine()
                                 "  \"services\": [{\"name\": \"p\", \"kind\": \"producer\", "
                                 "\"outputs\": [\"t\"]}]}\n"));
     const auto r = eddy({"simulate", scenario, "--quiet"});
-    QVERIFY2(r.exitCode == 2, qPrintable(describe(r)));
-    QVERIFY2(r.err.contains(QRegularExpression("line \\d+:")), qPrintable(describe(r)));
-    QVERIFY2(r.err.contains("line 3:"), qPrintable(describe(r)));
-    QVERIFY2(r.out.isEmpty(), qPrintable(describe(r)));
+    QVERIFY2(r.exitCode == 2, qPrintable(r.describe()));
+    QVERIFY2(r.err.contains(QRegularExpression("line \\d+:")), qPrintable(r.describe()));
+    QVERIFY2(r.err.contains("line 3:"), qPrintable(r.describe()));
+    QVERIFY2(r.out.isEmpty(), qPrintable(r.describe()));
 }
 
 void TestCliSimulate::liveFaultFromStandardInput()
@@ -137,25 +113,24 @@ void TestCliSimulate::liveFaultFromStandardInput()
                       "processing_ms": 1}],
         "expect": ["lost == 0"]})"));
     const QString report = m_dir.filePath("live-report.json");
-    QProcess p;
-    p.start(EDDY_CLI_PATH, {"simulate", scenario, "--report", report, "--quiet"});
-    QVERIFY(p.waitForStarted(5000));
+    ChildProcess p;
+    ChildOptions options;
+    options.keepStdinOpen = true;
+    QVERIFY2(p.start(EDDY_CLI_PATH, {"simulate", scenario, "--report", report, "--quiet"}, options),
+             qPrintable(p.errorString()));
     QTest::qWait(1000);
-    QVERIFY2(p.state() == QProcess::Running,
-             qPrintable(QString::fromUtf8(p.readAllStandardError())));
-    p.write("fault slow worker 1 factor=5\n");
-    QVERIFY(p.waitForBytesWritten(5000));
+    QVERIFY2(p.running(), qPrintable(QString::fromUtf8(p.readAllStandardError())));
+    QVERIFY(p.write("fault slow worker 1 factor=5\n"));
     if (!p.waitForFinished(40000)) {
         p.kill();
-        p.waitForFinished(1000);
         QFAIL("eddy simulate did not finish");
     }
-    Run r;
-    r.exitCode = p.exitStatus() == QProcess::NormalExit ? p.exitCode() : -1;
+    ChildRun r;
+    r.exitCode = p.exitedNormally() ? p.exitCode() : -1;
     r.out = QString::fromUtf8(p.readAllStandardOutput());
     r.err = QString::fromUtf8(p.readAllStandardError());
-    QVERIFY2(r.exitCode == 0, qPrintable(describe(r)));
-    QVERIFY2(r.err.contains("fault 1 started"), qPrintable(describe(r)));
+    QVERIFY2(r.exitCode == 0, qPrintable(r.describe()));
+    QVERIFY2(r.err.contains("fault 1 started"), qPrintable(r.describe()));
     const auto j = readJson(report);
     QVERIFY(j.is_object());
     QVERIFY2(j["faults"].is_array() && j["faults"].size() == 1, j.dump(2).c_str());

@@ -17,18 +17,20 @@ constexpr int kSessionMs = 2000;
 
 // One crash_consumer child and what it printed so far.
 struct ConsumerChild {
-    QProcess process;
-    QByteArray out;
+    ChildProcess process;
+    QByteArray printed;
 
-    void start(const QString &url, const QString &group, const QString &topic)
+    bool start(const QString &url, const QString &group, const QString &topic)
     {
-        QObject::connect(&process, &QProcess::readyReadStandardOutput,
-                         [this] { out += process.readAllStandardOutput(); });
-        process.start(EDDY_CRASH_CONSUMER_PATH,
-                      {url, group, topic, QString::number(kSessionMs)});
+        return process.start(EDDY_CRASH_CONSUMER_PATH,
+                             {url, group, topic, QString::number(kSessionMs)});
     }
-    qint64 pid() const { return process.processId(); }
-    QList<QByteArray> lines() const { return out.split('\n'); }
+    const QByteArray &out()
+    {
+        printed += process.readAllStandardOutput();
+        return printed;
+    }
+    QList<QByteArray> lines() { return out().split('\n'); }
 };
 
 } // namespace
@@ -105,9 +107,8 @@ void TestCrashStop::frozenConsumerIsReplacedAndRejoins()
 
     ConsumerChild a;
     ConsumerChild b;
-    a.start(broker.url(), "frozen-group", "frozen");
-    b.start(broker.url(), "frozen-group", "frozen");
-    QVERIFY(a.process.waitForStarted(5000) && b.process.waitForStarted(5000));
+    QVERIFY2(a.start(broker.url(), "frozen-group", "frozen"), qPrintable(a.process.errorString()));
+    QVERIFY2(b.start(broker.url(), "frozen-group", "frozen"), qPrintable(b.process.errorString()));
 
     // Committed offsets as seen over time: they must never move back.
     std::map<int32_t, int64_t> observed;
@@ -133,10 +134,10 @@ void TestCrashStop::frozenConsumerIsReplacedAndRejoins()
         return members(**admin, "frozen-group", &state).size() == 2 && state == "stable";
     };
     QTRY_VERIFY_WITH_TIMEOUT(bothStable(), 15000);
-    QTRY_VERIFY_WITH_TIMEOUT(a.out.contains("\nC ") && b.out.contains("\nC "), 15000);
+    QTRY_VERIFY_WITH_TIMEOUT(a.out().contains("\nC ") && b.out().contains("\nC "), 15000);
 
     // Freeze A for more than twice its session timeout.
-    ::kill(static_cast<pid_t>(a.pid()), SIGSTOP);
+    a.process.signal(SIGSTOP);
     QElapsedTimer frozen;
     frozen.start();
     observeCommits();
@@ -163,7 +164,7 @@ void TestCrashStop::frozenConsumerIsReplacedAndRejoins()
     const auto aLinesBeforeThaw = a.lines().size();
 
     // Thawed, A finds itself evicted, rejoins, and the group shares the partitions again.
-    ::kill(static_cast<pid_t>(a.pid()), SIGCONT);
+    a.process.signal(SIGCONT);
     QTRY_VERIFY_WITH_TIMEOUT(bothStable(), 15000);
     QTRY_VERIFY_WITH_TIMEOUT(a.lines().size() > aLinesBeforeThaw + 5, 15000);
     const std::size_t ackedBeforeStop = ackedCount();
@@ -188,7 +189,8 @@ void TestCrashStop::frozenConsumerIsReplacedAndRejoins()
         for (const auto &[p, end] : ends)
             qWarning("partition %d: committed %lld, end %lld", p,
                      static_cast<long long>(observed[p]), static_cast<long long>(end));
-        qWarning("A:\n%s\nB:\n%s", a.out.right(1500).constData(), b.out.right(1500).constData());
+        qWarning("A:\n%s\nB:\n%s", a.out().right(1500).constData(),
+                 b.out().right(1500).constData());
         QFAIL("the consumers did not commit the end of every partition");
     }
     QVERIFY2(regression.isEmpty(), qPrintable(regression));
@@ -197,8 +199,6 @@ void TestCrashStop::frozenConsumerIsReplacedAndRejoins()
     QVERIFY(a.process.waitForFinished(10000) && b.process.waitForFinished(10000));
     QCOMPARE(a.process.exitCode(), 0);
     QCOMPARE(b.process.exitCode(), 0);
-    a.out += a.process.readAllStandardOutput();
-    b.out += b.process.readAllStandardOutput();
 
     // What the store holds: every acknowledged record where it was acknowledged.
     auto connection = eddy::client::Connection::open(url);
@@ -225,7 +225,7 @@ void TestCrashStop::frozenConsumerIsReplacedAndRejoins()
     // no run started past the group's committed offset.
     std::map<int32_t, std::set<int64_t>> given;
     int runs = 0;
-    for (const auto *child : {&a, &b}) {
+    for (auto *child : {&a, &b}) {
         for (const auto &line : child->lines()) {
             const auto f = line.split(' ');
             if (f.size() == 4 && f[0] == "R") {

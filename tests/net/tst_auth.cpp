@@ -10,11 +10,11 @@
 #include "binary_codec.h"
 #include "broker_fixture.h"
 #include "broker_server.h"
+#include "child_process.h"
 #include "connection.h"
 #include "producer.h"
 #include "req_client.h"
 
-#include <QProcess>
 #include <QTemporaryDir>
 #include <QtTest>
 
@@ -772,14 +772,12 @@ void TestAuth::mutualTlsRequiresACertificateFromTheCa()
     // one self-signed, all made for this run only.
     QTemporaryDir pki;
     const auto run = [&](const QStringList &args) {
-        QProcess p;
-        p.setWorkingDirectory(pki.path());
-        p.start("openssl", args);
-        const bool ok = p.waitForFinished(30000) && p.exitCode() == 0;
-        if (!ok)
-            qWarning("openssl %s: %s", qPrintable(args.join(' ')),
-                     p.readAllStandardError().constData());
-        return ok;
+        ChildOptions options;
+        options.workingDirectory = pki.path();
+        const ChildRun r = runChild("openssl", args, 30000, {}, options);
+        if (r.exitCode != 0)
+            qWarning("openssl %s: %s", qPrintable(args.join(' ')), qPrintable(r.err));
+        return r.exitCode == 0;
     };
     const QStringList ec{"-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"};
     QVERIFY(run(QStringList{"req", "-x509"} + ec

@@ -3,8 +3,8 @@
 // stream with --sub0.
 #include "broker.h"
 #include "broker_server.h"
+#include "child_process.h"
 
-#include <QProcess>
 #include <QTemporaryDir>
 #include <QtTest>
 
@@ -59,10 +59,10 @@ void TestNngcat::cleanupTestCase()
 
 json TestNngcat::nngcat(const std::string &request)
 {
-    QProcess p;
-    p.start(EDDY_NNGCAT_PATH, {"--req0", "--dial", m_url, "--ascii", "--recv-timeout", "5",
-                               "--data", QString::fromStdString(request)});
-    if (!p.waitForFinished(10000))
+    ChildProcess p;
+    if (!p.start(EDDY_NNGCAT_PATH, {"--req0", "--dial", m_url, "--ascii", "--recv-timeout", "5",
+                                    "--data", QString::fromStdString(request)})
+        || !p.waitForFinished(10000))
         return nullptr;
     const auto out = p.readAllStandardOutput().trimmed().toStdString();
     return json::parse(out, nullptr, false);
@@ -86,16 +86,16 @@ void TestNngcat::createProduceFetch()
 void TestNngcat::subscribeReceivesRecord()
 {
     QVERIFY(nngcat(R"({"op":"create_topic","topic":"orders"})").value("ok", false));
-    QProcess sub;
-    sub.start(EDDY_NNGCAT_PATH, {"--sub0", "--dial", m_pubUrl, "--subscribe", "orders ", "--ascii",
-                                 "--count", "1", "--recv-timeout", "8"});
-    QVERIFY(sub.waitForStarted(5000));
+    ChildProcess sub;
+    QVERIFY2(sub.start(EDDY_NNGCAT_PATH, {"--sub0", "--dial", m_pubUrl, "--subscribe", "orders ",
+                                          "--ascii", "--count", "1", "--recv-timeout", "8"}),
+             qPrintable(sub.errorString()));
     // The subscription reaches the publisher asynchronously: produce until nngcat has one.
-    for (int i = 0; i < 30 && sub.state() == QProcess::Running; ++i) {
+    for (int i = 0; i < 30 && sub.running(); ++i) {
         QVERIFY(nngcat(R"({"op":"produce","topic":"orders","value":"order-1"})").value("ok", false));
         sub.waitForFinished(250);
     }
-    if (sub.state() == QProcess::Running)
+    if (sub.running())
         QVERIFY(sub.waitForFinished(5000));
     const QString out = QString::fromUtf8(sub.readAllStandardOutput());
     QVERIFY2(sub.exitCode() == 0, qPrintable(QString::fromUtf8(sub.readAllStandardError())));
@@ -117,10 +117,9 @@ void TestNngcat::tlsListenerWithThrowawayCa()
     // A CA and a server certificate made for this run only.
     QTemporaryDir pki;
     const auto run = [&](const QStringList &args) {
-        QProcess p;
-        p.setWorkingDirectory(pki.path());
-        p.start("openssl", args);
-        return p.waitForFinished(30000) && p.exitCode() == 0;
+        ChildOptions options;
+        options.workingDirectory = pki.path();
+        return runChild("openssl", args, 30000, {}, options).exitCode == 0;
     };
     QVERIFY(run({"req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out",
                  "ca.pem", "-days", "1", "-subj", "/CN=eddy-test-ca"}));
@@ -145,17 +144,20 @@ void TestNngcat::tlsListenerWithThrowawayCa()
     // mbedTLS (NNG's TLS engine) verifies DNS names, not IP addresses: dial "localhost".
     const QString byName = QString(url).replace("127.0.0.1", "localhost");
 
-    QProcess trusted;
-    trusted.start(EDDY_NNGCAT_PATH, {"--req0", "--dial", byName, "--cacert", pki.filePath("ca.pem"),
-                                     "--ascii", "--recv-timeout", "5", "--data", R"({"op":"hello"})"});
-    QVERIFY(trusted.waitForFinished(15000));
-    const auto hello = json::parse(trusted.readAllStandardOutput().toStdString(), nullptr, false);
+    const ChildRun trusted = runChild(EDDY_NNGCAT_PATH,
+                                      {"--req0", "--dial", byName, "--cacert",
+                                       pki.filePath("ca.pem"), "--ascii", "--recv-timeout", "5",
+                                       "--data", R"({"op":"hello"})"},
+                                      15000);
+    QVERIFY2(trusted.err != "timed out", qPrintable(trusted.describe()));
+    const auto hello = json::parse(trusted.out.toStdString(), nullptr, false);
     QCOMPARE(hello.value("ok", false), true);
 
     // A client that does not trust the throwaway CA is refused.
-    QProcess untrusted;
-    untrusted.start(EDDY_NNGCAT_PATH, {"--req0", "--dial", byName, "--ascii", "--recv-timeout",
-                                       "3", "--data", R"({"op":"hello"})"});
+    ChildProcess untrusted;
+    QVERIFY(untrusted.start(EDDY_NNGCAT_PATH, {"--req0", "--dial", byName, "--ascii",
+                                               "--recv-timeout", "3", "--data",
+                                               R"({"op":"hello"})"}));
     QVERIFY(untrusted.waitForFinished(15000));
     QVERIFY(untrusted.exitCode() != 0);
     QVERIFY(untrusted.readAllStandardOutput().isEmpty());

@@ -3,9 +3,9 @@
 // with SIGKILL, frozen with SIGSTOP and thawed with SIGCONT like a real process would be.
 #pragma once
 
+#include "child_process.h"
+
 #include <QElapsedTimer>
-#include <QProcess>
-#include <QRegularExpression>
 #include <QString>
 #include <QStringList>
 
@@ -53,7 +53,7 @@ public:
     BrokerProcess &operator=(const BrokerProcess &) = delete;
 
     QString url() const { return m_url; }
-    qint64 pid() const { return m_process.processId(); }
+    qint64 pid() const { return m_process.pid(); }
     // What the last start printed on stderr (the reason when it failed).
     QString lastError() const { return m_error; }
     // How long the last successful start took until the broker listened.
@@ -64,11 +64,10 @@ public:
     {
         m_error.clear();
         m_timer.start();
-        m_process.start(m_cli, {"broker", "--data", m_dataDir, "--durability", m_durability,
-                                "--listen", m_url, "--pub", "none"});
-        if (m_process.waitForStarted(5000))
+        if (m_process.start(m_cli, {"broker", "--data", m_dataDir, "--durability", m_durability,
+                                    "--listen", m_url, "--pub", "none"}))
             return true;
-        m_error = "cannot start " + m_cli + ": " + m_process.errorString();
+        m_error = m_process.errorString();
         return false;
     }
 
@@ -86,7 +85,8 @@ public:
                 m_startMs = m_timer.elapsed();
                 return true;
             }
-            if (m_process.state() == QProcess::NotRunning) {
+            if (!m_process.running()) {
+                m_process.waitForFinished(1000); // all of its stderr
                 m_error = QString::fromUtf8(m_process.readAllStandardError());
                 return false;
             }
@@ -111,19 +111,13 @@ public:
     }
 
     // SIGKILL: no flush, no clean close, as a crash or an OOM kill.
-    void kill()
-    {
-        if (m_process.state() == QProcess::NotRunning)
-            return;
-        m_process.kill();
-        m_process.waitForFinished(10000);
-    }
+    void kill() { m_process.kill(); }
 
     // SIGTERM and a clean exit; returns the exit code, or -1 when it crashed or had to be killed
     // (lastError() says which).
     int terminate()
     {
-        if (m_process.state() == QProcess::NotRunning)
+        if (!m_process.running())
             return m_process.exitCode();
         m_process.terminate();
         if (!m_process.waitForFinished(15000)) {
@@ -132,21 +126,21 @@ public:
             return -1;
         }
         m_error = QString::fromUtf8(m_process.readAllStandardError());
-        if (m_process.exitStatus() != QProcess::NormalExit)
+        if (!m_process.exitedNormally())
             m_error = "the broker crashed on SIGTERM: " + m_error;
-        return m_process.exitStatus() == QProcess::NormalExit ? m_process.exitCode() : -1;
+        return m_process.exitedNormally() ? m_process.exitCode() : -1;
     }
 
-    void stop() { ::kill(static_cast<pid_t>(pid()), SIGSTOP); }
-    void cont() { ::kill(static_cast<pid_t>(pid()), SIGCONT); }
-    bool running() const { return m_process.state() != QProcess::NotRunning; }
+    void stop() { m_process.signal(SIGSTOP); }
+    void cont() { m_process.signal(SIGCONT); }
+    bool running() { return m_process.running(); }
 
 private:
     QString m_cli;
     QString m_dataDir;
     QString m_durability;
     QString m_url;
-    QProcess m_process;
+    ChildProcess m_process;
     QElapsedTimer m_timer;
     QString m_error;
     qint64 m_startMs = 0;
