@@ -238,9 +238,9 @@ bool ChildProcess::waitForFinished(int timeoutMs)
     }
     if (m_pid == 0)
         return false;
-    // The pipes close with the child; a little grace for the reader to drain the last bytes.
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
-    finishReading(std::max<int>(1000, int(left.count())));
+    // The pipes close with the child; a little grace for the reader to drain the last bytes
+    // (more only if the child left a process of its own holding them).
+    finishReading(1000);
     return true;
 }
 

@@ -4,6 +4,7 @@
 // see the broker (and the simulated instances) change; and the screenshot option of the binary.
 #include "broker_bridge.h"
 #include "charts_panel.h"
+#include "child_process.h"
 #include "fault_timeline.h"
 #include "main_window.h"
 #include "report_view.h"
@@ -15,7 +16,6 @@
 #include <QApplication>
 #include <QImage>
 #include <QMenu>
-#include <QProcess>
 #include <QPushButton>
 #include <QTemporaryDir>
 #include <QTreeWidget>
@@ -420,16 +420,15 @@ void TestStudio::screenshotOptionWritesAPng()
 {
     QTemporaryDir dir;
     const QString png = dir.filePath("shot.png");
-    QProcess studio;
-    QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
-    env.insert("QT_QPA_PLATFORM", "offscreen");
-    env.insert("XDG_CONFIG_HOME", dir.filePath("config"));
-    studio.setProcessEnvironment(env);
-    studio.start(EDDY_STUDIO_PATH, {"--no-network", "--data", dir.filePath("data"), "--scenario",
-                                    scenarioPath("fanout-notifications.json"), "--screenshot",
-                                    png, "--after", "1"});
-    QVERIFY(studio.waitForFinished(30000));
-    QCOMPARE(studio.exitCode(), 0);
+    ChildOptions options;
+    options.setEnv = {{"QT_QPA_PLATFORM", "offscreen"},
+                      {"XDG_CONFIG_HOME", dir.filePath("config")}};
+    const ChildRun studio = runChild(EDDY_STUDIO_PATH,
+                                     {"--no-network", "--data", dir.filePath("data"), "--scenario",
+                                      scenarioPath("fanout-notifications.json"), "--screenshot",
+                                      png, "--after", "1"},
+                                     30000, {}, options);
+    QVERIFY2(studio.exitCode == 0, qPrintable(studio.describe()));
     QImage image(png);
     QVERIFY(!image.isNull());
     QVERIFY(image.width() >= 800 && image.height() >= 500);
