@@ -193,11 +193,23 @@ public:
             bool idle; // no request in flight when looked at
         };
         std::vector<Look> looks;
+        std::vector<nng_pipe> unknown; // whose socket is not known yet
         {
             std::lock_guard lock(m_mutex);
             for (const auto &[id, w] : m_watched)
-                if (w.active)
+                if (w.active) {
                     looks.push_back({id, w, m_inFlight.find(id) == m_inFlight.end()});
+                    if (m_fds.find(id) == m_fds.end())
+                        unknown.push_back(w.pipe);
+                }
+        }
+        if (!unknown.empty()) {
+            // All new connections' sockets in one walk of the descriptors, not one walk each.
+            const auto fds = pipeSockets(unknown);
+            std::lock_guard lock(m_mutex);
+            for (std::size_t i = 0; i < unknown.size(); ++i)
+                if (m_watched.count(nng_pipe_id(unknown[i]))) // not gone meanwhile
+                    m_fds.emplace(nng_pipe_id(unknown[i]), fds[i]);
         }
         for (auto &look : looks) {
             Watch &w = look.watch;

@@ -18,6 +18,7 @@
 #include <cstddef>
 #include <cstdlib>
 #include <cstring>
+#include <unordered_map>
 
 namespace eddy::net {
 
@@ -42,28 +43,67 @@ bool sameAddress(const sockaddr_storage &kernel, const nng_sockaddr &nng)
 
 int pipeSocket(nng_pipe pipe)
 {
-    nng_sockaddr local;
-    nng_sockaddr remote;
-    if (nng_pipe_get_addr(pipe, NNG_OPT_LOCADDR, &local) != 0
-        || nng_pipe_get_addr(pipe, NNG_OPT_REMADDR, &remote) != 0
-        || (local.s_family != NNG_AF_INET && local.s_family != NNG_AF_INET6))
-        return -1;
+    return pipeSockets({pipe}).front();
+}
+
+std::vector<int> pipeSockets(const std::vector<nng_pipe> &pipes)
+{
+    struct Wanted {
+        nng_sockaddr local;
+        nng_sockaddr remote;
+    };
+    std::vector<int> found(pipes.size(), -1);
+    // By the remote port: the pipes of a listener share their local address, while their
+    // peers' ports differ (whatever the addresses, a collision only costs one more compare).
+    std::unordered_multimap<uint16_t, std::size_t> byRemotePort;
+    std::vector<Wanted> wanted(pipes.size());
+    for (std::size_t i = 0; i < pipes.size(); ++i) {
+        Wanted &w = wanted[i];
+        if (nng_pipe_get_addr(pipes[i], NNG_OPT_LOCADDR, &w.local) != 0
+            || nng_pipe_get_addr(pipes[i], NNG_OPT_REMADDR, &w.remote) != 0
+            || (w.local.s_family != NNG_AF_INET && w.local.s_family != NNG_AF_INET6))
+            continue;
+        byRemotePort.emplace(w.remote.s_family == NNG_AF_INET ? w.remote.s_in.sa_port
+                                                              : w.remote.s_in6.sa_port,
+                             i);
+    }
+    if (byRemotePort.empty())
+        return found;
     DIR *dir = ::opendir("/proc/self/fd");
     if (!dir)
-        return -1;
-    int found = -1;
-    while (const dirent *entry = ::readdir(dir)) {
+        return found;
+    std::size_t left = byRemotePort.size();
+    while (left > 0) {
+        const dirent *entry = ::readdir(dir);
+        if (!entry)
+            break;
         const int fd = std::atoi(entry->d_name);
         if (fd <= 2 || fd == ::dirfd(dir))
             continue;
-        sockaddr_storage a{};
-        socklen_t len = sizeof a;
-        if (::getsockname(fd, reinterpret_cast<sockaddr *>(&a), &len) != 0
-            || !sameAddress(a, local))
+        sockaddr_storage peer{};
+        socklen_t len = sizeof peer;
+        if (::getpeername(fd, reinterpret_cast<sockaddr *>(&peer), &len) != 0)
             continue;
-        if (socketConnectedTo(fd, remote)) {
-            found = fd;
-            break;
+        uint16_t port = 0;
+        if (peer.ss_family == AF_INET)
+            port = reinterpret_cast<const sockaddr_in &>(peer).sin_port;
+        else if (peer.ss_family == AF_INET6)
+            port = reinterpret_cast<const sockaddr_in6 &>(peer).sin6_port;
+        else
+            continue;
+        const auto [first, last] = byRemotePort.equal_range(port);
+        for (auto it = first; it != last; ++it) {
+            const Wanted &w = wanted[it->second];
+            if (found[it->second] >= 0 || !sameAddress(peer, w.remote))
+                continue;
+            sockaddr_storage local{};
+            len = sizeof local;
+            if (::getsockname(fd, reinterpret_cast<sockaddr *>(&local), &len) == 0
+                && sameAddress(local, w.local)) {
+                found[it->second] = fd;
+                --left;
+                break;
+            }
         }
     }
     ::closedir(dir);

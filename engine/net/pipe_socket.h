@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <vector>
 
 namespace eddy::net {
 
@@ -12,6 +13,10 @@ namespace eddy::net {
 // process's descriptors (NNG 1.5.2 does not expose it); -1 for other transports or when the
 // pipe or its socket is gone. Scans /proc/self/fd: call it once per pipe, not per request.
 int pipeSocket(nng_pipe pipe);
+
+// pipeSocket() of several pipes in one walk of /proc/self/fd: element i for pipes[i]. With a
+// thousand connections, one walk per pipe would cost a million system calls.
+std::vector<int> pipeSockets(const std::vector<nng_pipe> &pipes);
 
 // Whether descriptor fd is still the socket connected to remote (a descriptor found earlier may
 // have been closed and reused for another connection since).
