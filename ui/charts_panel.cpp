@@ -243,8 +243,9 @@ void ChartsPanel::replotAll()
             text->setFont(QFont(font().family(), 7));
             text->setColor(QColor(200, 60, 50));
         }
-        // A hidden plot (another dock tab in front) is replotted when it is shown.
-        if (p->isVisible())
+        // A plot nobody can see is not replotted: behind another dock tab it stays "visible"
+        // with an empty visible region. The next frame (<= 100 ms) or showEvent catches up.
+        if (p->isVisible() && !p->visibleRegion().isEmpty())
             p->replot(QCustomPlot::rpQueuedReplot);
     }
 }

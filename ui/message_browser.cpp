@@ -317,9 +317,11 @@ void MessageBrowser::showSnapshot(const MetricsSnapshot &snapshot)
     for (const auto &t : snapshot.topics) {
         if (QString::fromStdString(t.name) != m_pageModel->topic())
             continue;
-        {
+        // Only on a change: setting a spin box's range asks the window for a relayout.
+        const int last = std::max<int>(0, static_cast<int>(t.partitions.size()) - 1);
+        if (m_partitionBox->maximum() != last) {
             const QSignalBlocker block(m_partitionBox);
-            m_partitionBox->setMaximum(std::max<int>(0, static_cast<int>(t.partitions.size()) - 1));
+            m_partitionBox->setMaximum(last);
         }
         for (const auto &p : t.partitions)
             if (p.partition == m_pageModel->partition())

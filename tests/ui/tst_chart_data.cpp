@@ -7,6 +7,10 @@
 
 #include <qcustomplot.h>
 
+#include <QDockWidget>
+#include <QLabel>
+#include <QMainWindow>
+#include <QSignalSpy>
 #include <QtTest>
 
 #include <algorithm>
@@ -93,6 +97,7 @@ private slots:
     void storeSwitchesLagViews();
     void historyFillsInOnlyBeforeLivePoints();
     void panelPlotsFramesAndDropsVanishedSeries();
+    void panelBehindAnotherTabDoesNotReplot();
 };
 
 void TestChartData::thinningKeepsSpikesAndBoundsPoints()
@@ -286,6 +291,43 @@ void TestChartData::panelPlotsFramesAndDropsVanishedSeries()
     QCOMPARE(panel.plot(ChartsPanel::Chart::Lag)->graphCount(), 1);
     panel.showFrame(nullptr); // ignored
     QCOMPARE(panel.pointCount(ChartsPanel::Chart::Lag), 50);
+}
+
+void TestChartData::panelBehindAnotherTabDoesNotReplot()
+{
+    QMainWindow window;
+    auto *panel = new ChartsPanel(nullptr);
+    auto *chartsDock = new QDockWidget("Charts", &window);
+    chartsDock->setWidget(panel);
+    auto *otherDock = new QDockWidget("Other", &window);
+    otherDock->setWidget(new QLabel("other"));
+    window.addDockWidget(Qt::BottomDockWidgetArea, chartsDock);
+    window.tabifyDockWidget(chartsDock, otherDock);
+    window.resize(900, 400);
+    window.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&window));
+    ChartStore store;
+    const int64_t t0 = 1'700'000'000'000;
+    int64_t t = t0;
+    const auto nextFrame = [&] {
+        t += 100;
+        store.addSnapshot(snapshot(t, 5, 5), false);
+        return store.frame(60, false, 400);
+    };
+    QSignalSpy replots(panel->plot(ChartsPanel::Chart::Throughput), &QCustomPlot::afterReplot);
+    otherDock->raise();
+    QTest::qWait(50);
+    replots.clear();
+    for (int i = 0; i < 3; ++i) {
+        panel->showFrame(nextFrame());
+        QTest::qWait(20);
+    }
+    // The data is swapped in, but nobody sees the plot: no replot.
+    QCOMPARE(panel->pointCount(ChartsPanel::Chart::Throughput), 6);
+    QCOMPARE(replots.count(), 0);
+    chartsDock->raise();
+    panel->showFrame(nextFrame());
+    QTRY_VERIFY_WITH_TIMEOUT(replots.count() > 0, 2000);
 }
 
 QTEST_MAIN(TestChartData)
