@@ -224,7 +224,13 @@ MainWindow::MainWindow(BrokerBridge *bridge, QWidget *parent)
         showSnapshot(*snap);
 }
 
-MainWindow::~MainWindow() = default;
+MainWindow::~MainWindow()
+{
+    // The document is a child, deleted by ~QWidget after this destructor; its undo stack emits
+    // cleanChanged as it goes, which must not reach the window part already destroyed (UBSan:
+    // a member call on a plain QWidget).
+    disconnect(m_document->undoStack(), nullptr, this, nullptr);
+}
 
 QAction *MainWindow::action(const QString &objectName) const
 {

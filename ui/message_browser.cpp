@@ -273,6 +273,13 @@ MessageBrowser::MessageBrowser(BrokerBridge *bridge, QWidget *parent)
     updateStatus();
 }
 
+MessageBrowser::~MessageBrowser()
+{
+    // The line edit ends its edit on the focus-out that ~QWidget's hide causes, after the browser
+    // part of this object is gone (UBSan: a member call on a plain QWidget).
+    disconnect(m_topicBox->lineEdit(), nullptr, this, nullptr);
+}
+
 QString MessageBrowser::topic() const
 {
     return m_topicBox->currentText();

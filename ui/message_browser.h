@@ -38,6 +38,9 @@ class MessageBrowser : public QWidget
 
 public:
     explicit MessageBrowser(BrokerBridge *bridge, QWidget *parent = nullptr);
+    // Stops the topic editor's signals: ~QWidget hides (and so unfocuses) it after this
+    // destructor, when it must no longer reach the browser.
+    ~MessageBrowser() override;
 
     // Shows topic/partition (the topic list follows the broker's topics; an unknown name is
     // shown anyway and reports the broker's error).
