@@ -104,6 +104,14 @@ struct PollRequest {
     std::size_t maxRecords = 500;
     std::size_t maxBytes = 1 << 20;
     int32_t waitMs = 0;        // long-poll across every assigned partition
+    // The member's own next offsets for partitions it has read (client-side positions, as a
+    // Kafka consumer keeps them). Those partitions are read from here, and the broker's record
+    // of the member's positions is set to them: that record moves past whatever a poll
+    // returned, also when the reply never reached the member (its request timed out), so a
+    // member that sends what it really received is redelivered a lost reply's records instead
+    // of skipping them. Partitions not listed, or not assigned, are read from the broker's
+    // record. Offsets must be >= 0.
+    std::vector<std::pair<TopicPartition, int64_t>> positions;
 };
 
 struct PolledRecord {

@@ -6,6 +6,8 @@
 #include "broker.h"
 #include "broker_impl.h"
 
+#include <map>
+
 #include <algorithm>
 #include <memory>
 #include <vector>
@@ -47,6 +49,8 @@ void BrokerImpl::poll(PollRequest req, PollCallback done, bool mayPark)
     if (!start)
         return done(start.error());
     auto &[assignment, positions] = *start;
+    const std::map<TopicPartition, int64_t> clientPositions(req.positions.begin(),
+                                                            req.positions.end());
     PollResult out;
     std::vector<std::pair<std::shared_ptr<PartitionLog>, int64_t>> parkOn;
     std::size_t bytes = 0;
@@ -55,7 +59,12 @@ void BrokerImpl::poll(PollRequest req, PollCallback done, bool mayPark)
     const std::size_t n = positions.size();
     const std::size_t first = n ? m_pollRotation.fetch_add(1, std::memory_order_relaxed) % n : 0;
     for (std::size_t k = 0; k < n; ++k) {
-        const auto &pos = positions[(first + k) % n];
+        auto &pos = positions[(first + k) % n];
+        if (const auto it = clientPositions.find(pos.partition);
+            it != clientPositions.end() && it->second != pos.offset) {
+            pos.offset = it->second;
+            m_groups->advancePosition(req.group, req.memberId, pos.partition, pos.offset);
+        }
         auto found = findPartition(pos.partition.topic, pos.partition.partition);
         if (!found)
             continue; // deleted meanwhile: the next rebalance drops it

@@ -194,6 +194,9 @@ Result<std::vector<ConsumerRecord>> Consumer::poll(int timeoutMs)
             req.group = m_options.group;
             req.memberId = m_memberId;
             req.generation = m_generation;
+            // What this member really received: a poll whose reply was lost (timed out) moved
+            // the broker's positions past records that never arrived; these move them back.
+            req.positions.assign(m_next.begin(), m_next.end());
         }
         const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
                               deadline - Clock::now())

@@ -134,6 +134,12 @@ std::string encodePollRequest(const PollRequest &req)
     w.varu(req.maxRecords);
     w.varu(req.maxBytes);
     w.varu(static_cast<uint64_t>(std::max(0, req.waitMs)));
+    w.varu(req.positions.size());
+    for (const auto &[tp, offset] : req.positions) {
+        w.bytes(tp.topic);
+        w.vari(tp.partition);
+        w.vari(offset);
+    }
     return out;
 }
 
@@ -211,6 +217,23 @@ Result<PollRequest> decodePollRequest(std::string_view body)
     req.maxRecords = static_cast<std::size_t>(r.varu());
     req.maxBytes = static_cast<std::size_t>(r.varu());
     const uint64_t wait = r.varu();
+    // Each position takes at least 3 bytes: a count beyond that is a lie, refused before
+    // anything is reserved for it.
+    const uint64_t count = r.varu();
+    if (r.ok() && count > r.remaining() / 3)
+        return malformed("position count larger than the frame");
+    for (uint64_t i = 0; i < count && r.ok(); ++i) {
+        TopicPartition tp;
+        tp.topic = std::string(r.bytes());
+        const int64_t partition = r.vari();
+        const int64_t offset = r.vari();
+        if (!r.ok())
+            break;
+        if (partition < 0 || partition > INT32_MAX || offset < 0)
+            return malformed("position partition or offset out of range");
+        tp.partition = static_cast<int32_t>(partition);
+        req.positions.emplace_back(std::move(tp), offset);
+    }
     if (!r.ok() || !r.atEnd())
         return malformed(r.ok() ? "trailing bytes" : "truncated");
     if (generation < INT32_MIN || generation > INT32_MAX || wait > 600000)

@@ -324,6 +324,29 @@ void opPoll(Broker &b, const Json &j, Reply reply)
     req.maxRecords = static_cast<std::size_t>(*maxRecords);
     req.maxBytes = static_cast<std::size_t>(*maxBytes);
     req.waitMs = *waitMs;
+    if (auto it = j.find("positions"); it != j.end()) {
+        if (!it->is_array())
+            return reply(errorReply(makeError(Errc::InvalidRequest,
+                                              "field 'positions' must be an array of "
+                                              "{topic, partition, offset}")));
+        for (const auto &e : *it) {
+            if (!e.is_object())
+                return reply(errorReply(makeError(
+                    Errc::InvalidRequest, "each entry of 'positions' must be an object")));
+            EDDY_TRY(topic, stringField(e, "topic"));
+            EDDY_TRY(partition, int32Field(e, "partition", std::nullopt));
+            EDDY_TRY(offset, intField(e, "offset"));
+            if (*partition < 0)
+                return reply(errorReply(makeError(
+                    Errc::UnknownPartition, "position partition " + std::to_string(*partition)
+                                                + " is negative")));
+            if (*offset < 0)
+                return reply(errorReply(makeError(
+                    Errc::InvalidOffset, "position offset " + std::to_string(*offset)
+                                             + " is negative")));
+            req.positions.push_back({TopicPartition{*topic, *partition}, *offset});
+        }
+    }
     b.poll(std::move(req), [reply](Result<PollResult> r) {
         if (!r)
             return reply(errorReply(r.error()));

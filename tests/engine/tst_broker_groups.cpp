@@ -83,6 +83,7 @@ private slots:
     void resetOffsetsRequiresInactiveGroup();
     void deleteGroup();
     void pollWithOnlyPendingPartitionsAnswers();
+    void pollFromClientPositionsRedeliversALostReply();
 
 private:
     Result<MemberAssignment> join(const std::string &group, const std::string &member,
@@ -937,6 +938,60 @@ void TestBrokerGroups::pollWithOnlyPendingPartitionsAnswers()
     QCOMPARE(next->records.size(), std::size_t(3));
     QCOMPARE(next->records[0].partition, 1);
     QCOMPARE(next->records[0].record.offset, 0);
+}
+
+void TestBrokerGroups::pollFromClientPositionsRedeliversALostReply()
+{
+    // The broker's record of a member's position moves past what a poll returned, whether or
+    // not the reply arrived. A member that sends the positions it really reached is served from
+    // them: the records of a lost reply come again instead of being skipped.
+    EDDY_VERIFY_OK(m_broker->createTopic({"lost", 2, {}}));
+    produceN("lost", 0, 5);
+    auto a = join("g", "a", {"lost"}, AssignorKind::Range, 600);
+    EDDY_VERIFY_OK(a);
+    PollRequest poll;
+    poll.group = "g";
+    poll.memberId = "a";
+    poll.generation = a->generation;
+    auto first = m_broker->pollSync(poll);
+    EDDY_VERIFY_OK(first);
+    QCOMPARE(first->records.size(), std::size_t(5)); // this reply is "lost"
+    produceN("lost", 0, 2);
+
+    // Without positions the broker goes on from where it thinks the member is: 5.
+    auto skipping = m_broker->pollSync(poll);
+    EDDY_VERIFY_OK(skipping);
+    QCOMPARE(skipping->records.size(), std::size_t(2));
+    QCOMPARE(skipping->records[0].record.offset, 5);
+
+    // With what the member has really received (nothing of partition 0), all 7 come again, in
+    // order; partition 1, not listed, stays where the broker had it.
+    poll.positions = {{TopicPartition{"lost", 0}, 0}};
+    auto again = m_broker->pollSync(poll);
+    EDDY_VERIFY_OK(again);
+    QCOMPARE(again->records.size(), std::size_t(7));
+    for (std::size_t i = 0; i < again->records.size(); ++i) {
+        QCOMPARE(again->records[i].partition, 0);
+        QCOMPARE(again->records[i].record.offset, int64_t(i));
+    }
+    // The broker's record followed: a poll without positions now finds nothing new.
+    poll.positions.clear();
+    auto after = m_broker->pollSync(poll);
+    EDDY_VERIFY_OK(after);
+    QVERIFY(after->records.empty());
+
+    // A position past the end restarts at the end, one before the log start at the start, as
+    // for the broker's own positions; one for a partition the member does not own is ignored.
+    poll.positions = {{TopicPartition{"lost", 0}, 1000}, {TopicPartition{"other", 0}, 0}};
+    auto past = m_broker->pollSync(poll);
+    EDDY_VERIFY_OK(past);
+    QVERIFY(past->records.empty());
+    produceN("lost", 0, 1);
+    poll.positions.clear();
+    auto next = m_broker->pollSync(poll);
+    EDDY_VERIFY_OK(next);
+    QCOMPARE(next->records.size(), std::size_t(1));
+    QCOMPARE(next->records[0].record.offset, 7);
 }
 
 QTEST_GUILESS_MAIN(TestBrokerGroups)

@@ -58,7 +58,7 @@ void poll(std::string_view frame)
     EDDY_FUZZ_CHECK(again->group == req->group && again->memberId == req->memberId
                     && again->generation == req->generation
                     && again->maxRecords == req->maxRecords && again->maxBytes == req->maxBytes
-                    && again->waitMs == req->waitMs);
+                    && again->waitMs == req->waitMs && again->positions == req->positions);
 }
 
 } // namespace

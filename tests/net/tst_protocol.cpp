@@ -237,6 +237,22 @@ void TestProtocol::malformedRequestsGetStructuredErrors_data()
         << QByteArray("{\"op\":\"commit\",\"group\":\"g\"}") << "INVALID_REQUEST";
     QTest::newRow("join without topics")
         << QByteArray("{\"op\":\"join_group\",\"group\":\"g\",\"topics\":[]}") << "INVALID_REQUEST";
+    QTest::newRow("poll positions not an array")
+        << QByteArray("{\"op\":\"poll\",\"group\":\"g\",\"member_id\":\"m\",\"generation\":1,"
+                      "\"positions\":5}")
+        << "INVALID_REQUEST";
+    QTest::newRow("poll position partition a string")
+        << QByteArray("{\"op\":\"poll\",\"group\":\"g\",\"member_id\":\"m\",\"generation\":1,"
+                      "\"positions\":[{\"topic\":\"known\",\"partition\":\"0\",\"offset\":0}]}")
+        << "INVALID_REQUEST";
+    QTest::newRow("poll negative position")
+        << QByteArray("{\"op\":\"poll\",\"group\":\"g\",\"member_id\":\"m\",\"generation\":1,"
+                      "\"positions\":[{\"topic\":\"known\",\"partition\":0,\"offset\":-1}]}")
+        << "INVALID_OFFSET";
+    QTest::newRow("poll negative position partition")
+        << QByteArray("{\"op\":\"poll\",\"group\":\"g\",\"member_id\":\"m\",\"generation\":1,"
+                      "\"positions\":[{\"topic\":\"known\",\"partition\":-1,\"offset\":0}]}")
+        << "UNKNOWN_PARTITION";
     QTest::newRow("heartbeat unknown group")
         << QByteArray("{\"op\":\"heartbeat\",\"group\":\"none\",\"member_id\":\"m\","
                       "\"generation\":1}")
@@ -370,6 +386,24 @@ void TestProtocol::everyTruncationOfABinaryFrameIsRefused()
     QCOMPARE(m_broker->describeTopic("trunc")->partitionInfo[0].highWatermark, 0);
     QVERIFY(eddy::net::decodeProduceReply(*m_client->raw(frame)));
     QCOMPARE(m_broker->describeTopic("trunc")->partitionInfo[0].highWatermark, 3);
+
+    // The same for a poll carrying client positions: no truncation reads as a shorter poll.
+    eddy::PollRequest poll;
+    poll.group = "no-such-group";
+    poll.memberId = "m";
+    poll.generation = 1;
+    poll.positions = {{eddy::TopicPartition{"trunc", 0}, 2}, {eddy::TopicPartition{"x", 3}, 9}};
+    const std::string pollFrame = eddy::net::encodePollRequest(poll);
+    for (std::size_t n = 3; n < pollFrame.size(); ++n) {
+        const auto reply = m_client->raw(pollFrame.substr(0, n));
+        QVERIFY2(reply, qPrintable(QString("no reply to a %1-byte poll truncation").arg(n)));
+        QCOMPARE(eddy::net::decodePollReply(*reply).code(), eddy::Errc::MalformedRequest);
+    }
+    const auto decoded = eddy::net::decodePollRequest(pollFrame.substr(3));
+    QVERIFY(decoded);
+    QVERIFY(decoded->positions == poll.positions);
+    QCOMPARE(eddy::net::decodePollReply(*m_client->raw(pollFrame)).code(),
+             eddy::Errc::UnknownGroup);
 }
 
 void TestProtocol::binaryCountsLargerThanTheFrameAreRefused()
