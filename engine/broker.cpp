@@ -299,9 +299,15 @@ void BrokerImpl::produce(ProduceRequest req, ProduceCallback done)
     // showed at 10 % of the profile of unbatched produce to 1,000-partition topics.
     std::shared_ptr<Topic> topic;
     int32_t count = 0;
-    // Split by partition, keeping each partition's records in request order.
-    std::map<int32_t, std::vector<std::size_t>> byPartition;
-    std::map<int32_t, std::shared_ptr<PartitionLog>> logs;
+    // The request's records split by partition, in partition order, each partition's records in
+    // request order. Most requests go to one partition (an explicit one, or a single record):
+    // that is one group holding every record, with no index list and no map.
+    struct Group {
+        int32_t partition = 0;
+        std::vector<std::size_t> indexes; // empty: every record of the request, in order
+        std::shared_ptr<PartitionLog> log;
+    };
+    std::vector<Group> groups;
     std::optional<int32_t> offlinePartition;
     {
         std::shared_lock lock(m_topicsMutex);
@@ -310,17 +316,28 @@ void BrokerImpl::produce(ProduceRequest req, ProduceCallback done)
             topic = it->second;
             count = static_cast<int32_t>(topic->partitions.size());
             if (!req.partition || (*req.partition >= 0 && *req.partition < count)) {
-                for (std::size_t i = 0; i < req.records.size(); ++i)
-                    byPartition[m_partitioner.choose(req.partition, req.records[i].key, count)]
-                        .push_back(i);
-                for (const auto &[partition, indexes] : byPartition) {
+                if (req.partition || req.records.size() == 1) {
+                    groups.push_back({m_partitioner.choose(req.partition, req.records[0].key,
+                                                           count),
+                                      {}, nullptr});
+                } else {
+                    std::map<int32_t, std::vector<std::size_t>> byPartition;
+                    for (std::size_t i = 0; i < req.records.size(); ++i)
+                        byPartition[m_partitioner.choose(req.partition, req.records[i].key,
+                                                         count)]
+                            .push_back(i);
+                    groups.reserve(byPartition.size());
+                    for (auto &[partition, indexes] : byPartition)
+                        groups.push_back({partition, std::move(indexes), nullptr});
+                }
+                for (auto &g : groups) {
                     // Checked before anything is appended, so a request touching an offline
                     // partition leaves no record behind in the others either.
-                    if (topic->offline.count(partition)) {
-                        offlinePartition = partition;
+                    if (topic->offline.count(g.partition)) {
+                        offlinePartition = g.partition;
                         break;
                     }
-                    logs[partition] = topic->partitions[static_cast<std::size_t>(partition)];
+                    g.log = topic->partitions[static_cast<std::size_t>(g.partition)];
                 }
             }
         }
@@ -338,105 +355,152 @@ void BrokerImpl::produce(ProduceRequest req, ProduceCallback done)
     if (offlinePartition)
         return done(offlineError(req.topic, *offlinePartition));
 
-    auto pending = std::make_shared<PendingProduce>();
-    pending->done = std::move(done);
-    pending->result.offsets.resize(req.records.size());
     const bool waitDurable = req.acks == Acks::Durable;
     const bool urgent = waitDurable && m_config.durability == Durability::Fast;
-    // One more than the partitions so no completion fires before every append was attempted.
-    pending->outstanding = waitDurable ? static_cast<int>(byPartition.size()) + 1 : 0;
-
-    const auto finish = [](const std::shared_ptr<PendingProduce> &p, const Result<void> &r) {
-        ProduceCallback cb;
-        {
-            std::lock_guard lock(p->mutex);
-            if (!r && !p->error)
-                p->error = r.error();
-            if (--p->outstanding != 0)
-                return;
-            cb = std::move(p->done);
-        }
-        if (p->error)
-            cb(*p->error);
-        else
-            cb(std::move(p->result));
-    };
+    const bool durableStore = m_config.durability == Durability::Durable;
+    // Acks none or leader: answered from here once every append was made, so the result is
+    // built on the stack. Acks durable: the partitions' commits complete it from the writer
+    // thread, so it is shared, with one outstanding completion more than the partitions so
+    // none fires before every append was attempted.
+    ProduceResult local;
+    std::shared_ptr<PendingProduce> pending;
+    if (waitDurable) {
+        pending = std::make_shared<PendingProduce>();
+        pending->done = std::move(done);
+        pending->result.offsets.resize(req.records.size());
+        pending->outstanding = static_cast<int>(groups.size()) + 1;
+    } else {
+        local.offsets.resize(req.records.size());
+    }
 
     // Backpressure: a producer faster than the disk waits here, outside every lock, instead of
     // growing the store queue and the memory tail without bound.
     m_store->waitForRoom(m_config.maxUnstoredBytes);
     const int64_t nowUs = wallClockUs();
-    for (auto &[partition, indexes] : byPartition) {
+    for (auto &g : groups) {
         std::vector<Record> records;
-        records.reserve(indexes.size());
-        for (auto i : indexes)
-            records.push_back(std::move(req.records[i]));
-        auto log = logs[partition];
-        const int64_t topicId = topic->id;
-        const int32_t p = partition;
-        auto enqueue = [&, topicId, p, log](const BatchPtr &batch, uint64_t epoch) {
+        if (g.indexes.empty()) {
+            records = std::move(req.records);
+        } else {
+            records.reserve(g.indexes.size());
+            for (auto i : g.indexes)
+                records.push_back(std::move(req.records[i]));
+        }
+        const int32_t p = g.partition;
+        // The enqueue callback captures one pointer, so its std::function needs no allocation.
+        const struct {
+            BrokerImpl *broker;
+            const Group &group;
+            const std::shared_ptr<PendingProduce> &pending;
+            int64_t topicId;
+            const std::string *topicName; // durable mode only
+            bool urgent;
+        } ctx{this, g, pending, topic->id, durableStore ? &req.topic : nullptr, urgent};
+        auto enqueue = [c = &ctx](const BatchPtr &batch, uint64_t epoch) {
+            // One allocation for what the store op needs: apply reaches it through a plain
+            // pointer (stored inside the std::function, no allocation of its own), which the
+            // shared_ptr in done keeps alive: both belong to the same StoreOp, and the writer
+            // calls apply, if at all, before done.
+            auto write = std::make_shared<BatchWrite>();
+            write->broker = c->broker;
+            write->topicId = c->topicId;
+            write->partition = c->group.partition;
+            write->epoch = epoch;
+            write->batch = batch;
+            write->log = c->group.log;
+            write->pending = c->pending;
+            if (c->topicName)
+                write->topicName = *c->topicName; // for the records-visible notification
             StoreOp op;
-            auto skipped = std::make_shared<bool>(false);
-            op.apply = [topicId, p, batch, epoch, log, skipped](StoreWriter &w) -> Result<void> {
-                // A batch of an epoch that a storage failure already truncated is never written.
-                if (log->epoch() != epoch) {
-                    *skipped = true;
-                    return {};
-                }
-                return w.insertBatch(topicId, p, *batch);
-            };
-            op.done = [this, log, epoch, batch, end = batch->endOffset(), skipped, pending,
-                       waitDurable, finish, topicName = req.topic, p](const Result<void> &r) {
-                if (r && !*skipped) {
-                    log->markPersisted(epoch, end);
-                    if (m_config.durability == Durability::Durable)
-                        emitVisible(topicName, p, batch);
-                }
-                else if (!r)
-                    log->truncateToPersisted(epoch);
-                if (waitDurable) {
-                    if (*skipped)
-                        finish(pending, makeError(Errc::StorageError,
-                                                  "an earlier write to this partition failed; "
-                                                  "the batch was not stored"));
-                    else
-                        finish(pending, r);
-                }
-            };
-            op.urgent = urgent;
+            op.apply = [w = write.get()](StoreWriter &writer) { return w->apply(writer); };
+            op.done = [write](const Result<void> &r) { write->done(r); };
+            op.urgent = c->urgent;
             op.bytes = batch->bytes;
-            m_store->submit(std::move(op));
+            c->broker->m_store->submit(std::move(op));
         };
-        auto appended = log->append(std::move(records), nowUs, {req.producerId, req.baseSequence},
-                                    enqueue);
+        auto appended = g.log->append(std::move(records), nowUs,
+                                      {req.producerId, req.baseSequence}, enqueue);
         if (!appended) {
-            if (waitDurable)
-                finish(pending, appended.error());
-            else
-                return pending->done(appended.error());
+            if (!waitDurable)
+                return done(appended.error());
+            finishPending(pending, appended.error());
             continue;
         }
-        if (appended->batch && m_config.durability == Durability::Fast)
-            emitVisible(req.topic, partition, appended->batch);
+        if (appended->batch && !durableStore)
+            emitVisible(req.topic, p, appended->batch);
+        const auto place = [&](ProduceResult &result) {
+            result.placements.push_back({p, appended->baseOffset, appended->count,
+                                         appended->duplicate});
+            const std::size_t n = g.indexes.empty() ? result.offsets.size() : g.indexes.size();
+            for (std::size_t k = 0; k < n; ++k)
+                result.offsets[g.indexes.empty() ? k : g.indexes[k]]
+                    = {p, appended->baseOffset + static_cast<int64_t>(k)};
+        };
+        if (!waitDurable) {
+            place(local);
+            continue;
+        }
         {
             std::lock_guard lock(pending->mutex);
-            pending->result.placements.push_back(
-                {partition, appended->baseOffset, appended->count, appended->duplicate});
-            for (std::size_t k = 0; k < indexes.size(); ++k)
-                pending->result.offsets[indexes[k]] = {partition,
-                                                       appended->baseOffset + static_cast<int64_t>(k)};
+            place(pending->result);
         }
-        if (appended->duplicate && waitDurable) {
+        if (appended->duplicate) {
             // The original may still be in flight: acknowledge once everything queued before
             // this point has been committed.
-            m_store->submit({{}, [pending, finish](const Result<void> &r) { finish(pending, r); },
-                             urgent});
+            m_store->submit(
+                {{}, [pending](const Result<void> &r) { finishPending(pending, r); }, urgent});
         }
     }
     if (waitDurable)
-        finish(pending, {});
+        finishPending(pending, {});
     else
-        pending->done(std::move(pending->result));
+        done(std::move(local));
+}
+
+Result<void> BatchWrite::apply(StoreWriter &writer)
+{
+    // A batch of an epoch that a storage failure already truncated is never written.
+    if (log->epoch() != epoch) {
+        skipped = true;
+        return {};
+    }
+    return writer.insertBatch(topicId, partition, *batch);
+}
+
+void BatchWrite::done(const Result<void> &r)
+{
+    if (r && !skipped) {
+        log->markPersisted(epoch, batch->endOffset());
+        if (!topicName.empty())
+            broker->emitVisible(topicName, partition, batch);
+    } else if (!r) {
+        log->truncateToPersisted(epoch);
+    }
+    if (!pending)
+        return;
+    if (skipped)
+        finishPending(pending, makeError(Errc::StorageError,
+                                         "an earlier write to this partition failed; the batch "
+                                         "was not stored"));
+    else
+        finishPending(pending, r);
+}
+
+void finishPending(const std::shared_ptr<PendingProduce> &p, const Result<void> &r)
+{
+    ProduceCallback cb;
+    {
+        std::lock_guard lock(p->mutex);
+        if (!r && !p->error)
+            p->error = r.error();
+        if (--p->outstanding != 0)
+            return;
+        cb = std::move(p->done);
+    }
+    if (p->error)
+        cb(*p->error);
+    else
+        cb(std::move(p->result));
 }
 
 Result<ProduceResult> Broker::produceSync(ProduceRequest request)

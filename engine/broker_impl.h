@@ -49,6 +49,32 @@ struct PendingProduce {
     ProduceCallback done;
 };
 
+// Completes one partition's part of a durable produce; the last one answers the request.
+void finishPending(const std::shared_ptr<PendingProduce> &p, const Result<void> &r);
+
+class BrokerImpl;
+class StoreWriter;
+
+// One appended batch on its way to the store: what the store op of a produce needs on the
+// writer thread, in one allocation per batch.
+struct BatchWrite {
+    BrokerImpl *broker = nullptr;
+    int64_t topicId = 0;
+    int32_t partition = 0;
+    uint64_t epoch = 0;
+    bool skipped = false; // set by apply: the epoch was truncated, so the batch was not written
+    BatchPtr batch;
+    std::shared_ptr<PartitionLog> log;
+    std::shared_ptr<PendingProduce> pending; // acks=durable only
+    std::string topicName; // durable mode only: records become visible at commit
+
+    // StoreOp::apply: writes the batch unless its epoch was truncated by a storage failure.
+    Result<void> apply(StoreWriter &writer);
+    // StoreOp::done: marks it persisted (or truncates the log after a failed commit) and
+    // completes the acks=durable request it belongs to.
+    void done(const Result<void> &r);
+};
+
 template<typename T, typename Fn>
 Result<T> waitFor(Fn &&start)
 {
@@ -212,23 +238,24 @@ public:
         std::size_t total = 0;
         for (std::size_t i = 0; i < records.size(); ++i) {
             const auto &r = records[i];
-            const std::string which = "record " + std::to_string(i);
+            // Built only for an error: this runs for every record of every produce.
+            const auto which = [i] { return "record " + std::to_string(i); };
             if (r.key && r.key->size() > m_config.maxKeyBytes)
                 return makeError(Errc::RecordTooLarge,
-                                 which + " has a " + std::to_string(r.key->size())
+                                 which() + " has a " + std::to_string(r.key->size())
                                      + "-byte key; the limit is "
                                      + std::to_string(m_config.maxKeyBytes));
             if (r.headers.size() > m_config.maxHeaders)
                 return makeError(Errc::RecordTooLarge,
-                                 which + " has " + std::to_string(r.headers.size())
+                                 which() + " has " + std::to_string(r.headers.size())
                                      + " headers; the limit is "
                                      + std::to_string(m_config.maxHeaders));
             if (r.timestamp < 0)
-                return makeError(Errc::InvalidRequest, which + " has a negative timestamp");
+                return makeError(Errc::InvalidRequest, which() + " has a negative timestamp");
             const std::size_t size = recordPayloadBytes(r);
             if (size > m_config.maxRecordBytes)
                 return makeError(Errc::RecordTooLarge,
-                                 which + " is " + std::to_string(size)
+                                 which() + " is " + std::to_string(size)
                                      + " bytes; the limit is "
                                      + std::to_string(m_config.maxRecordBytes));
             total += size;

@@ -341,6 +341,50 @@ private:
     std::unordered_map<uint32_t, Watch> m_watched;
 };
 
+// The Peer of each connection, made once per connection rather than per request: its address
+// costs NNG's pipe lookup (a lock shared by the whole socket), a getpeername and some
+// formatting, which showed in profiles of unbatched produce. Entries go when the pipe does.
+class PeerBook
+{
+public:
+    // The Peer of pipe (its address empty when NNG no longer knows the pipe).
+    std::shared_ptr<const Peer> of(nng_pipe pipe)
+    {
+        const uint32_t id = nng_pipe_id(pipe);
+        {
+            std::lock_guard lock(m_mutex);
+            if (const auto it = m_peers.find(id); it != m_peers.end())
+                return it->second;
+        }
+        auto peer = std::make_shared<Peer>();
+        peer->pipeId = id;
+        nng_sockaddr sa;
+        if (nng_pipe_get_addr(pipe, NNG_OPT_REMADDR, &sa) != 0)
+            return peer; // gone already: not kept (its removal may have been handled)
+        peer->address = formatAddress(&sa);
+        return remember(std::move(peer));
+    }
+
+    // Keeps peer for its pipe (the first one kept wins) and returns the kept one. A pipe
+    // removed between of()'s lookup and this leaves its entry behind (a few dozen bytes; the
+    // same window as PipeLimits' socket cache).
+    std::shared_ptr<const Peer> remember(std::shared_ptr<const Peer> peer)
+    {
+        std::lock_guard lock(m_mutex);
+        return m_peers.emplace(peer->pipeId, std::move(peer)).first->second;
+    }
+
+    void forget(uint32_t pipeId)
+    {
+        std::lock_guard lock(m_mutex);
+        m_peers.erase(pipeId);
+    }
+
+private:
+    std::mutex m_mutex;
+    std::unordered_map<uint32_t, std::shared_ptr<const Peer>> m_peers;
+};
+
 struct Work : std::enable_shared_from_this<Work> {
     enum class State { Init, Recv, Handle, Send };
     State state = State::Init;
@@ -348,6 +392,7 @@ struct Work : std::enable_shared_from_this<Work> {
     nng_ctx ctx = NNG_CTX_INITIALIZER;
     RequestSink *sink = nullptr;
     std::shared_ptr<PipeLimits> limits;
+    std::shared_ptr<PeerBook> peers;
     nng_pipe pipe = NNG_PIPE_INITIALIZER; // whose request this item holds (Handle, Send)
     std::mutex mutex;   // guards stopped against a late reply
     bool stopped = false;
@@ -367,6 +412,7 @@ struct PipeNotify {
     bool stopped = false;
     RequestSink *sink = nullptr;
     std::shared_ptr<PipeLimits> limits;
+    std::shared_ptr<PeerBook> peers;
 };
 
 void onAio(void *arg);
@@ -408,16 +454,12 @@ void handleRecv(Work &w)
         w.limits->admitOverCap(nng_pipe_id(pipe));
     }
     w.pipe = pipe;
-    Peer peer;
-    peer.pipeId = nng_pipe_id(pipe);
-    nng_sockaddr sa;
-    if (nng_pipe_get_addr(pipe, NNG_OPT_REMADDR, &sa) == 0)
-        peer.address = formatAddress(&sa);
+    const std::shared_ptr<const Peer> peer = w.peers->of(pipe);
     const std::string_view body(static_cast<const char *>(nng_msg_body(msg)), nng_msg_len(msg));
     w.state = Work::State::Handle;
     auto self = w.shared_from_this();
     // The request is copied by the sink if it needs it beyond handle(); free it after.
-    w.sink->handle(body, peer, [self](std::string reply) {
+    w.sink->handle(body, *peer, [self](std::string reply) {
         std::lock_guard lock(self->mutex);
         if (self->stopped)
             return;
@@ -485,8 +527,11 @@ void onPipe(nng_pipe pipe, nng_pipe_ev ev, void *arg)
         return;
     if (ev == NNG_PIPE_EV_ADD_POST) {
         notify->sink->peerConnected(peer);
+        if (!peer.address.empty())
+            notify->peers->remember(std::make_shared<const Peer>(peer));
     } else if (ev == NNG_PIPE_EV_REM_POST) {
         notify->limits->forget(peer.pipeId);
+        notify->peers->forget(peer.pipeId);
         notify->sink->peerDisconnected(peer.pipeId);
     }
 }
@@ -618,8 +663,10 @@ Result<std::unique_ptr<NngServer>> NngServer::start(const ServerOptions &options
     nng_socket_set_size(impl->socket, NNG_OPT_RECVMAXSZ, options.maxMessageBytes);
     auto limits = std::make_shared<PipeLimits>(options.maxInFlightPerConnection,
                                                options.sendTimeoutMs, options.onSlowClient);
+    auto peers = std::make_shared<PeerBook>();
     impl->notify->sink = &sink;
     impl->notify->limits = limits;
+    impl->notify->peers = peers;
     impl->closeTimeoutMs = options.closeTimeoutMs;
     nng_pipe_notify(impl->socket, NNG_PIPE_EV_ADD_POST, onPipe, impl->notify.get());
     nng_pipe_notify(impl->socket, NNG_PIPE_EV_REM_POST, onPipe, impl->notify.get());
@@ -677,6 +724,7 @@ Result<std::unique_ptr<NngServer>> NngServer::start(const ServerOptions &options
         auto w = std::make_shared<Work>();
         w->sink = &sink;
         w->limits = limits;
+        w->peers = peers;
         if (int rv = nng_aio_alloc(&w->aio, onAio, w.get()); rv != 0)
             return fail("cannot allocate a work item", rv);
         if (int rv = nng_ctx_open(&w->ctx, impl->socket); rv != 0)

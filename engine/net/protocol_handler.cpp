@@ -225,14 +225,31 @@ void ProtocolHandler::ClientTable::account(uint32_t pipeId, bool in, uint64_t re
     Stats &s = it->second;
     (in ? s.info.recordsIn : s.info.recordsOut) += records;
     (in ? s.inRate : s.outRate).add(records, now);
-    auto &names = in ? s.info.producedTopics : s.info.consumedTopics;
-    for (const auto &topic : topics) {
-        auto at = std::lower_bound(names.begin(), names.end(), topic);
-        if (at != names.end() && *at == topic)
-            continue;
-        if (names.size() < kMaxClientTopics)
-            names.insert(at, topic);
-    }
+    for (const auto &topic : topics)
+        addTopic(in ? s.info.producedTopics : s.info.consumedTopics, topic);
+}
+
+void ProtocolHandler::ClientTable::account(uint32_t pipeId, bool in, uint64_t records,
+                                           std::string_view topic)
+{
+    const int64_t now = steadyMs();
+    std::lock_guard lock(mutex);
+    auto it = clients.find(pipeId);
+    if (it == clients.end())
+        return;
+    Stats &s = it->second;
+    (in ? s.info.recordsIn : s.info.recordsOut) += records;
+    (in ? s.inRate : s.outRate).add(records, now);
+    addTopic(in ? s.info.producedTopics : s.info.consumedTopics, topic);
+}
+
+void ProtocolHandler::ClientTable::addTopic(std::vector<std::string> &names, std::string_view topic)
+{
+    auto at = std::lower_bound(names.begin(), names.end(), topic);
+    if (at != names.end() && *at == topic)
+        return;
+    if (names.size() < kMaxClientTopics)
+        names.insert(at, std::string(topic));
 }
 
 ProtocolHandler::Reply ProtocolHandler::countingRecords(const std::string &op,
@@ -256,9 +273,9 @@ ProtocolHandler::Reply ProtocolHandler::countingRecords(const std::string &op,
             const auto records = j.find("records");
             const bool hasRecords = records != j.end() && records->is_array();
             if (produce) {
-                table->account(pipeId, true, produced, {topic});
+                table->account(pipeId, true, produced, topic);
             } else if (fetch) {
-                table->account(pipeId, false, hasRecords ? records->size() : 0, {topic});
+                table->account(pipeId, false, hasRecords ? records->size() : 0, topic);
             } else {
                 // poll: the topics of what was returned and of the member's assignment.
                 std::vector<std::string> topics;
@@ -562,12 +579,13 @@ void ProtocolHandler::handleBinary(std::string_view frame, const Peer &peer,
         if (fireAndForget)
             reply(encodeProduceReply({}));
         const uint64_t count = req->records.size();
-        std::vector<std::string> topics{req->topic};
-        return m_broker.produce(std::move(*req), [reply, fireAndForget, table = m_table, count,
-                                                  topics = std::move(topics),
+        std::string topic = req->topic;
+        // reply is moved, not copied: a copy of a std::function is an allocation per request.
+        return m_broker.produce(std::move(*req), [reply = std::move(reply), fireAndForget,
+                                                  table = m_table, count, topic = std::move(topic),
                                                   pipeId = peer.pipeId](Result<ProduceResult> r) {
             if (r)
-                table->account(pipeId, true, count, topics);
+                table->account(pipeId, true, count, topic);
             if (fireAndForget)
                 return;
             reply(r ? encodeProduceReply(*r) : encodeErrorReply(BinaryOp::Produce, r.error()));
@@ -580,11 +598,12 @@ void ProtocolHandler::handleBinary(std::string_view frame, const Peer &peer,
             return reply(encodeErrorReply(op, req.error()));
         if (principal && !check(authorizeFetch(*principal, req->topic, req->group)))
             return;
-        std::vector<std::string> topics{req->topic};
-        return m_broker.fetch(std::move(*req), [reply, table = m_table, topics = std::move(topics),
+        std::string topic = req->topic;
+        return m_broker.fetch(std::move(*req), [reply = std::move(reply), table = m_table,
+                                                topic = std::move(topic),
                                                 pipeId = peer.pipeId](Result<FetchResult> r) {
             if (r)
-                table->account(pipeId, false, r->records.size(), topics);
+                table->account(pipeId, false, r->records.size(), topic);
             reply(r ? encodeFetchReply(*r) : encodeErrorReply(BinaryOp::Fetch, r.error()));
         });
     }

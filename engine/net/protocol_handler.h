@@ -105,6 +105,10 @@ private:
         // connection; one that has gone meanwhile is not re-created.
         void account(uint32_t pipeId, bool in, uint64_t records,
                      const std::vector<std::string> &topics);
+        // The same for one topic (a binary produce or fetch), without a list to build.
+        void account(uint32_t pipeId, bool in, uint64_t records, std::string_view topic);
+        // Inserts topic into the sorted names unless it is there or the list is full.
+        static void addTopic(std::vector<std::string> &names, std::string_view topic);
     };
     const std::shared_ptr<ClientTable> m_table = std::make_shared<ClientTable>();
     const std::unique_ptr<const AuthConfig> m_auth; // null: access control off

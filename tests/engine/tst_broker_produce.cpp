@@ -8,6 +8,7 @@
 #include <QElapsedTimer>
 #include <QtTest>
 
+#include <algorithm>
 #include <atomic>
 #include <future>
 #include <map>
@@ -33,6 +34,8 @@ private slots:
     void explicitPartitionHonoured();
     void unkeyedRecordsSpread();
     void mixedRequestOffsetsInRequestOrder();
+    void onePartitionPathMatchesSplitPath_data();
+    void onePartitionPathMatchesSplitPath();
     void recordLimits();
     void batchLimits();
     void unknownPartition();
@@ -351,6 +354,98 @@ void TestBrokerProduce::mixedRequestOffsetsInRequestOrder()
     QCOMPARE(p2->at(0).value, std::string("r0"));
     QCOMPARE(p2->at(1).value, std::string("r2"));
     QCOMPARE(p2->at(2).value, std::string("r5"));
+}
+
+// A request for one partition (explicit, or a single record) takes the produce path without a
+// per-partition split; one spread over partitions takes the split. The same records produced
+// either way must get the same offsets, be stored the same and survive a reopen the same, for
+// every acks setting in both durability modes.
+void TestBrokerProduce::onePartitionPathMatchesSplitPath_data()
+{
+    QTest::addColumn<int>("durability");
+    QTest::addColumn<int>("acks");
+    for (auto d : {Durability::Fast, Durability::Durable})
+        for (auto a : {Acks::None, Acks::Leader, Acks::Durable})
+            QTest::addRow("%s/acks=%d", d == Durability::Fast ? "fast" : "durable", int(a))
+                << int(d) << int(a);
+}
+
+void TestBrokerProduce::onePartitionPathMatchesSplitPath()
+{
+    QFETCH(int, durability);
+    QFETCH(int, acks);
+    const auto mode = static_cast<Durability>(durability);
+    const auto ack = static_cast<Acks>(acks);
+    openBroker(testConfig(m_dir->path(), mode));
+    EDDY_VERIFY_OK(m_broker->createTopic({"split", 3, {}}));
+    EDDY_VERIFY_OK(m_broker->createTopic({"one", 3, {}}));
+    std::map<int32_t, std::string> keyFor;
+    for (int i = 0; keyFor.size() < 3; ++i)
+        keyFor.emplace(keyPartition("k" + std::to_string(i), 3), "k" + std::to_string(i));
+    const std::vector<int32_t> order{2, 0, 2, 1, 0, 2};
+    std::vector<Record> records;
+    for (std::size_t i = 0; i < order.size(); ++i)
+        records.push_back(rec("r" + std::to_string(i), keyFor[order[i]]));
+
+    auto split = m_broker->produceSync(produceTo("split", std::nullopt, records, ack));
+    EDDY_VERIFY_OK(split);
+    QCOMPARE(split->placements.size(), std::size_t(3));
+    // The same records, one request per partition (several records, explicit partition) or per
+    // record (a single keyed record, no partition).
+    std::vector<std::pair<int32_t, int64_t>> one(records.size());
+    for (int32_t p = 0; p < 3; ++p) {
+        std::vector<Record> mine;
+        std::vector<std::size_t> at;
+        for (std::size_t i = 0; i < order.size(); ++i)
+            if (order[i] == p) {
+                mine.push_back(records[i]);
+                at.push_back(i);
+            }
+        if (mine.size() == 1) {
+            auto r = m_broker->produceSync(produceTo("one", std::nullopt, mine, ack));
+            EDDY_VERIFY_OK(r);
+            QCOMPARE(r->placements.size(), std::size_t(1));
+            one[at[0]] = r->offsets.at(0);
+            continue;
+        }
+        auto r = m_broker->produceSync(produceTo("one", p, mine, ack));
+        EDDY_VERIFY_OK(r);
+        QCOMPARE(r->placements.size(), std::size_t(1));
+        QCOMPARE(r->placements[0].partition, p);
+        QCOMPARE(r->placements[0].count, int32_t(mine.size()));
+        QCOMPARE(r->offsets.size(), mine.size());
+        for (std::size_t k = 0; k < at.size(); ++k)
+            one[at[k]] = r->offsets[k];
+    }
+    QCOMPARE(one, split->offsets);
+
+    const auto same = [&] {
+        for (int32_t p = 0; p < 3; ++p) {
+            // Leader and no acks in durable mode: visible once the writer committed.
+            QTRY_COMPARE_WITH_TIMEOUT(
+                m_broker->describeTopic("split")->partitionInfo[p].highWatermark,
+                m_broker->describeTopic("one")->partitionInfo[p].highWatermark, 3000);
+            QTRY_COMPARE_WITH_TIMEOUT(
+                m_broker->describeTopic("one")->partitionInfo[p].highWatermark,
+                int64_t(std::count(order.begin(), order.end(), p)), 3000);
+            auto a = readAll(*m_broker, "split", p);
+            auto b = readAll(*m_broker, "one", p);
+            EDDY_VERIFY_OK(a);
+            EDDY_VERIFY_OK(b);
+            QCOMPARE(a->size(), b->size());
+            for (std::size_t k = 0; k < a->size(); ++k) {
+                QCOMPARE(a->at(k).offset, b->at(k).offset);
+                QCOMPARE(a->at(k).key, b->at(k).key);
+                QCOMPARE(a->at(k).value, b->at(k).value);
+            }
+        }
+    };
+    same();
+    if (QTest::currentTestFailed())
+        return;
+    // Both were written to the store the same way.
+    openBroker(testConfig(m_dir->path(), mode));
+    same();
 }
 
 void TestBrokerProduce::recordLimits()
