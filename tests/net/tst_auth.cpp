@@ -18,6 +18,8 @@
 #include <QTemporaryDir>
 #include <QtTest>
 
+#include <set>
+
 #include <functional>
 #include <mutex>
 
@@ -233,6 +235,7 @@ private slots:
     void operationMatrix();
     void listingsShowOnlyWhatThePrincipalMaySee();
     void failedAttemptsAreRateLimitedAndLogged();
+    void eachRequestNamesItsOwnConnection();
     void clientsListShowsThePrincipal();
     void clientLibraryAuthenticatesAndReauthenticatesAfterARedial();
     void tokenIsHarmlessWithoutAccessControl();
@@ -622,6 +625,64 @@ void TestAuth::failedAttemptsAreRateLimitedAndLogged()
     QVERIFY(std::any_of(m_log.begin(), m_log.end(), [](const std::string &l) {
         return l.find("refused 'list_topics' from unauthenticated") != std::string::npos;
     }));
+}
+
+// The server resolves each connection's address once and hands it with every request of that
+// connection: requests from two connections, interleaved, are logged with their own addresses
+// (the ones the clients list shows), and a connection made after they closed gets its own.
+void TestAuth::eachRequestNamesItsOwnConnection()
+{
+    serve({"tcp://127.0.0.1:0"});
+    const std::string tcp = m_server->requestUrls().at(1);
+    // The address after `prefix` in each log line that has it, in order.
+    const auto logged = [this](const std::string &prefix) {
+        std::lock_guard lock(m_logMutex);
+        std::vector<std::string> out;
+        for (const auto &line : m_log)
+            if (const auto at = line.find(prefix); at != std::string::npos) {
+                const auto from = at + prefix.size();
+                out.push_back(line.substr(from, line.find(' ', from) - from));
+            }
+        return out;
+    };
+    const auto listed = [this] {
+        std::set<std::string> out;
+        for (const auto &c : m_server->clients())
+            out.insert(c.address);
+        return out;
+    };
+    const std::string failed = "failed authentication from ";
+    const std::string refused = "from unauthenticated ";
+    std::set<std::string> seen;
+    {
+        ReqClient a(tcp);
+        ReqClient b(tcp);
+        for (ReqClient *c : {&a, &b, &a})
+            QCOMPARE(ReqClient::code(c->call({{"op", "auth"}, {"token", "wrong"}})),
+                     std::string("UNAUTHENTICATED"));
+        const auto from = logged(failed);
+        QCOMPARE(from.size(), std::size_t(3));
+        QCOMPARE(from[0], from[2]);
+        QVERIFY(from[0] != from[1]);
+        const auto now = listed();
+        for (const auto &address : from) {
+            QVERIFY2(address.rfind("tcp://127.0.0.1:", 0) == 0, address.c_str());
+            QVERIFY2(now.count(address), address.c_str());
+        }
+        QCOMPARE(ReqClient::code(b.call({{"op", "list_topics"}})), std::string("UNAUTHENTICATED"));
+        QCOMPARE(ReqClient::code(a.call({{"op", "list_topics"}})), std::string("UNAUTHENTICATED"));
+        QCOMPARE(logged(refused), (std::vector<std::string>{from[1], from[0]}));
+        seen = {from[0], from[1]};
+    }
+    QTRY_VERIFY_WITH_TIMEOUT(listed().count(*seen.begin()) == 0
+                                 && listed().count(*seen.rbegin()) == 0,
+                             5000);
+    ReqClient c(tcp);
+    QCOMPARE(ReqClient::code(c.call({{"op", "list_topics"}})), std::string("UNAUTHENTICATED"));
+    const auto refusals = logged(refused);
+    QCOMPARE(refusals.size(), std::size_t(3));
+    QVERIFY2(!seen.count(refusals[2]), refusals[2].c_str());
+    QVERIFY2(listed().count(refusals[2]), refusals[2].c_str());
 }
 
 void TestAuth::clientsListShowsThePrincipal()
