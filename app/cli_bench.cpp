@@ -13,7 +13,7 @@ namespace eddy::cli {
 
 namespace {
 
-constexpr const char *kCommand = "bench";
+constexpr const char *kBenchCommand = "bench";
 
 std::string fixed(double v, int decimals)
 {
@@ -116,22 +116,22 @@ int runBench(const QStringList &args)
 
     const QStringList pos = parser.positionalArguments();
     if (pos.size() != 1)
-        return usage(kCommand, "exactly one workload is required: produce, consume, roundtrip "
+        return usage(kBenchCommand, "exactly one workload is required: produce, consume, roundtrip "
                                "or e2e");
     auto workload = parseWorkload(pos.at(0));
     if (!workload)
-        return usage(kCommand, "unknown workload '" + pos.at(0).toStdString()
+        return usage(kBenchCommand, "unknown workload '" + pos.at(0).toStdString()
                                    + "' (produce, consume, roundtrip or e2e)");
     sim::BenchOptions o;
     o.workload = *workload;
     auto acksValue = net::parseAcks(parser.value(acks).toStdString());
     if (!acksValue)
-        return usage(kCommand, "--acks must be none, leader or durable, not '"
+        return usage(kBenchCommand, "--acks must be none, leader or durable, not '"
                                    + parser.value(acks).toStdString() + "'");
     o.acks = *acksValue;
     const QString mode = parser.value(durability);
     if (mode != "fast" && mode != "durable")
-        return usage(kCommand, "--durability must be fast or durable");
+        return usage(kBenchCommand, "--durability must be fast or durable");
     o.durability = mode == "durable" ? Durability::Durable : Durability::Fast;
 
     struct Count {
@@ -160,7 +160,7 @@ int runBench(const QStringList &args)
     for (std::size_t i = 0; i < std::size(checks); ++i) {
         auto v = count(checks[i].second, single ? 1 : 1000);
         if (!v)
-            return usage(kCommand, std::string("--") + checks[i].first + " needs an integer from "
+            return usage(kBenchCommand, std::string("--") + checks[i].first + " needs an integer from "
                                        + std::to_string(checks[i].second.min) + " to "
                                        + std::to_string(checks[i].second.max));
         values[i] = *v;
@@ -175,11 +175,11 @@ int runBench(const QStringList &args)
     o.fetchWaitMs = static_cast<int>(values[7]);
     o.topics = static_cast<int>(values[8]);
     if (o.workload == sim::BenchWorkload::Roundtrip && (o.batch != 1 || o.inflight != 1))
-        return usage(kCommand, "roundtrip sends one record per request, one at a time: use "
+        return usage(kBenchCommand, "roundtrip sends one record per request, one at a time: use "
                                "produce for --batch or --inflight");
     o.brokerUrl = parser.value(broker).toStdString();
     if (!o.brokerUrl.empty() && (parser.isSet(durability) || parser.isSet(dataDir)))
-        return usage(kCommand, "--durability and --data-dir are for the embedded broker; "
+        return usage(kBenchCommand, "--durability and --data-dir are for the embedded broker; "
                                "the broker at --broker has its own");
     o.dataDir = parser.value(dataDir).toStdString();
     if (!o.brokerUrl.empty())
@@ -196,7 +196,7 @@ int runBench(const QStringList &args)
 
     auto result = sim::runBench(o);
     if (!result)
-        return fail(kCommand, result.error());
+        return fail(kBenchCommand, result.error());
     if (o.workload == sim::BenchWorkload::Consume)
         o.connections = std::max(o.connections, o.partitions * o.topics);
     printResult(o, *result, parser.isSet(json));

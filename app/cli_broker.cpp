@@ -24,7 +24,7 @@ namespace {
 // async-signal-safe, and a byte that arrives before exec() starts is still seen once it does.
 int g_signalPipe[2] = {-1, -1};
 
-void onSignal(int)
+void onBrokerSignal(int)
 {
     const char byte = 1;
     [[maybe_unused]] const auto n = ::write(g_signalPipe[1], &byte, 1);
@@ -151,8 +151,8 @@ int runBroker(const QStringList &args)
     }
     QSocketNotifier signalNotifier(g_signalPipe[0], QSocketNotifier::Read);
     QObject::connect(&signalNotifier, &QSocketNotifier::activated, &QCoreApplication::quit);
-    std::signal(SIGINT, onSignal);
-    std::signal(SIGTERM, onSignal);
+    std::signal(SIGINT, onBrokerSignal);
+    std::signal(SIGTERM, onBrokerSignal);
     std::printf("eddy broker: data %s, durability %s, %zu topics\n", config.dataDir.c_str(),
                 mode.toUtf8().constData(), (*broker)->listTopics().size());
     for (const auto &url : (*server)->requestUrls())

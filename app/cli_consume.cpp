@@ -17,7 +17,7 @@ namespace eddy::cli {
 
 namespace {
 
-constexpr const char *kCommand = "consume";
+constexpr const char *kConsumeCommand = "consume";
 
 std::atomic<bool> g_interrupted{false};
 
@@ -72,20 +72,20 @@ int runConsume(const QStringList &args)
 
     const QStringList pos = parser.positionalArguments();
     if (pos.size() != 1)
-        return usage(kCommand, "exactly one topic is required");
+        return usage(kConsumeCommand, "exactly one topic is required");
     const std::string topic = pos.at(0).toStdString();
     const auto start = client::StartPosition::parse(parser.value(from).toStdString());
     if (!start)
-        return usage(kCommand, "--from must be earliest, latest or a non-negative offset");
+        return usage(kConsumeCommand, "--from must be earliest, latest or a non-negative offset");
     std::optional<int64_t> limit;
     if (parser.isSet(count)) {
         limit = parseCount(parser.value(count));
         if (!limit || *limit < 1)
-            return usage(kCommand, "--count needs a positive integer");
+            return usage(kConsumeCommand, "--count needs a positive integer");
     }
     const auto idleMs = parseCount(parser.value(idle));
     if (!idleMs)
-        return usage(kCommand, "--idle-ms needs a non-negative integer");
+        return usage(kConsumeCommand, "--idle-ms needs a non-negative integer");
     const bool followMode = parser.isSet(follow);
     const Printer printer{parser.isSet(common.json), parser.isSet(keys)};
     std::signal(SIGINT, onInterrupt);
@@ -101,18 +101,18 @@ int runConsume(const QStringList &args)
         if (parser.isSet(partition)) {
             auto p = parseCount(parser.value(partition));
             if (!p || *p > INT32_MAX)
-                return usage(kCommand, "--partition needs a non-negative integer");
+                return usage(kConsumeCommand, "--partition needs a non-negative integer");
             options.partitions = {static_cast<int32_t>(*p)};
         }
         auto reader = client::Reader::open(options);
         if (!reader)
-            return fail(kCommand, reader.error());
+            return fail(kConsumeCommand, reader.error());
         while (!g_interrupted && remaining() > 0) {
             if (!followMode && (*reader)->caughtUp())
                 break;
             auto records = (*reader)->read(followMode ? 500 : 200);
             if (!records)
-                return fail(kCommand, records.error());
+                return fail(kConsumeCommand, records.error());
             for (const auto &r : *records) {
                 if (remaining() <= 0)
                     break;
@@ -125,17 +125,17 @@ int runConsume(const QStringList &args)
     }
 
     if (parser.isSet(partition))
-        return usage(kCommand, "--partition cannot be combined with --group");
+        return usage(kConsumeCommand, "--partition cannot be combined with --group");
     if (start->kind == client::StartPosition::Kind::Offset)
-        return usage(kCommand, "with --group, --from must be earliest or latest");
+        return usage(kConsumeCommand, "with --group, --from must be earliest or latest");
     client::ConnectionOptions connection = common.connection(parser);
     {
         // Joining a group for a topic that does not exist would wait for nothing.
         auto admin = client::Admin::open(connection);
         if (!admin)
-            return fail(kCommand, admin.error());
+            return fail(kConsumeCommand, admin.error());
         if (auto t = (*admin)->describeTopic(topic); !t)
-            return fail(kCommand, t.error());
+            return fail(kConsumeCommand, t.error());
     }
     client::ConsumerOptions options;
     static_cast<client::ConnectionOptions &>(options) = connection;
@@ -150,13 +150,13 @@ int runConsume(const QStringList &args)
         options.maxPollRecords = static_cast<std::size_t>(std::min<int64_t>(*limit, 500));
     auto consumer = client::Consumer::open(options);
     if (!consumer)
-        return fail(kCommand, consumer.error());
+        return fail(kConsumeCommand, consumer.error());
     auto &c = **consumer;
     while (!g_interrupted && remaining() > 0) {
         auto records = c.poll(followMode ? 500 : static_cast<int>(*idleMs));
         if (!records) {
             (void)c.close();
-            return fail(kCommand, records.error());
+            return fail(kConsumeCommand, records.error());
         }
         if (records->empty() && !followMode)
             break;
@@ -172,12 +172,12 @@ int runConsume(const QStringList &args)
         if (!done.empty()) {
             if (auto committed = c.commit(done); !committed) {
                 (void)c.close();
-                return fail(kCommand, committed.error());
+                return fail(kConsumeCommand, committed.error());
             }
         }
     }
     if (auto closed = c.close(); !closed)
-        return fail(kCommand, closed.error());
+        return fail(kConsumeCommand, closed.error());
     return 0;
 }
 

@@ -12,7 +12,7 @@ namespace eddy::cli {
 
 namespace {
 
-constexpr const char *kCommand = "group";
+constexpr const char *kGroupCommand = "group";
 
 std::string partitionList(const std::vector<TopicPartition> &tps)
 {
@@ -73,24 +73,24 @@ int runGroup(const QStringList &args)
 
     const QStringList pos = parser.positionalArguments();
     if (pos.isEmpty())
-        return usage(kCommand, "an action is required: list, describe, reset-offsets or delete");
+        return usage(kGroupCommand, "an action is required: list, describe, reset-offsets or delete");
     const QString action = pos.at(0);
     const bool json = parser.isSet(common.json);
     if (action != "list" && pos.size() < 2)
-        return usage(kCommand, action.toStdString() + " needs a group id");
+        return usage(kGroupCommand, action.toStdString() + " needs a group id");
     const std::string name = pos.size() > 1 ? pos.at(1).toStdString() : std::string();
 
     client::ResetTarget target;
     std::vector<int32_t> partitionIds;
     if (action == "reset-offsets") {
         if (!parser.isSet(topic))
-            return usage(kCommand, "reset-offsets needs --topic");
+            return usage(kGroupCommand, "reset-offsets needs --topic");
         if (parser.isSet(to) == parser.isSet(toTimestamp))
-            return usage(kCommand, "reset-offsets needs exactly one of --to and --to-timestamp");
+            return usage(kGroupCommand, "reset-offsets needs exactly one of --to and --to-timestamp");
         if (parser.isSet(toTimestamp)) {
             auto ms = parseCount(parser.value(toTimestamp));
             if (!ms)
-                return usage(kCommand, "--to-timestamp needs milliseconds since the epoch");
+                return usage(kGroupCommand, "--to-timestamp needs milliseconds since the epoch");
             target = {ResetKind::ToTimestamp, *ms};
         } else {
             const QString v = parser.value(to);
@@ -101,14 +101,14 @@ int runGroup(const QStringList &args)
             } else if (auto offset = parseCount(v)) {
                 target = {ResetKind::ToOffset, *offset};
             } else {
-                return usage(kCommand, "--to must be earliest, latest or an offset");
+                return usage(kGroupCommand, "--to must be earliest, latest or an offset");
             }
         }
         if (parser.isSet(partitions)) {
             for (const QString &p : parser.value(partitions).split(',', Qt::SkipEmptyParts)) {
                 auto id = parseCount(p.trimmed());
                 if (!id || *id > INT32_MAX)
-                    return usage(kCommand, "--partitions needs comma-separated partition numbers");
+                    return usage(kGroupCommand, "--partitions needs comma-separated partition numbers");
                 partitionIds.push_back(static_cast<int32_t>(*id));
             }
         }
@@ -116,13 +116,13 @@ int runGroup(const QStringList &args)
 
     auto admin = client::Admin::open(common.connection(parser));
     if (!admin)
-        return fail(kCommand, admin.error());
+        return fail(kGroupCommand, admin.error());
     auto &a = **admin;
 
     if (action == "list") {
         auto r = a.listGroups();
         if (!r)
-            return fail(kCommand, r.error());
+            return fail(kGroupCommand, r.error());
         if (json) {
             for (const auto &g : *r)
                 printJson(client::groupSummaryToJson(g));
@@ -138,7 +138,7 @@ int runGroup(const QStringList &args)
     if (action == "describe") {
         auto r = a.describeGroup(name);
         if (!r)
-            return fail(kCommand, r.error());
+            return fail(kGroupCommand, r.error());
         if (json)
             printJson(client::groupInfoToJson(*r));
         else
@@ -148,7 +148,7 @@ int runGroup(const QStringList &args)
     if (action == "reset-offsets") {
         auto r = a.resetOffsets(name, parser.value(topic).toStdString(), target, partitionIds);
         if (!r)
-            return fail(kCommand, r.error());
+            return fail(kGroupCommand, r.error());
         if (json) {
             for (const auto &o : *r)
                 printJson(net::committedToJson(o));
@@ -160,14 +160,14 @@ int runGroup(const QStringList &args)
     if (action == "delete") {
         auto r = a.deleteGroup(name);
         if (!r)
-            return fail(kCommand, r.error());
+            return fail(kGroupCommand, r.error());
         if (json)
             printJson({{"deleted", name}});
         else
             std::printf("Deleted group '%s'.\n", name.c_str());
         return 0;
     }
-    return usage(kCommand, "unknown action '" + action.toStdString()
+    return usage(kGroupCommand, "unknown action '" + action.toStdString()
                                + "'; use list, describe, reset-offsets or delete");
 }
 

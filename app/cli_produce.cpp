@@ -14,7 +14,7 @@ namespace eddy::cli {
 
 namespace {
 
-constexpr const char *kCommand = "produce";
+constexpr const char *kProduceCommand = "produce";
 
 } // namespace
 
@@ -40,23 +40,23 @@ int runProduce(const QStringList &args)
 
     const QStringList pos = parser.positionalArguments();
     if (pos.size() != 1)
-        return usage(kCommand, "exactly one topic is required");
+        return usage(kProduceCommand, "exactly one topic is required");
     const std::string topic = pos.at(0).toStdString();
     auto acksValue = net::parseAcks(parser.value(acks).toStdString());
     if (!acksValue)
-        return usage(kCommand, "--acks must be none, leader or durable");
+        return usage(kProduceCommand, "--acks must be none, leader or durable");
     std::optional<int32_t> explicitPartition;
     if (parser.isSet(partition)) {
         auto p = parseCount(parser.value(partition));
         if (!p || *p > INT32_MAX)
-            return usage(kCommand, "--partition needs a non-negative integer");
+            return usage(kProduceCommand, "--partition needs a non-negative integer");
         explicitPartition = static_cast<int32_t>(*p);
     }
     std::vector<Header> headers;
     for (const QString &h : parser.values(header)) {
         const auto eq = h.indexOf('=');
         if (eq <= 0)
-            return usage(kCommand, "--header needs key=value");
+            return usage(kProduceCommand, "--header needs key=value");
         headers.push_back({h.left(eq).toStdString(), h.mid(eq + 1).toStdString()});
     }
     const std::string separator = parser.value(keySeparator).toStdString();
@@ -67,7 +67,7 @@ int runProduce(const QStringList &args)
     options.clientId = "eddy-cli";
     auto producer = client::Producer::open(options);
     if (!producer)
-        return fail(kCommand, producer.error());
+        return fail(kProduceCommand, producer.error());
 
     std::vector<std::future<Result<client::DeliveryReport>>> pending;
     const auto send = [&](std::string line) {
@@ -103,7 +103,7 @@ int runProduce(const QStringList &args)
         auto r = f.get();
         if (!r) {
             if (failed++ == 0)
-                fail(kCommand, r.error());
+                fail(kProduceCommand, r.error());
             continue;
         }
         if (parser.isSet(common.json)) {

@@ -29,7 +29,7 @@ namespace {
 
 std::atomic<sim::SimulationRunner *> g_runner{nullptr};
 
-void onSignal(int)
+void onSimulateSignal(int)
 {
     // SimulationRunner::stop() is a lock-free atomic store: safe in a signal handler.
     if (auto *r = g_runner.load())
@@ -170,8 +170,8 @@ int runSimulate(const QStringList &args)
     }
     sim::SimulationRunner runner(*scenario, *backend, embedded.get(), options);
     g_runner = &runner;
-    std::signal(SIGINT, onSignal);
-    std::signal(SIGTERM, onSignal);
+    std::signal(SIGINT, onSimulateSignal);
+    std::signal(SIGTERM, onSimulateSignal);
     std::atomic<bool> done{false};
     std::thread control([&] { controlLoop(runner, done); });
     auto result = runner.run();

@@ -11,7 +11,7 @@ namespace eddy::cli {
 
 namespace {
 
-constexpr const char *kCommand = "topic";
+constexpr const char *kTopicCommand = "topic";
 
 std::string retentionText(const RetentionPolicy &r)
 {
@@ -91,11 +91,11 @@ int runTopic(const QStringList &args)
 
     const QStringList pos = parser.positionalArguments();
     if (pos.isEmpty())
-        return usage(kCommand, "an action is required: create, list, describe, alter or delete");
+        return usage(kTopicCommand, "an action is required: create, list, describe, alter or delete");
     const QString action = pos.at(0);
     const bool json = parser.isSet(common.json);
     if (action != "list" && pos.size() < 2)
-        return usage(kCommand, action.toStdString() + " needs a topic name");
+        return usage(kTopicCommand, action.toStdString() + " needs a topic name");
     const std::string name = pos.size() > 1 ? pos.at(1).toStdString() : std::string();
 
     // Retention limits as given; unset ones keep the topic's current value on alter.
@@ -106,7 +106,7 @@ int runTopic(const QStringList &args)
             continue;
         limits[i] = parseCount(parser.value(*limitOptions[i]));
         if (!limits[i])
-            return usage(kCommand, "--" + limitOptions[i]->names().front().toStdString()
+            return usage(kTopicCommand, "--" + limitOptions[i]->names().front().toStdString()
                                        + " needs a non-negative integer");
     }
     const bool retentionSet = limits[0] || limits[1] || limits[2];
@@ -120,19 +120,19 @@ int runTopic(const QStringList &args)
     if (parser.isSet(partitions)) {
         partitionCount = parseCount(parser.value(partitions));
         if (!partitionCount || *partitionCount < 1 || *partitionCount > INT32_MAX)
-            return usage(kCommand, "--partitions needs a positive integer");
+            return usage(kTopicCommand, "--partitions needs a positive integer");
     }
 
     auto admin = client::Admin::open(common.connection(parser));
     if (!admin)
-        return fail(kCommand, admin.error());
+        return fail(kTopicCommand, admin.error());
     auto &a = **admin;
 
     if (action == "create") {
         auto r = a.createTopic(name, static_cast<int32_t>(partitionCount.value_or(1)),
                                retentionFrom({}));
         if (!r)
-            return fail(kCommand, r.error());
+            return fail(kTopicCommand, r.error());
         if (json)
             printJson(net::topicInfoToJson(*r));
         else
@@ -143,45 +143,45 @@ int runTopic(const QStringList &args)
     if (action == "list") {
         auto r = a.listTopics();
         if (!r)
-            return fail(kCommand, r.error());
+            return fail(kTopicCommand, r.error());
         printTopics(*r, json);
         return 0;
     }
     if (action == "describe") {
         auto r = a.describeTopic(name);
         if (!r)
-            return fail(kCommand, r.error());
+            return fail(kTopicCommand, r.error());
         printTopic(*r, json);
         return 0;
     }
     if (action == "alter") {
         if (!partitionCount && !retentionSet)
-            return usage(kCommand, "alter needs --partitions or a --retention-* option");
+            return usage(kTopicCommand, "alter needs --partitions or a --retention-* option");
         Result<TopicInfo> r = makeError(Errc::Internal, "nothing altered");
         if (partitionCount)
             r = a.alterPartitions(name, static_cast<int32_t>(*partitionCount));
         if ((!partitionCount || r) && retentionSet) {
             auto current = a.describeTopic(name);
             if (!current)
-                return fail(kCommand, current.error());
+                return fail(kTopicCommand, current.error());
             r = a.alterRetention(name, retentionFrom(current->retention));
         }
         if (!r)
-            return fail(kCommand, r.error());
+            return fail(kTopicCommand, r.error());
         printTopic(*r, json);
         return 0;
     }
     if (action == "delete") {
         auto r = a.deleteTopic(name);
         if (!r)
-            return fail(kCommand, r.error());
+            return fail(kTopicCommand, r.error());
         if (json)
             printJson({{"deleted", name}});
         else
             std::printf("Deleted topic '%s'.\n", name.c_str());
         return 0;
     }
-    return usage(kCommand, "unknown action '" + action.toStdString()
+    return usage(kTopicCommand, "unknown action '" + action.toStdString()
                                + "'; use create, list, describe, alter or delete");
 }
 

@@ -4,7 +4,7 @@
 set -euo pipefail
 
 EDDY_PACKAGES=(
-    build-essential cmake ninja-build ccache pkg-config
+    build-essential cmake ninja-build ccache pkg-config lld
     qt6-base-dev libqcustomplot-dev libgl-dev
     libnng-dev libmbedtls-dev nng-utils libsqlite3-dev nlohmann-json3-dev
     xvfb xauth openssl

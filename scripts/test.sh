@@ -14,6 +14,7 @@ export QT_QPA_PLATFORM=offscreen
 if [ "${EDDY_ASAN:-1}" != 0 ]; then
     # Without the GUI: eddy_ui under ASan would double the CI build time for one test.
     # Fuzz smokes of 5 s each here (15 s by default): CI time is the budget that is short.
-    eddy_build_preset "$root" asan -DEDDY_BUILD_GUI=OFF -DEDDY_FUZZ_SMOKE_SECONDS=5
+    eddy_build_preset "$root" asan -DEDDY_BUILD_GUI=OFF -DEDDY_BUILD_BENCH=OFF \
+        -DEDDY_FUZZ_SMOKE_SECONDS=5
     (cd "$root/build-asan" && ctest --output-on-failure --timeout 400 -j "$(nproc)" "$@")
 fi
