@@ -173,6 +173,10 @@ for run in $(seq "$runs"); do
         # Durable acks with group commit: 50 unbatched producers, and batched.
         bench produce_durable50 produce --durability durable --acks durable --records "$n_durable" \
             --batch 1 --connections 50 --partitions 4
+        # The same 50 producers each keeping up to 5 requests in flight, as a Kafka producer does
+        # by default (max.in.flight.requests.per.connection=5): more records per fsync.
+        bench produce_durable50_inflight5 produce --durability durable --acks durable \
+            --records "$n_durable" --batch 1 --connections 50 --partitions 4 --inflight 5
         # What bounds it here: the same 50 connections without fsync, and on raw NNG.
         bench produce_unbatched50 produce --records "$n_durable" --batch 1 --connections 50 \
             --partitions 4
