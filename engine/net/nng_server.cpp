@@ -394,11 +394,22 @@ struct Work : std::enable_shared_from_this<Work> {
     std::shared_ptr<PipeLimits> limits;
     std::shared_ptr<PeerBook> peers;
     nng_pipe pipe = NNG_PIPE_INITIALIZER; // whose request this item holds (Handle, Send)
-    std::mutex mutex;   // guards stopped against a late reply
+    // The request being handled (Handle). Its message carries the reply: the body is replaced
+    // by the reply's bytes, as NNG's own REP servers do, instead of allocating a message per
+    // reply. Owned by this item until it is handed to nng_ctx_send or freed.
+    nng_msg *request = nullptr;
+    std::mutex mutex;   // guards stopped, handling and early against a late reply
     bool stopped = false;
+    // While the sink's handle() runs, its body still points into the request's message, so a
+    // reply given inline (the common case: acks=leader answers in the same call) is kept in
+    // early and sent once handle() returns.
+    bool handling = false;
+    std::optional<std::string> early;
 
     ~Work()
     {
+        if (request)
+            nng_msg_free(request); // a reply that never came (the server stopped first)
         if (aio)
             nng_aio_free(aio);
     }
@@ -433,6 +444,31 @@ void startRecv(Work &w)
     nng_ctx_recv(w.ctx, w.aio);
 }
 
+// Sends reply in the request's message (w.mutex held, w.request set). An empty reply means
+// "answer nothing" (a dropped request, see request_sink.h): REP forgets the unanswered request
+// when the context receives again.
+void sendReply(Work &w, std::string_view reply)
+{
+    nng_msg *out = w.request;
+    w.request = nullptr;
+    // REP keeps the request's routing header in the context; only the body is the reply's.
+    nng_msg_clear(out);
+    if (reply.empty() || nng_msg_append(out, reply.data(), reply.size()) != 0) {
+        // Dropped, or out of memory for the reply: that request is over; keep serving.
+        nng_msg_free(out);
+        w.limits->release(nng_pipe_id(w.pipe));
+        return startRecv(w);
+    }
+    w.state = Work::State::Send;
+    nng_aio_set_msg(w.aio, out);
+    // Not bounded by an aio timeout (NNG's REP would apply it to some replies only): the stall
+    // sweep closes the connection of a client that does not take its replies, which completes
+    // this send.
+    nng_aio_set_timeout(w.aio, NNG_DURATION_INFINITE);
+    w.limits->watch(w.pipe);
+    nng_ctx_send(w.ctx, w.aio);
+}
+
 void handleRecv(Work &w)
 {
     if (const int rv = nng_aio_result(w.aio); rv != 0) {
@@ -457,31 +493,30 @@ void handleRecv(Work &w)
     const std::shared_ptr<const Peer> peer = w.peers->of(pipe);
     const std::string_view body(static_cast<const char *>(nng_msg_body(msg)), nng_msg_len(msg));
     w.state = Work::State::Handle;
+    // Set before the callback exists: whichever thread runs it later got it from handle(),
+    // after these writes.
+    w.request = msg;
+    w.handling = true;
     auto self = w.shared_from_this();
-    // The request is copied by the sink if it needs it beyond handle(); free it after.
+    // The request is copied by the sink if it needs it beyond handle(); its message then
+    // becomes the reply's.
     w.sink->handle(body, *peer, [self](std::string reply) {
         std::lock_guard lock(self->mutex);
         if (self->stopped)
             return;
-        // An empty reply means "answer nothing" (a dropped request, see request_sink.h): REP
-        // forgets the unanswered request when the context receives again.
-        nng_msg *out = nullptr;
-        if (reply.empty() || nng_msg_alloc(&out, reply.size()) != 0) {
-            // Dropped, or out of memory for the reply: that request is over; keep serving.
-            self->limits->release(nng_pipe_id(self->pipe));
-            return startRecv(*self);
+        if (self->handling) {
+            self->early = std::move(reply);
+            return;
         }
-        std::memcpy(nng_msg_body(out), reply.data(), reply.size());
-        self->state = Work::State::Send;
-        nng_aio_set_msg(self->aio, out);
-        // Not bounded by an aio timeout (NNG's REP would apply it to some replies only): the
-        // stall sweep closes the connection of a client that does not take its replies, which
-        // completes this send.
-        nng_aio_set_timeout(self->aio, NNG_DURATION_INFINITE);
-        self->limits->watch(self->pipe);
-        nng_ctx_send(self->ctx, self->aio);
+        sendReply(*self, reply);
     });
-    nng_msg_free(msg);
+    std::lock_guard lock(w.mutex);
+    w.handling = false;
+    if (w.stopped || !w.early)
+        return; // answered later, from the sink's callback
+    const std::string reply = std::move(*w.early);
+    w.early.reset();
+    sendReply(w, reply);
 }
 
 void handleSend(Work &w)
