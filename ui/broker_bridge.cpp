@@ -3,7 +3,8 @@
 // and handed to the GUI thread by queued calls, so engine threads never touch Qt objects and the
 // GUI never waits, not even while a simulated broker restart holds the embedded broker. The poll
 // thread also charts: it appends each snapshot to the chart store and thins the visible window
-// into a frame, so the GUI thread only swaps data in and replots.
+// into a frame, so the GUI thread only swaps data in and replots; a CSV export asks it for the
+// window's full-resolution points the same way (answered by a queued call, never awaited).
 #include "broker_bridge.h"
 
 #include "json_codec.h"
@@ -11,6 +12,7 @@
 #include <QCoreApplication>
 
 #include <algorithm>
+#include <utility>
 
 namespace eddy::ui {
 
@@ -157,6 +159,13 @@ void BrokerBridge::close()
     m_pollCv.notify_all();
     if (m_pollThread.joinable())
         m_pollThread.join();
+    // Requests the stopped thread did not answer get their null frame (queued, like answers).
+    std::vector<FullFrameRequest> unanswered;
+    {
+        std::lock_guard lock(m_pollMutex);
+        unanswered = std::exchange(m_fullFrameRequests, {});
+    }
+    answerFullFrames(std::move(unanswered), true);
     if (m_session)
         m_session->connection->close(); // fails running jobs fast
     m_pool.waitForDone();
@@ -237,10 +246,13 @@ void BrokerBridge::pollLoop()
 {
     std::unique_lock lock(m_pollMutex);
     while (!m_pollStop) {
+        std::vector<FullFrameRequest> requests = std::exchange(m_fullFrameRequests, {});
         lock.unlock();
         const bool slow = (++m_pollRound % kSlowRoundEvery) == 0;
         auto result = std::make_shared<PollResult>(pollOnce(slow));
         result->chartFrame = updateCharts(result->snapshot);
+        if (!requests.empty())
+            answerFullFrames(std::move(requests), false);
         const bool errorChanged = result->error != m_lastPollError;
         m_lastPollError = result->error;
         QMetaObject::invokeMethod(
@@ -266,8 +278,44 @@ void BrokerBridge::pollLoop()
             },
             Qt::QueuedConnection);
         lock.lock();
+        // An export request wakes the thread early: the user waits for the file.
         m_pollCv.wait_for(lock, std::chrono::milliseconds(kPollIntervalMs),
-                          [this] { return m_pollStop; });
+                          [this] { return m_pollStop || !m_fullFrameRequests.empty(); });
+    }
+}
+
+void BrokerBridge::requestFullChartFrame(double fromS, double toS, bool perPartition,
+                                         QObject *context,
+                                         std::function<void(ChartFramePtr)> done)
+{
+    std::vector<FullFrameRequest> refused;
+    {
+        std::lock_guard lock(m_pollMutex);
+        FullFrameRequest request{fromS, toS, perPartition, context, std::move(done)};
+        if (m_pollThread.joinable() && !m_pollStop)
+            m_fullFrameRequests.push_back(std::move(request));
+        else
+            refused.push_back(std::move(request));
+    }
+    if (!refused.empty())
+        answerFullFrames(std::move(refused), true);
+    else
+        m_pollCv.notify_all();
+}
+
+void BrokerBridge::answerFullFrames(std::vector<FullFrameRequest> requests, bool unanswered)
+{
+    for (auto &r : requests) {
+        // Built here, on the poll thread (the store is its own); null for an unanswered request.
+        ChartFramePtr frame =
+            unanswered ? nullptr : m_chartStore.fullFrame(r.fromS, r.toS, r.perPartition);
+        QMetaObject::invokeMethod(
+            this,
+            [context = r.context, done = std::move(r.done), frame] {
+                if (context)
+                    done(frame);
+            },
+            Qt::QueuedConnection);
     }
 }
 

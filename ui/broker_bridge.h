@@ -117,6 +117,12 @@ public:
     void setChartView(int windowS, bool perPartition, int columns);
     // The latest chart frame (null until the first snapshot was charted).
     ChartFramePtr chartFrame() const { return m_chartFrame; }
+    // Asks the poll thread for every point the charts hold in [fromS, toS] (ChartStore::
+    // fullFrame: unthinned, lag per partition or per group) and hands the frame to done on the
+    // GUI thread within a poll round, unless context was destroyed meanwhile. Never waits. While
+    // not polling (closed, or closed before the request was answered) done gets null. GUI thread.
+    void requestFullChartFrame(double fromS, double toS, bool perPartition, QObject *context,
+                               std::function<void(ChartFramePtr)> done);
 
 signals:
     // A new snapshot arrived (about every 100 ms while open).
@@ -161,6 +167,16 @@ private:
     std::condition_variable m_pollCv;
     bool m_pollStop = false;
     int m_pollRound = 0;
+    struct FullFrameRequest {
+        double fromS = 0;
+        double toS = 0;
+        bool perPartition = false;
+        QPointer<QObject> context;
+        std::function<void(ChartFramePtr)> done;
+    };
+    // Hands each request's frame (null: unanswered) to its callback by a queued call.
+    void answerFullFrames(std::vector<FullFrameRequest> requests, bool unanswered);
+    std::vector<FullFrameRequest> m_fullFrameRequests; // guarded by m_pollMutex
     std::optional<BrokerEvent> m_lastEvent; // poll thread only
     QString m_lastPollError;               // poll thread only
     ChartStore m_chartStore;               // poll thread only (reset by close)

@@ -6,6 +6,7 @@
 #include "chart_data.h"
 
 #include <algorithm>
+#include <cmath>
 
 namespace eddy::ui {
 
@@ -178,6 +179,35 @@ ChartFramePtr ChartStore::frame(int windowS, bool perPartition, int columns) con
         for (const auto &p : points)
             if (p.key >= from)
                 frame->maxValue[c] = std::max(frame->maxValue[c], p.value);
+        auto data = QSharedPointer<QCPGraphDataContainer>::create();
+        data->set(points, true);
+        frame->series[c].push_back({s.name, s.dashed, std::move(data)});
+    }
+    return frame;
+}
+
+ChartFramePtr ChartStore::fullFrame(double fromS, double toS, bool perPartition) const
+{
+    auto frame = std::make_shared<ChartFrame>();
+    frame->nowS = toS;
+    frame->windowS = static_cast<int>(std::lround(toS - fromS));
+    frame->perPartition = perPartition;
+    const auto before = [](const QCPGraphData &p, double key) { return p.key < key; };
+    const auto after = [](double key, const QCPGraphData &p) { return key < p.key; };
+    for (const auto &s : m_series) {
+        if (s.chart == ChartKind::Lag && s.perPartition != perPartition)
+            continue;
+        const int c = static_cast<int>(s.chart);
+        QVector<QCPGraphData> points;
+        if (fromS <= toS) {
+            // Unlike a plotted frame, no point from before the window: only samples inside it.
+            const auto first = std::lower_bound(s.points.begin(), s.points.end(), fromS, before);
+            const auto last = std::upper_bound(first, s.points.end(), toS, after);
+            points.reserve(static_cast<qsizetype>(last - first));
+            std::copy(first, last, std::back_inserter(points));
+        }
+        for (const auto &p : points)
+            frame->maxValue[c] = std::max(frame->maxValue[c], p.value);
         auto data = QSharedPointer<QCPGraphDataContainer>::create();
         data->set(points, true);
         frame->series[c].push_back({s.name, s.dashed, std::move(data)});

@@ -71,6 +71,10 @@ public:
     // The visible window [newest - windowS, newest] of every series, each thinned to at most
     // 2 * columns + 2 points (about two per pixel column of the plot).
     ChartFramePtr frame(int windowS, bool perPartition, int columns) const;
+    // Every point of every series (lag per partition or per group, as perPartition says) whose
+    // time lies in [fromS, toS], unthinned: what a CSV export of a plotted window holds. The
+    // frame's nowS is toS and windowS the rounded span; an inverted range gives empty series.
+    ChartFramePtr fullFrame(double fromS, double toS, bool perPartition) const;
 
     // Newest point's time (0 before the first snapshot).
     double lastS() const { return m_lastS; }

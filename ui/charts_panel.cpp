@@ -24,6 +24,8 @@
 #include <QToolTip>
 #include <QVBoxLayout>
 
+#include <cmath>
+
 namespace eddy::ui {
 
 namespace {
@@ -110,6 +112,10 @@ ChartsPanel::ChartsPanel(BrokerBridge *bridge, QWidget *parent)
     // The next frame (within a poll round) brings the other kind of lag series.
     connect(m_perPartition, &QCheckBox::toggled, this, [this] { pushView(); });
     applyTheme();
+    connect(this, &ChartsPanel::csvExported, this, [](const QString &, const QString &error) {
+        if (!error.isEmpty())
+            QToolTip::showText(QCursor::pos(), "Export failed: " + error);
+    });
     if (m_bridge) {
         connect(m_bridge, &BrokerBridge::chartFrameUpdated, this, &ChartsPanel::showFrame);
         pushView();
@@ -264,7 +270,37 @@ QStringList ChartsPanel::seriesNames(Chart chart) const
     return m_series[static_cast<int>(chart)].keys();
 }
 
-bool ChartsPanel::exportCsv(Chart chart, const QString &path, QString *error) const
+void ChartsPanel::exportCsv(Chart chart, const QString &path)
+{
+    const auto fail = [this, path](const QString &error) {
+        // Queued, so callers see the same order of events whether or not a bridge answers.
+        QMetaObject::invokeMethod(
+            this, [this, path, error] { emit csvExported(path, error); }, Qt::QueuedConnection);
+    };
+    if (!m_bridge) {
+        fail("no broker");
+        return;
+    }
+    if (!m_frame) {
+        fail("no chart data yet");
+        return;
+    }
+    // The window as plotted now; the poll thread has every sample of it (the plot only thinned
+    // copies), and the answer comes back queued, so the GUI thread never waits for the file.
+    const double toS = m_frame->nowS;
+    m_bridge->requestFullChartFrame(
+        toS - m_windowS, toS, m_frame->perPartition, this, [this, chart, path](ChartFramePtr f) {
+            QString error;
+            if (!f)
+                error = "the broker was closed";
+            else if (!writeCsv(*f, chart, path, &error) && error.isEmpty())
+                error = path;
+            emit csvExported(path, error);
+        });
+}
+
+bool ChartsPanel::writeCsv(const ChartFrame &frame, Chart chart, const QString &path,
+                           QString *error)
 {
     QFile file(path);
     if (!file.open(QIODevice::WriteOnly | QIODevice::Truncate | QIODevice::Text)) {
@@ -274,13 +310,11 @@ bool ChartsPanel::exportCsv(Chart chart, const QString &path, QString *error) co
     }
     QTextStream out(&file);
     out << "time_ms,series,value\n";
-    auto *p = plot(chart);
-    for (int i = 0; i < p->graphCount(); ++i) {
-        auto *g = p->graph(i);
-        QString name = g->name();
+    for (const auto &s : frame.series[static_cast<int>(chart)]) {
+        QString name = s.name;
         name.replace('"', "\"\"");
-        for (auto it = g->data()->constBegin(); it != g->data()->constEnd(); ++it)
-            out << static_cast<qint64>(it->key * 1000) << ",\"" << name << "\","
+        for (auto it = s.data->constBegin(); it != s.data->constEnd(); ++it)
+            out << static_cast<qint64>(std::llround(it->key * 1000)) << ",\"" << name << "\","
                 << QString::number(it->value, 'g', 10) << "\n";
     }
     out.flush();
@@ -304,10 +338,12 @@ void ChartsPanel::askExport(Chart chart, bool png)
         png ? "PNG image (*.png)" : "CSV (*.csv)");
     if (path.isEmpty())
         return;
-    QString error;
-    const bool ok = png ? exportPng(chart, path) : exportCsv(chart, path, &error);
-    if (!ok)
-        QToolTip::showText(QCursor::pos(), "Export failed: " + (error.isEmpty() ? path : error));
+    if (!png) {
+        exportCsv(chart, path); // failures show through csvExported
+        return;
+    }
+    if (!exportPng(chart, path))
+        QToolTip::showText(QCursor::pos(), "Export failed: " + path);
 }
 
 void ChartsPanel::showHover(QCustomPlot *p, const QPointF &pos)

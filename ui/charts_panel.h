@@ -30,7 +30,7 @@ struct FaultBand {
 // before the studio started, and thinned to the visible window off the GUI thread); the panel
 // swaps them into its graphs and replots on the queued path. Fault periods are shaded bands with
 // the recovery time annotated. Hovering shows the values under the cursor; each chart exports
-// as PNG and its plotted points as CSV.
+// as PNG and every sample of its visible window as CSV.
 class ChartsPanel : public QWidget
 {
     Q_OBJECT
@@ -53,10 +53,22 @@ public:
     // Number of data points in a chart's graphs (tests and the status line).
     int pointCount(Chart chart) const;
     QStringList seriesNames(Chart chart) const;
-    // Writes the chart's plotted points (the visible window, thinned like the plot) as CSV:
-    // time_ms,series,value rows. False with *error on failure.
-    bool exportCsv(Chart chart, const QString &path, QString *error = nullptr) const;
+    // Exports every sample of the chart's visible window (full resolution, not the thinned
+    // points the plot draws) as CSV to path: asks the bridge's poll thread for them and returns
+    // at once; csvExported follows when the file is written or the export failed (no bridge, no
+    // data yet, the broker closed, an unwritable path).
+    void exportCsv(Chart chart, const QString &path);
+    // Writes one chart of a frame as CSV: the header "time_ms,series,value", then one row per
+    // point, series by series in the frame's order: milliseconds since the epoch, the series
+    // name double-quoted (a quote inside doubled), the value with up to 10 significant digits.
+    // False with *error on failure.
+    static bool writeCsv(const ChartFrame &frame, Chart chart, const QString &path,
+                         QString *error = nullptr);
     bool exportPng(Chart chart, const QString &path) const;
+
+signals:
+    // An exportCsv finished: error is empty when path was written.
+    void csvExported(const QString &path, const QString &error);
 
 protected:
     void changeEvent(QEvent *event) override;

@@ -1,7 +1,9 @@
 // Chart data off the GUI thread: min/max thinning keeps the extremes of every bucket (a spike
 // inside a thinned-out stretch still shows) and bounds the points per series; the chart store
 // frames the visible window, keeps an hour, fills history in only before what it saw live and
-// switches lag views; the charts panel plots a frame's series and drops those a later frame lacks.
+// switches lag views; its full frame holds every sample of a window, and the CSV written from it
+// holds every one of them under the documented header and quoting; the charts panel plots a
+// frame's series and drops those a later frame lacks.
 #include "chart_data.h"
 #include "charts_panel.h"
 
@@ -11,6 +13,7 @@
 #include <QLabel>
 #include <QMainWindow>
 #include <QSignalSpy>
+#include <QTemporaryDir>
 #include <QtTest>
 
 #include <algorithm>
@@ -42,12 +45,13 @@ bool strictlyIncreasing(const QCPGraphDataContainer &data)
     return true;
 }
 
-MetricsSnapshot snapshot(int64_t timestampMs, double recordsIn, int64_t lag)
+MetricsSnapshot snapshot(int64_t timestampMs, double recordsIn, int64_t lag,
+                         const std::string &topic = "orders")
 {
     MetricsSnapshot s;
     s.timestampMs = timestampMs;
     TopicMetrics orders;
-    orders.name = "orders";
+    orders.name = topic;
     orders.rates.recordsInPerSec = recordsIn;
     orders.rates.recordsOutPerSec = recordsIn / 2;
     TopicMetrics internal;
@@ -96,6 +100,9 @@ private slots:
     void storeIgnoresStaleSnapshotsAndKeepsAnHour();
     void storeSwitchesLagViews();
     void historyFillsInOnlyBeforeLivePoints();
+    void fullFrameHoldsEverySampleOfTheWindow();
+    void csvHoldsEverySampleWithHeaderAndQuoting();
+    void csvExportFailuresAreReported();
     void panelPlotsFramesAndDropsVanishedSeries();
     void panelBehindAnotherTabDoesNotReplot();
 };
@@ -269,6 +276,92 @@ void TestChartData::historyFillsInOnlyBeforeLivePoints()
     const auto &p99 = *seriesNamed(*frame, ChartKind::Latency, "p99").data;
     QCOMPARE(p99.size(), 6);
     QCOMPARE(p99.constBegin()->value, 3.0);
+}
+
+void TestChartData::fullFrameHoldsEverySampleOfTheWindow()
+{
+    ChartStore store;
+    const int64_t t0 = 1'700'000'000'000;
+    for (int i = 0; i < 4000; ++i) // 400 s at 10 Hz
+        QVERIFY(store.addSnapshot(snapshot(t0 + i * 100, i % 13 == 0 ? 5000 + i : i, i), false));
+    const double now = (t0 + 3999 * 100) / 1000.0;
+    // The plot of the 5 min window is thinned to about two points per column...
+    const auto thin = store.frame(300, false, 100);
+    QVERIFY(seriesNamed(*thin, ChartKind::Throughput, "in orders").data->size() <= 202);
+    // ...the full frame of that window holds all 3,000 samples in it (and none before it).
+    // (Half a step inside, so rounding of the edge cannot move a sample in or out.)
+    const auto full = store.fullFrame(now - 299.95, now, false);
+    QCOMPARE(full->nowS, now);
+    QCOMPARE(full->windowS, 300);
+    QCOMPARE(names(*full, ChartKind::Throughput), (QStringList{"in orders", "out orders"}));
+    QCOMPARE(names(*full, ChartKind::Lag), QStringList{"billing"});
+    const auto &in = *seriesNamed(*full, ChartKind::Throughput, "in orders").data;
+    QCOMPARE(in.size(), 3000);
+    int i = 1000;
+    for (auto it = in.constBegin(); it != in.constEnd(); ++it, ++i) {
+        QCOMPARE(it->key, (t0 + i * 100) / 1000.0);
+        QCOMPARE(it->value, i % 13 == 0 ? 5000.0 + i : double(i));
+    }
+    QCOMPARE(seriesNamed(*full, ChartKind::Lag, "billing").data->size(), 3000);
+    QCOMPARE(full->maxValue[0], 5000.0 + 3991);
+    // The newest sample is in; an inverted range keeps the series but no point.
+    QCOMPARE(seriesNamed(*store.fullFrame(now - 1.05, now, false), ChartKind::Latency, "p99")
+                 .data->size(),
+             11);
+    const auto none = store.fullFrame(now, now - 10, false);
+    QCOMPARE(seriesNamed(*none, ChartKind::Throughput, "in orders").data->size(), 0);
+    // No per-partition lag was kept, so the per-partition view has no lag series.
+    QVERIFY(names(*store.fullFrame(now - 300, now, true), ChartKind::Lag).isEmpty());
+}
+
+void TestChartData::csvHoldsEverySampleWithHeaderAndQuoting()
+{
+    ChartStore store;
+    const int64_t t0 = 1'700'000'000'000;
+    // A topic name with a quote and a comma: the CSV quotes it and doubles the quote.
+    for (int i = 0; i < 3000; ++i)
+        QVERIFY(store.addSnapshot(snapshot(t0 + i * 100, i + 0.25, i, "a\"b,c"), false));
+    const double now = (t0 + 2999 * 100) / 1000.0;
+    QVERIFY(seriesNamed(*store.frame(300, false, 100), ChartKind::Throughput, "in a\"b,c")
+                .data->size()
+            <= 202);
+    QTemporaryDir dir;
+    const QString path = dir.filePath("throughput.csv");
+    QString error;
+    QVERIFY2(ChartsPanel::writeCsv(*store.fullFrame(now - 300, now, false),
+                                   ChartsPanel::Chart::Throughput, path, &error),
+             qPrintable(error));
+    QFile file(path);
+    QVERIFY(file.open(QIODevice::ReadOnly | QIODevice::Text));
+    const QStringList lines = QString::fromUtf8(file.readAll()).split('\n', Qt::SkipEmptyParts);
+    QCOMPARE(lines.size(), 1 + 2 * 3000);
+    QCOMPARE(lines[0], QString("time_ms,series,value"));
+    for (int i = 0; i < 3000; ++i) {
+        const QString t = QString::number(t0 + i * 100);
+        QCOMPARE(lines[1 + i], t + ",\"in a\"\"b,c\"," + QString::number(i + 0.25, 'g', 10));
+        QCOMPARE(lines[1 + 3000 + i],
+                 t + ",\"out a\"\"b,c\"," + QString::number((i + 0.25) / 2, 'g', 10));
+    }
+}
+
+void TestChartData::csvExportFailuresAreReported()
+{
+    ChartStore store;
+    QVERIFY(store.addSnapshot(snapshot(1'700'000'000'000, 1, 1), false));
+    QTemporaryDir dir;
+    QString error;
+    QVERIFY(!ChartsPanel::writeCsv(*store.fullFrame(0, 2e9, false), ChartsPanel::Chart::Lag,
+                                   dir.filePath("missing/dir/lag.csv"), &error));
+    QVERIFY(!error.isEmpty());
+    // A panel without a broker has nothing to export: it says so, queued, and writes nothing.
+    ChartsPanel panel(nullptr);
+    QSignalSpy done(&panel, &ChartsPanel::csvExported);
+    panel.exportCsv(ChartsPanel::Chart::Lag, dir.filePath("lag.csv"));
+    QCOMPARE(done.count(), 0);
+    QTRY_COMPARE(done.count(), 1);
+    QCOMPARE(done[0][0].toString(), dir.filePath("lag.csv"));
+    QCOMPARE(done[0][1].toString(), QString("no broker"));
+    QVERIFY(!QFile::exists(dir.filePath("lag.csv")));
 }
 
 void TestChartData::panelPlotsFramesAndDropsVanishedSeries()

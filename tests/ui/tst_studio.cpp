@@ -327,12 +327,39 @@ void TestStudio::runsAScenarioIntoChartsAndAReport()
     QString error;
     QVERIFY2(window.reportView()->save(out.filePath("report.json"), &error), qPrintable(error));
     QVERIFY(QFileInfo(out.filePath("report.json")).size() > 100);
-    QVERIFY(window.charts()->exportCsv(ChartsPanel::Chart::Throughput, out.filePath("t.csv")));
+    // The CSV comes from the bridge's poll thread, at full resolution: at least every point the
+    // plot shows inside the window (the plot's may be thinned; one may lie before the window),
+    // each series' times increasing.
+    QSignalSpy exported(window.charts(), &ChartsPanel::csvExported);
+    window.charts()->exportCsv(ChartsPanel::Chart::Throughput, out.filePath("t.csv"));
+    QTRY_COMPARE_WITH_TIMEOUT(exported.count(), 1, 5000);
+    QCOMPARE(exported[0][1].toString(), QString());
     QFile csv(out.filePath("t.csv"));
     QVERIFY(csv.open(QIODevice::ReadOnly));
     const QByteArray text = csv.readAll();
     QVERIFY(text.startsWith("time_ms,series,value\n"));
-    QVERIFY(text.contains("\"in events\""));
+    int inRows = 0;
+    qint64 lastMs = 0;
+    for (const QByteArray &line : text.split('\n'))
+        if (line.contains(",\"in events\",")) {
+            const qint64 ms = line.left(line.indexOf(',')).toLongLong();
+            QVERIFY(ms > lastMs);
+            lastMs = ms;
+            ++inRows;
+        }
+    auto *throughput = window.charts()->plot(ChartsPanel::Chart::Throughput);
+    int plotted = 0;
+    for (int i = 0; i < throughput->graphCount(); ++i)
+        if (throughput->graph(i)->name() == "in events")
+            plotted = throughput->graph(i)->dataCount();
+    QVERIFY2(inRows >= plotted - 1 && inRows > 10,
+             qPrintable(QString("%1 rows, %2 plotted").arg(inRows).arg(plotted)));
+    // Once the broker is closed, an export fails (reported, not awaited).
+    bridge.close();
+    window.charts()->exportCsv(ChartsPanel::Chart::Throughput, out.filePath("closed.csv"));
+    QTRY_COMPARE_WITH_TIMEOUT(exported.count(), 2, 5000);
+    QCOMPARE(exported[1][1].toString(), QString("the broker was closed"));
+    QVERIFY(!QFile::exists(out.filePath("closed.csv")));
     QVERIFY(window.charts()->exportPng(ChartsPanel::Chart::Lag, out.filePath("lag.png")));
     QVERIFY(!QImage(out.filePath("lag.png")).isNull());
 }
