@@ -146,10 +146,16 @@ int main(int argc, char **argv)
                         "\"frame_p99_ms\": %.2f, \"frame_max_ms\": %.2f, "
                         "\"stalls_over_50ms\": %zu, \"replots\": %zu, "
                         "\"replots_per_s\": %.1f, \"replot_p99_ms\": %.2f, "
-                        "\"broker_records_in_per_s\": %.0f}\n",
+                        "\"broker_records_in_per_s\": %.0f, \"stalls\": [",
                         f.seconds, f.ticks, f.p50Ms, f.p99Ms, f.maxMs, f.stallsOver50Ms,
                         f.replots, f.replotsPerSec, f.replotP99Ms,
                         snap ? snap->broker.recordsInPerSec : 0.0);
+            // Each stall: its length, the GUI thread's CPU time in it and its run-queue wait.
+            for (std::size_t i = 0; i < f.stalls.size(); ++i)
+                std::printf("%s{\"ms\": %.1f, \"cpu_ms\": %.1f, \"run_queue_ms\": %.1f}",
+                            i ? ", " : "", f.stalls[i].ms, f.stalls[i].cpuMs,
+                            f.stalls[i].runQueueMs);
+            std::printf("]}\n");
             std::fflush(stdout);
             QApplication::exit(0);
         });
