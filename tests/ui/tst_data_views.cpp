@@ -23,6 +23,8 @@
 #include <QTableView>
 #include <QTableWidget>
 #include <QTemporaryDir>
+#include <QVBoxLayout>
+#include <QLabel>
 #include <QtTest>
 
 using namespace eddy::ui;
@@ -101,6 +103,7 @@ private slots:
     void browserReportsAnUnknownTopic();
     void pagingLoadsOnlyWhatIsLookedAt();
     void boundsFollowRetentionAndNewRecords();
+    void newBoundsDoNotLayTheWindowOutAgain();
     void filterScanFindsMatchesAndCanBeCancelled();
     void liveTailAppendsNewRecords();
     void produceDialogWritesARecord();
@@ -239,6 +242,54 @@ void TestDataViews::boundsFollowRetentionAndNewRecords()
     model.setBounds(0, 10);
     QCOMPARE(reset.count(), 1);
     QCOMPARE(model.rowCount(), 10);
+}
+
+// Counts the layout requests a widget receives (a relayout of everything under it).
+class LayoutRequestCounter : public QObject
+{
+public:
+    int count = 0;
+
+protected:
+    bool eventFilter(QObject *watched, QEvent *event) override
+    {
+        if (event->type() == QEvent::LayoutRequest)
+            ++count;
+        return QObject::eventFilter(watched, event);
+    }
+};
+
+void TestDataViews::newBoundsDoNotLayTheWindowOutAgain()
+{
+    Studio s;
+    QVERIFY(s.ready());
+    QVERIFY(s.createTopic("busy"));
+    QVERIFY(s.produce("busy", 0, 1000));
+    QWidget window;
+    auto *layout = new QVBoxLayout(&window);
+    auto *browser = new MessageBrowser(&s.bridge, &window);
+    layout->addWidget(browser);
+    window.resize(900, 600);
+    window.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&window));
+    browser->setTopic("busy", 0);
+    auto *bounds = browser->findChild<QLabel *>("bounds");
+    QVERIFY(bounds);
+    QTRY_VERIFY_WITH_TIMEOUT(bounds->text().contains("1000") || bounds->text().contains("1,000"),
+                             5000);
+    QTest::qWait(300); // the first layout settles
+    LayoutRequestCounter counter;
+    window.installEventFilter(&counter);
+    // New records move the bounds at every snapshot under load: the label follows without
+    // a relayout of the window (as long as its text does not outgrow it).
+    for (int round = 1; round <= 3; ++round) {
+        const QString before = bounds->text();
+        QVERIFY(s.produce("busy", 0, 1, 1000 + round));
+        QTRY_VERIFY_WITH_TIMEOUT(bounds->text() != before, 5000);
+        QTest::qWait(50);
+    }
+    QCOMPARE(counter.count, 0);
+    window.removeEventFilter(&counter);
 }
 
 void TestDataViews::filterScanFindsMatchesAndCanBeCancelled()
