@@ -168,7 +168,7 @@ void BrokerBridge::close()
     answerFullFrames(std::move(unanswered), true);
     if (m_session)
         m_session->connection->close(); // fails running jobs fast
-    m_pool.waitForDone();
+    waitForPool(m_pool);
     m_session.reset();
     m_embedded.reset();
     m_snapshot.reset();
@@ -255,9 +255,7 @@ void BrokerBridge::pollLoop()
             answerFullFrames(std::move(requests), false);
         const bool errorChanged = result->error != m_lastPollError;
         m_lastPollError = result->error;
-        QMetaObject::invokeMethod(
-            this,
-            [this, result, errorChanged] {
+        postTo(this, [this, result, errorChanged] {
                 if (result->snapshot
                     && (!m_snapshot || result->snapshot->sequence != m_snapshot->sequence)) {
                     m_snapshot = result->snapshot;
@@ -275,8 +273,7 @@ void BrokerBridge::pollLoop()
                     emit eventsArrived(result->events);
                 if (errorChanged && !result->error.isEmpty())
                     emit brokerError(result->error);
-            },
-            Qt::QueuedConnection);
+            });
         lock.lock();
         // An export request wakes the thread early: the user waits for the file.
         m_pollCv.wait_for(lock, std::chrono::milliseconds(kPollIntervalMs),
@@ -309,13 +306,10 @@ void BrokerBridge::answerFullFrames(std::vector<FullFrameRequest> requests, bool
         // Built here, on the poll thread (the store is its own); null for an unanswered request.
         ChartFramePtr frame =
             unanswered ? nullptr : m_chartStore.fullFrame(r.fromS, r.toS, r.perPartition);
-        QMetaObject::invokeMethod(
-            this,
-            [context = r.context, done = std::move(r.done), frame] {
-                if (context)
-                    done(frame);
-            },
-            Qt::QueuedConnection);
+        postTo(this, [context = r.context, done = std::move(r.done), frame] {
+            if (context)
+                done(frame);
+        });
     }
 }
 

@@ -7,6 +7,7 @@
 #include "embedded_broker.h"
 #include "metrics.h"
 #include "protocol_handler.h"
+#include "thread_handoff.h"
 
 #include <QObject>
 #include <QPointer>
@@ -99,15 +100,12 @@ public:
         if (!session)
             return;
         QPointer<QObject> guard(context);
-        m_pool.start([this, session, guard, job = std::move(job), done = std::move(done)] {
+        startIn(m_pool, [this, session, guard, job = std::move(job), done = std::move(done)] {
             auto result = std::make_shared<T>(job(*session));
-            QMetaObject::invokeMethod(
-                this,
-                [guard, result, done] {
-                    if (guard)
-                        done(std::move(*result));
-                },
-                Qt::QueuedConnection);
+            postTo(this, [guard, result, done] {
+                if (guard)
+                    done(std::move(*result));
+            });
         });
     }
 

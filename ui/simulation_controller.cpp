@@ -6,6 +6,7 @@
 
 #include "broker_bridge.h"
 #include "nng_backend.h"
+#include "thread_handoff.h"
 
 namespace eddy::ui {
 
@@ -21,7 +22,7 @@ SimulationController::~SimulationController()
 {
     if (m_runner)
         m_runner->stop();
-    m_faultPool.waitForDone();
+    waitForPool(m_faultPool);
     join();
 }
 
@@ -38,33 +39,30 @@ Result<void> SimulationController::start(const sim::Scenario &scenario)
     if (!m_bridge->isOpen())
         return makeError(Errc::ShuttingDown, "no broker to run against");
     join();
-    m_faultPool.waitForDone();
+    waitForPool(m_faultPool);
     m_runner.reset();
     m_scenario = scenario;
     m_report.reset();
     m_backend = sim::makeNngBackend(m_bridge->clientUrl().toStdString());
     sim::RunnerOptions options;
     options.onProgress = [this](const sim::Progress &p) {
-        QMetaObject::invokeMethod(this, [this, p] { emit progress(p); }, Qt::QueuedConnection);
+        postTo(this, [this, p] { emit progress(p); });
     };
     m_runner = std::make_unique<sim::SimulationRunner>(m_scenario, *m_backend,
                                                        m_bridge->embedded(), options);
     setState(State::Running);
     m_thread = std::thread([this] {
         auto result = m_runner->run();
-        QMetaObject::invokeMethod(
-            this,
-            [this, result = std::move(result)] {
-                setState(State::Idle);
-                if (!result) {
-                    emit failed(QString::fromStdString(std::string(errcName(result.code()))
-                                                       + ": " + result.error().message));
-                    return;
-                }
-                m_report = *result;
-                emit finished(*m_report);
-            },
-            Qt::QueuedConnection);
+        postTo(this, [this, result = std::move(result)] {
+            setState(State::Idle);
+            if (!result) {
+                emit failed(QString::fromStdString(std::string(errcName(result.code()))
+                                                   + ": " + result.error().message));
+                return;
+            }
+            m_report = *result;
+            emit finished(*m_report);
+        });
     });
     return {};
 }
@@ -110,18 +108,15 @@ void SimulationController::startFault(const sim::FaultSpec &fault)
         return;
     }
     sim::SimulationRunner *runner = m_runner.get();
-    m_faultPool.start([this, runner, fault] {
+    startIn(m_faultPool, [this, runner, fault] {
         auto id = runner->startFault(fault);
-        QMetaObject::invokeMethod(
-            this,
-            [this, id, fault] {
-                if (id)
-                    emit faultStarted(*id, fault);
-                else
-                    emit faultFailed(QString::fromStdString(fault.kind + " " + fault.target
-                                                            + ": " + id.error().message));
-            },
-            Qt::QueuedConnection);
+        postTo(this, [this, id, fault] {
+            if (id)
+                emit faultStarted(*id, fault);
+            else
+                emit faultFailed(QString::fromStdString(fault.kind + " " + fault.target
+                                                        + ": " + id.error().message));
+        });
     });
 }
 
@@ -130,17 +125,14 @@ void SimulationController::endFault(int id)
     if (!m_runner || m_state == State::Idle)
         return;
     sim::SimulationRunner *runner = m_runner.get();
-    m_faultPool.start([this, runner, id] {
+    startIn(m_faultPool, [this, runner, id] {
         auto r = runner->endFault(id);
-        QMetaObject::invokeMethod(
-            this,
-            [this, id, r] {
-                if (r)
-                    emit faultEnded(id);
-                else
-                    emit faultFailed(QString::fromStdString(r.error().message));
-            },
-            Qt::QueuedConnection);
+        postTo(this, [this, id, r] {
+            if (r)
+                emit faultEnded(id);
+            else
+                emit faultFailed(QString::fromStdString(r.error().message));
+        });
     });
 }
 
