@@ -13,6 +13,7 @@
 #include <nng/protocol/reqrep0/req.h>
 #include <nng/supplemental/tls/tls.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstring>
 #include <fstream>
@@ -29,12 +30,6 @@ using Clock = std::chrono::steady_clock;
 
 // How long open() waits for the broker to answer `auth`.
 constexpr int kAuthTimeoutMs = 5000;
-
-// How long close() waits for NNG to close the socket before leaving it to its own thread
-// (bounded_close.h: NNG 1.5.2 can hang closing a connection with a transfer in progress). Long:
-// an ordinary close can take seconds on a loaded machine, and an abandoned one leaves the
-// messages of its unfinished sends unfreed (LeakSanitizer reported them with a 2 s bound).
-constexpr int kCloseTimeoutMs = 30000;
 
 struct Slot {
     enum class Stage { Idle, Send, Recv };
@@ -60,7 +55,10 @@ public:
     nng_dialer dialer = NNG_DIALER_INITIALIZER;
     nng_tls_config *tls = nullptr;
     bool socketOpen = false;
-    bool closeAbandoned = false;
+    // ConnectionOptions::closeTimeoutMs (bounded_close.h). Long by default: an ordinary close
+    // can take seconds on a loaded machine.
+    int closeTimeoutMs = 30000;
+    std::atomic<bool> closeAbandoned = false; // read by a concurrent close()
 
     std::mutex mutex;
     bool closed = false;
@@ -70,25 +68,38 @@ public:
     ~ConnectionImpl()
     {
         close();
-        // nng_aio_free waits for a callback in progress, so no slot is touched after this.
-        for (auto &s : slots)
+        // After an abandoned close NNG may not have reached the contexts yet, so their
+        // operations can still be pending here. Stopping an aio cancels what it has pending and
+        // waits for its callback: a request NNG had not sent yet is handed back to the aio
+        // (req0_ctx_cancel_send), and a stopped aio belongs to its owner again, so a message
+        // still attached to it after the stop is ours to free (onSlot frees it on its way, this
+        // catches one it did not reach). Nothing of NNG's touches a stopped aio again.
+        for (auto &s : slots) {
+            nng_aio_stop(s->aio);
+            if (nng_msg *msg = nng_aio_get_msg(s->aio)) {
+                nng_aio_set_msg(s->aio, nullptr);
+                nng_msg_free(msg);
+            }
             nng_aio_free(s->aio);
+        }
         // A close still stuck in NNG may yet use the TLS config: it is leaked with the socket.
         if (tls && !closeAbandoned)
             nng_tls_config_free(tls);
     }
 
-    void close()
+    // True when the socket closed within the bound (or was never open).
+    bool close()
     {
         {
             std::lock_guard lock(mutex);
             if (closed)
-                return;
+                return !closeAbandoned;
             closed = true;
         }
         // Closing the socket completes every pending aio with NNG_ECLOSED.
-        if (socketOpen && !closeSocketBounded(socket, kCloseTimeoutMs))
+        if (socketOpen && !closeSocketBounded(socket, closeTimeoutMs))
             closeAbandoned = true;
+        return !closeAbandoned;
     }
 
     Error failure(int rv, int timeoutMs) const
@@ -256,6 +267,7 @@ Result<std::shared_ptr<Connection>> Connection::open(const ConnectionOptions &op
 {
     auto impl = std::make_unique<ConnectionImpl>();
     impl->url = options.url;
+    impl->closeTimeoutMs = options.closeTimeoutMs;
     if (int rv = nng_req0_open(&impl->socket); rv != 0)
         return makeError(Errc::Internal, readError("cannot open a REQ socket", rv));
     impl->socketOpen = true;
@@ -327,9 +339,9 @@ Connection::Connection(std::unique_ptr<ConnectionImpl> impl) : m_impl(std::move(
 
 Connection::~Connection() = default;
 
-void Connection::close()
+bool Connection::close()
 {
-    m_impl->close();
+    return m_impl->close();
 }
 
 const std::string &Connection::url() const

@@ -22,6 +22,10 @@ struct ConnectionOptions {
     std::string tlsServerName;  // name to verify in the broker certificate; default: the URL's
                                 // host name (an IP address literal is not verified by name)
     std::string token;          // access-control token (docs/security.md); empty: none
+    // How long close() waits for NNG to close the socket before leaving the close to a thread
+    // of its own (NNG 1.5.2 can hang closing a connection with a transfer in progress). 0 waits
+    // not at all (tests use it to abandon a close on purpose).
+    int closeTimeoutMs = 30000;
 };
 
 class ConnectionImpl;
@@ -62,9 +66,12 @@ public:
     // an Error with the broker's code and message; an unparsable reply is MalformedRequest.
     Result<Json> call(const Json &request, int timeoutMs);
 
-    // Aborts requests in flight (they fail with ShuttingDown) and closes the socket. Idempotent;
-    // the destructor calls it.
-    void close();
+    // Aborts requests in flight (they fail with ShuttingDown) and closes the socket, waiting
+    // for NNG at most options.closeTimeoutMs. True when the socket closed in time; false when
+    // the close was left to finish on its own thread (the connection is closed either way, and
+    // destroying it then still frees every request it holds). Idempotent: a later call returns
+    // the first one's answer. The destructor calls it.
+    bool close();
     // The URL this connection dials.
     const std::string &url() const;
 

@@ -32,7 +32,7 @@ bool closeSocketBounded(nng_socket socket, int timeoutMs, std::shared_ptr<void> 
         wait->cv.notify_all();
     });
     std::unique_lock lock(wait->mutex);
-    if (wait->cv.wait_for(lock, std::chrono::milliseconds(std::max(1, timeoutMs)),
+    if (wait->cv.wait_for(lock, std::chrono::milliseconds(std::max(0, timeoutMs)),
                           [&] { return wait->finished; })) {
         lock.unlock();
         closer.join();

@@ -6,7 +6,7 @@
 
 namespace eddy {
 
-// Closes `socket` with nng_close and waits at most `timeoutMs` for it. NNG 1.5.2 can wait
+// Closes `socket` with nng_close and waits at most `timeoutMs` for it (0: not at all). NNG 1.5.2 can wait
 // forever to close a TCP connection that has a transfer in progress (its reaper blocks in the
 // protocol's pipe stop; fixed upstream after 1.5.2, nanomsg/nng#1543), so a caller that must
 // return — a broker shutting down, a client closing a connection — bounds the wait. Returns true

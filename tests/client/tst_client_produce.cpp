@@ -13,8 +13,15 @@
 
 #include <QtTest>
 
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
 #include <chrono>
 #include <set>
+#include <thread>
 
 using namespace eddy;
 using namespace eddy::client;
@@ -30,6 +37,60 @@ std::string numbered(const char *prefix, int i)
     return out;
 }
 
+// A TCP peer on loopback that completes NNG's handshake as a REP socket and then never reads:
+// requests sent to it stay half written in the socket buffers (its receive buffer is tiny).
+class DeafPeer
+{
+public:
+    DeafPeer()
+    {
+        m_listener = ::socket(AF_INET, SOCK_STREAM, 0);
+        const int small = 4096; // inherited by the accepted socket
+        ::setsockopt(m_listener, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+        sockaddr_in addr{};
+        addr.sin_family = AF_INET;
+        addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        socklen_t len = sizeof addr;
+        if (::bind(m_listener, reinterpret_cast<sockaddr *>(&addr), len) != 0
+            || ::listen(m_listener, 4) != 0
+            || ::getsockname(m_listener, reinterpret_cast<sockaddr *>(&addr), &len) != 0)
+            return;
+        m_port = ntohs(addr.sin_port);
+        m_accepting = std::thread([this] {
+            while (!m_stop.load()) {
+                pollfd p{m_listener, POLLIN, 0};
+                if (::poll(&p, 1, 50) <= 0)
+                    continue;
+                const int fd = ::accept(m_listener, nullptr, nullptr);
+                if (fd < 0)
+                    continue;
+                // NNG's SP header of a REP0 peer (protocol 0x31); the client's is never read.
+                (void)::send(fd, "\0SP\0\0\x31\0\0", 8, MSG_NOSIGNAL);
+                m_accepted.push_back(fd);
+            }
+        });
+    }
+    ~DeafPeer()
+    {
+        m_stop.store(true);
+        if (m_accepting.joinable())
+            m_accepting.join();
+        for (int fd : m_accepted)
+            ::close(fd);
+        if (m_listener >= 0)
+            ::close(m_listener);
+    }
+    std::string url() const { return "tcp://127.0.0.1:" + std::to_string(m_port); }
+    bool ok() const { return m_port != 0; }
+
+private:
+    int m_listener = -1;
+    int m_port = 0;
+    std::atomic<bool> m_stop{false};
+    std::vector<int> m_accepted; // touched by the accepting thread only until it is joined
+    std::thread m_accepting;
+};
+
 } // namespace
 
 class TestClientProduce : public QObject
@@ -38,6 +99,7 @@ class TestClientProduce : public QObject
 
 private slots:
     void connectionRefused();
+    void abandonedCloseFreesUnsentRequests();
     void callMapsBrokerErrors();
     void concurrentRequests();
     void reconnectsAfterServerRestart();
@@ -65,6 +127,45 @@ void TestClientProduce::connectionRefused()
     auto bad = Connection::open("nonsense://x");
     QVERIFY(!bad);
     QCOMPARE(bad.code(), Errc::InvalidConfig);
+}
+
+void TestClientProduce::abandonedCloseFreesUnsentRequests()
+{
+    // A close that outlasts its bound is left to NNG on its own thread, and the connection is
+    // destroyed while NNG may still hold its requests: one half written to a peer that does not
+    // read, the others queued behind it. Every request must still complete exactly once, and
+    // (under ASan's leak check) every unsent message must be freed. A bound of 0 does not wait
+    // for NNG at all; the close is attempted again in the unlikely case it finished at once.
+    DeafPeer peer;
+    QVERIFY(peer.ok());
+    constexpr int kRequests = 8;
+    bool abandoned = false;
+    for (int attempt = 0; attempt < 5 && !abandoned; ++attempt) {
+        ConnectionOptions options;
+        options.url = peer.url();
+        options.closeTimeoutMs = 0;
+        auto c = Connection::open(options);
+        EDDY_VERIFY_OK(c);
+        std::atomic<int> completed{0};
+        std::atomic<int> failed{0};
+        const std::string large(4 << 20, 'x');
+        for (int i = 0; i < kRequests; ++i)
+            (*c)->requestAsync(large, 60000, [&](Result<std::string> r) {
+                // SHUTTING_DOWN, or for the one on the wire the transport's error (TIMEOUT,
+                // "connection shut down") when the pipe's end reaches it first.
+                if (!r && (r.code() == Errc::ShuttingDown || r.code() == Errc::Timeout))
+                    ++failed;
+                ++completed;
+            });
+        // Let the first request fill the socket buffers; the others wait behind it.
+        QTest::qWait(200);
+        QCOMPARE(completed.load(), 0);
+        abandoned = !(*c)->close();
+        c->reset(); // destroys the connection, its close possibly still running in NNG
+        QCOMPARE(completed.load(), kRequests);
+        QCOMPARE(failed.load(), kRequests);
+    }
+    QVERIFY2(abandoned, "no close outlasted a bound of 0 ms in 5 attempts");
 }
 
 void TestClientProduce::callMapsBrokerErrors()
