@@ -698,4 +698,9 @@ void Broker::setIoErrorFault(bool failing)
     m_impl->m_store->setIoError(failing, failing);
 }
 
+void Broker::setIoErrorFault(bool failWrites, bool failSyncs)
+{
+    m_impl->m_store->setIoError(failWrites, failSyncs);
+}
+
 } // namespace eddy

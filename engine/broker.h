@@ -254,6 +254,9 @@ public:
     // nothing of it is acknowledged or, in durable mode, visible. Reads keep working. Cleared,
     // the store writes again from its next transaction.
     void setIoErrorFault(bool failing);
+    // The same, for writes and fsyncs separately: with failSyncs alone a transaction's pages
+    // reach the write-ahead log and only its commit's fsync fails.
+    void setIoErrorFault(bool failWrites, bool failSyncs);
 
 private:
     explicit Broker(std::unique_ptr<BrokerImpl> impl);

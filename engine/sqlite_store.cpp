@@ -579,17 +579,43 @@ void SqliteStore::abandonTransaction()
         (void)exec(m_writeDb, "ROLLBACK");
 }
 
+Result<void> SqliteStore::resetWal()
+{
+    // A commit whose fsync (or a later write) failed has left its frames in the log past the
+    // last commit SQLite counts, whole and with valid checksums. The next transaction writes
+    // over them from the same place, but a smaller one leaves their tail behind it, and after
+    // two failed commits that tail can hold a commit followed by more chained frames: exactly
+    // what checkWal takes for committed transactions behind damage, so a crash then made the
+    // store refuse to open (engine_tst_io_errors failedFsyncResurrectsNothing). A TRUNCATE
+    // checkpoint copies what was committed (never the failed frames, which the log's index does
+    // not count) into the database and empties the log, so the next transaction starts a new
+    // one. Until it succeeds no transaction runs: each one fails as the reset did.
+    const int rc = sqlite3_wal_checkpoint_v2(m_writeDb, nullptr, SQLITE_CHECKPOINT_TRUNCATE,
+                                             nullptr, nullptr);
+    if (rc != SQLITE_OK)
+        return sqliteError(m_writeDb, rc, "reset the write-ahead log after a failed commit");
+    m_walStale = false;
+    return {};
+}
+
 Result<void> SqliteStore::commitGroup(std::vector<StoreOp> &ops)
 {
     // Injected full disk: fail before BEGIN so SQLite and its file stay exactly as they were.
     if (m_full.load())
         return makeError(Errc::StorageFull, "store is full (injected disk-full fault)");
+    if (m_walStale)
+        if (auto r = resetWal(); !r)
+            return r;
     if (auto r = exec(m_writeDb, "BEGIN IMMEDIATE"); !r)
         return r;
     for (auto &op : ops) {
         if (!op.apply)
             continue;
         if (auto r = op.apply(*m_writer); !r) {
+            // Pages spilled from SQLite's cache may already be in the log (without a commit
+            // marker): after an I/O error, reset it as after a failed commit.
+            if (r.code() == Errc::StorageError || r.code() == Errc::StorageFull)
+                m_walStale = true;
             abandonTransaction();
             return r;
         }
@@ -603,6 +629,7 @@ Result<void> SqliteStore::commitGroup(std::vector<StoreOp> &ops)
                            [&] { return m_closing || m_commitDelayMs.load() < delayMs; });
     }
     if (auto r = exec(m_writeDb, "COMMIT"); !r) {
+        m_walStale = true;
         abandonTransaction();
         return r;
     }

@@ -219,12 +219,16 @@ private:
     void writerLoop();
     Result<void> commitGroup(std::vector<StoreOp> &ops);
     void abandonTransaction();
+    Result<void> resetWal();
 
     Options m_options;
     std::unique_ptr<IoFaultVfs> m_ioFaults; // the write connection's VFS; outlives it
     sqlite3 *m_writeDb = nullptr;
     sqlite3 *m_readDb = nullptr;
     std::unique_ptr<StoreWriter> m_writer;
+    // A transaction failed after it may have written frames to the write-ahead log: the log is
+    // checkpointed and truncated (resetWal) before the next transaction. Writer thread only.
+    bool m_walStale = false;
     std::mutex m_readMutex;
 
     std::mutex m_queueMutex;
