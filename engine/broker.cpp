@@ -397,10 +397,9 @@ void BrokerImpl::produce(ProduceRequest req, ProduceCallback done)
             bool urgent;
         } ctx{this, g, pending, topic->id, durableStore ? &req.topic : nullptr, urgent};
         auto enqueue = [c = &ctx](const BatchPtr &batch, uint64_t epoch) {
-            // One allocation for what the store op needs: apply reaches it through a plain
-            // pointer (stored inside the std::function, no allocation of its own), which the
-            // shared_ptr in done keeps alive: both belong to the same StoreOp, and the writer
-            // calls apply, if at all, before done.
+            // One allocation for what the store op needs: apply and done reach it through a
+            // plain pointer (stored inside each std::function, no allocation of their own),
+            // kept alive by the op's owner.
             auto write = std::make_shared<BatchWrite>();
             write->broker = c->broker;
             write->topicId = c->topicId;
@@ -413,7 +412,8 @@ void BrokerImpl::produce(ProduceRequest req, ProduceCallback done)
                 write->topicName = *c->topicName; // for the records-visible notification
             StoreOp op;
             op.apply = [w = write.get()](StoreWriter &writer) { return w->apply(writer); };
-            op.done = [write](const Result<void> &r) { write->done(r); };
+            op.done = [w = write.get()](const Result<void> &r) { w->done(r); };
+            op.owner = std::move(write);
             op.urgent = c->urgent;
             op.bytes = batch->bytes;
             c->broker->m_store->submit(std::move(op));

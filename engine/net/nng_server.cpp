@@ -128,7 +128,19 @@ public:
     bool admit(uint32_t pipe)
     {
         std::lock_guard lock(m_mutex);
-        int &inFlight = m_inFlight[pipe];
+        auto it = m_inFlight.find(pipe);
+        if (it == m_inFlight.end()) {
+            if (m_spare.empty()) {
+                it = m_inFlight.emplace(pipe, 0).first;
+            } else {
+                auto node = std::move(m_spare.back());
+                m_spare.pop_back();
+                node.key() = pipe;
+                node.mapped() = 0;
+                it = m_inFlight.insert(std::move(node)).position;
+            }
+        }
+        int &inFlight = it->second;
         if (m_maxInFlight > 0 && inFlight >= m_maxInFlight)
             return false;
         ++inFlight;
@@ -159,7 +171,13 @@ public:
     {
         std::lock_guard lock(m_mutex);
         const auto it = m_inFlight.find(pipe);
-        if (it != m_inFlight.end() && --it->second <= 0)
+        if (it == m_inFlight.end() || --it->second > 0)
+            return;
+        // A connection with one request at a time comes here on every request: its entry's
+        // node is kept for the next admit() rather than freed and allocated again.
+        if (m_spare.size() < kSpareNodes)
+            m_spare.push_back(m_inFlight.extract(it));
+        else
             m_inFlight.erase(it);
     }
 
@@ -336,6 +354,9 @@ private:
     const SlowClientHandler m_onSlow;
     std::mutex m_mutex;
     std::unordered_map<uint32_t, int> m_inFlight;
+    // Nodes of m_inFlight entries gone to zero, reused by admit(); at most kSpareNodes.
+    static constexpr std::size_t kSpareNodes = 256;
+    std::vector<std::unordered_map<uint32_t, int>::node_type> m_spare;
     std::unordered_set<uint32_t> m_closed;
     std::unordered_map<uint32_t, int> m_fds; // pipe -> its TCP socket, -1 when it has none
     std::unordered_map<uint32_t, Watch> m_watched;
