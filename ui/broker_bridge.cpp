@@ -54,7 +54,6 @@ QStringList toQStringList(const std::vector<std::string> &v)
 BrokerBridge::BrokerBridge(QObject *parent) : QObject(parent)
 {
     // Enough threads for a live tail's long-poll, a page fetch and admin calls at once.
-    m_pool.setMaxThreadCount(4);
     qRegisterMetaType<eddy::MetricsSnapshotPtr>("eddy::MetricsSnapshotPtr");
 }
 
@@ -168,7 +167,7 @@ void BrokerBridge::close()
     answerFullFrames(std::move(unanswered), true);
     if (m_session)
         m_session->connection->close(); // fails running jobs fast
-    waitForPool(m_pool);
+    m_pool.waitForDone();
     m_session.reset();
     m_embedded.reset();
     m_snapshot.reset();
@@ -255,7 +254,7 @@ void BrokerBridge::pollLoop()
             answerFullFrames(std::move(requests), false);
         const bool errorChanged = result->error != m_lastPollError;
         m_lastPollError = result->error;
-        postTo(this, [this, result, errorChanged] {
+        m_toGui.post([this, result, errorChanged] {
                 if (result->snapshot
                     && (!m_snapshot || result->snapshot->sequence != m_snapshot->sequence)) {
                     m_snapshot = result->snapshot;
@@ -306,7 +305,7 @@ void BrokerBridge::answerFullFrames(std::vector<FullFrameRequest> requests, bool
         // Built here, on the poll thread (the store is its own); null for an unanswered request.
         ChartFramePtr frame =
             unanswered ? nullptr : m_chartStore.fullFrame(r.fromS, r.toS, r.perPartition);
-        postTo(this, [context = r.context, done = std::move(r.done), frame] {
+        m_toGui.post([context = r.context, done = std::move(r.done), frame] {
             if (context)
                 done(frame);
         });

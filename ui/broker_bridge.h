@@ -13,7 +13,6 @@
 #include <QPointer>
 #include <QString>
 #include <QStringList>
-#include <QThreadPool>
 
 #include <atomic>
 #include <condition_variable>
@@ -100,9 +99,9 @@ public:
         if (!session)
             return;
         QPointer<QObject> guard(context);
-        startIn(m_pool, [this, session, guard, job = std::move(job), done = std::move(done)] {
+        m_pool.start([this, session, guard, job = std::move(job), done = std::move(done)] {
             auto result = std::make_shared<T>(job(*session));
-            postTo(this, [guard, result, done] {
+            m_toGui.post([guard, result, done] {
                 if (guard)
                     done(std::move(*result));
             });
@@ -159,7 +158,8 @@ private:
 
     std::unique_ptr<sim::EmbeddedBroker> m_embedded;
     std::shared_ptr<BrokerSession> m_session; // shared with running jobs
-    QThreadPool m_pool;
+    HandoffQueue m_toGui; // before m_pool: its jobs post here until it is done
+    HandoffPool m_pool{4};
     std::thread m_pollThread;
     std::mutex m_pollMutex;
     std::condition_variable m_pollCv;

@@ -6,14 +6,12 @@
 
 #include "broker_bridge.h"
 #include "nng_backend.h"
-#include "thread_handoff.h"
 
 namespace eddy::ui {
 
 SimulationController::SimulationController(BrokerBridge *bridge, QObject *parent)
     : QObject(parent), m_bridge(bridge)
 {
-    m_faultPool.setMaxThreadCount(2);
     qRegisterMetaType<eddy::sim::Progress>("eddy::sim::Progress");
     qRegisterMetaType<eddy::sim::Report>("eddy::sim::Report");
 }
@@ -22,7 +20,7 @@ SimulationController::~SimulationController()
 {
     if (m_runner)
         m_runner->stop();
-    waitForPool(m_faultPool);
+    m_faultPool.waitForDone();
     join();
 }
 
@@ -39,21 +37,21 @@ Result<void> SimulationController::start(const sim::Scenario &scenario)
     if (!m_bridge->isOpen())
         return makeError(Errc::ShuttingDown, "no broker to run against");
     join();
-    waitForPool(m_faultPool);
+    m_faultPool.waitForDone();
     m_runner.reset();
     m_scenario = scenario;
     m_report.reset();
     m_backend = sim::makeNngBackend(m_bridge->clientUrl().toStdString());
     sim::RunnerOptions options;
     options.onProgress = [this](const sim::Progress &p) {
-        postTo(this, [this, p] { emit progress(p); });
+        m_toGui.post([this, p] { emit progress(p); });
     };
     m_runner = std::make_unique<sim::SimulationRunner>(m_scenario, *m_backend,
                                                        m_bridge->embedded(), options);
     setState(State::Running);
     m_thread = std::thread([this] {
         auto result = m_runner->run();
-        postTo(this, [this, result = std::move(result)] {
+        m_toGui.post([this, result = std::move(result)] {
             setState(State::Idle);
             if (!result) {
                 emit failed(QString::fromStdString(std::string(errcName(result.code()))
@@ -108,9 +106,9 @@ void SimulationController::startFault(const sim::FaultSpec &fault)
         return;
     }
     sim::SimulationRunner *runner = m_runner.get();
-    startIn(m_faultPool, [this, runner, fault] {
+    m_faultPool.start([this, runner, fault] {
         auto id = runner->startFault(fault);
-        postTo(this, [this, id, fault] {
+        m_toGui.post([this, id, fault] {
             if (id)
                 emit faultStarted(*id, fault);
             else
@@ -125,9 +123,9 @@ void SimulationController::endFault(int id)
     if (!m_runner || m_state == State::Idle)
         return;
     sim::SimulationRunner *runner = m_runner.get();
-    startIn(m_faultPool, [this, runner, id] {
+    m_faultPool.start([this, runner, id] {
         auto r = runner->endFault(id);
-        postTo(this, [this, id, r] {
+        m_toGui.post([this, id, r] {
             if (r)
                 emit faultEnded(id);
             else

@@ -3,9 +3,9 @@
 #include "report.h"
 #include "runner.h"
 #include "scenario.h"
+#include "thread_handoff.h"
 
 #include <QObject>
-#include <QThreadPool>
 
 #include <memory>
 #include <mutex>
@@ -72,7 +72,8 @@ private:
     std::unique_ptr<sim::BrokerBackend> m_backend;
     std::unique_ptr<sim::SimulationRunner> m_runner;
     std::thread m_thread;
-    QThreadPool m_faultPool; // live fault calls (a broker restart takes a moment)
+    HandoffQueue m_toGui;    // before m_faultPool: its jobs post here until it is done
+    HandoffPool m_faultPool{2}; // live fault calls (a broker restart takes a moment)
     std::optional<sim::Report> m_report;
 };
 

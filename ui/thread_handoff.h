@@ -1,85 +1,64 @@
 #pragma once
 
-// Hand-offs between threads through Qt's queues, stated to ThreadSanitizer.
+// Hand-offs between the studio's threads whose order ThreadSanitizer can see.
 //
-// A queued QMetaObject::invokeMethod and QThreadPool::start order everything the calling thread
-// did before the call before the function runs on the other thread, and QThreadPool::
-// waitForDone orders a pool's finished jobs before what follows it. They do so through locks
-// inside libQt6Core, and Debian's Qt is not built with TSan, which therefore cannot see that order
-// and reports the function's captures (built on one thread, read on the other) as races. These
-// wrappers state the same order with TSan's release/acquire annotations; without TSan they are
-// the plain Qt calls. All hand-offs share one synchronisation address, as all of a thread's
-// queued events share one queue lock in Qt.
+// A queued QMetaObject::invokeMethod with a functor, QThreadPool::start and waitForDone order
+// the caller's work before the function through locks inside libQt6Core. Debian's Qt is not
+// built with TSan, so those locks are invisible to it and it reports the functions' captures
+// (built on one thread, used and freed on another) as races. Here every function crosses
+// through a std::mutex of ours instead, and Qt only carries a wake-up that holds no data of
+// ours (a queued call by name, a capture-free job), so TSan sees the same order Qt provides.
 
-#include <QMetaObject>
 #include <QObject>
 #include <QThreadPool>
 
-#include <utility>
-
-#if defined(__SANITIZE_THREAD__)
-#define EDDY_TSAN_ANNOTATE 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define EDDY_TSAN_ANNOTATE 1
-#endif
-#endif
-
-#ifdef EDDY_TSAN_ANNOTATE
-extern "C" void __tsan_acquire(void *addr);
-extern "C" void __tsan_release(void *addr);
-#endif
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <vector>
 
 namespace eddy::ui {
 
-namespace handoff_detail {
-inline char tag;
-inline void release()
+// Runs functions on the thread this object lives in, in the order they were posted.
+class HandoffQueue : public QObject
 {
-#ifdef EDDY_TSAN_ANNOTATE
-    __tsan_release(&tag);
-#endif
-}
-inline void acquire()
-{
-#ifdef EDDY_TSAN_ANNOTATE
-    __tsan_acquire(&tag);
-#endif
-}
-} // namespace handoff_detail
+    Q_OBJECT
 
-// Runs f on receiver's thread through its event queue (Qt::QueuedConnection); not at all if the
-// receiver is destroyed first. Any thread.
-template <class F>
-void postTo(QObject *receiver, F f)
-{
-    handoff_detail::release();
-    QMetaObject::invokeMethod(
-        receiver,
-        [f = std::move(f)]() mutable {
-            handoff_detail::acquire();
-            f();
-        },
-        Qt::QueuedConnection);
-}
+public:
+    explicit HandoffQueue(QObject *parent = nullptr) : QObject(parent) {}
+    // Functions still pending are destroyed without being run.
+    ~HandoffQueue() override;
 
-// Runs f on a thread of pool. Any thread.
-template <class F>
-void startIn(QThreadPool &pool, F f)
-{
-    handoff_detail::release();
-    pool.start([f = std::move(f)]() mutable {
-        handoff_detail::acquire();
-        f();
-        handoff_detail::release();
-    });
-}
+    // Any thread, while this object lives: f runs on this object's thread soon after.
+    void post(std::function<void()> f);
 
-// Waits for every job of pool (QThreadPool::waitForDone); what they did happens before the return.
-inline void waitForPool(QThreadPool &pool)
+private:
+    Q_INVOKABLE void drain();
+
+    std::mutex m_mutex;
+    std::vector<std::function<void()>> m_pending; // guarded by m_mutex
+    bool m_wakeQueued = false;                    // guarded by m_mutex
+};
+
+// A QThreadPool whose jobs are handed over through a mutex of ours.
+class HandoffPool
 {
-    pool.waitForDone();
-    handoff_detail::acquire();
-}
+public:
+    explicit HandoffPool(int maxThreads);
+    // Waits for every job.
+    ~HandoffPool();
+
+    // Any thread: job runs on a pool thread.
+    void start(std::function<void()> job);
+    // Waits for every job started so far; what they did happens before the return.
+    void waitForDone();
+
+private:
+    void runOne();
+
+    QThreadPool m_pool;
+    std::mutex m_mutex;
+    std::deque<std::function<void()>> m_jobs; // guarded by m_mutex
+};
 
 } // namespace eddy::ui
