@@ -30,6 +30,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <condition_variable>
 #include <cstdlib>
 #include <cstring>
@@ -107,6 +108,18 @@ void disconnect(nng_pipe pipe)
 // loopback keeps this near zero; one that does not read fills its receive window and then this
 // queue, which is when its replies start to hold request workers.
 constexpr int kUnreadReplyBytes = 64 << 10;
+
+// The minimum rate at which a client must take its replies while they wait for it: a connection
+// whose socket held reply bytes the client had not acknowledged for kDrainWindow (at every look
+// but never two in a row: it never caught up), and whose client acknowledged less than kMinDrainBytesPerSecond on
+// average over that window, is closed as a slow consumer. Without it a client reading a few
+// bytes every few seconds (which keeps the stall rule from firing) would hold its workers and
+// buffers forever. The socket's queue is the sign, not its size: a client with a small receive
+// window never lets the broker's send buffer grow, so its replies wait in NNG rather than in the
+// kernel. 16 KiB/s is far below any working client (one reading on loopback takes megabytes per
+// second, and its socket empties between replies) and above a trickle.
+constexpr auto kDrainWindow = std::chrono::seconds(10);
+constexpr double kMinDrainBytesPerSecond = 16 << 10;
 
 // What one server knows of its connections (NNG pipes), shared by every work item and the stall
 // sweep: requests in flight per connection, and the TCP connections with replies on their way.
@@ -193,14 +206,17 @@ public:
         if (!w.active) {
             w.active = true;
             w.baseline = false;
+            w.backlog = false;
         }
         ++w.replies;
     }
 
     // One look at every watched connection's socket. A connection whose socket holds bytes its
     // client has not acknowledged, and whose count of acknowledged bytes has not moved for the
-    // stall timeout, belongs to a client that is not reading: it is closed as slow. A connection
-    // whose socket is empty with no request in flight has taken everything: no longer watched.
+    // stall timeout, belongs to a client that is not reading: it is closed as slow. So is one
+    // whose socket held reply bytes at every look for kDrainWindow while its client took less
+    // than kMinDrainBytesPerSecond over that window (reading too slowly). A connection whose
+    // socket is empty with no request in flight has taken everything: no longer watched.
     // Connections that are not TCP (ipc://, inproc://) are not watched (only the cap bounds
     // them).
     void sweep()
@@ -239,6 +255,7 @@ public:
                 out = socketOutput(fd);
             const auto now = Clock::now();
             bool stalled = false;
+            bool tooSlow = false;
             bool done = !out;
             if (out && out->queued == 0) {
                 // Everything written was taken; with no request in flight (every reply's
@@ -249,6 +266,29 @@ public:
                 w.since = now;
             } else if (out && now - w.since >= std::chrono::milliseconds(m_stallTimeoutMs)) {
                 stalled = true;
+            }
+            // An empty socket at one look does not end a backlog: a slow client's socket can
+            // empty for a moment between the client taking bytes and NNG (late on a loaded
+            // machine) writing more. Empty at two looks in a row, it ends.
+            const bool waiting = out && (out->queued > 0 || (w.backlog && !w.emptyOnce));
+            if (out)
+                w.emptyOnce = out->queued == 0 && !w.emptyOnce;
+            if (waiting && !stalled) {
+                // Replies pile up: measure how fast the client takes them, window by window.
+                if (!w.backlog) {
+                    w.backlog = true;
+                    w.backlogSince = now;
+                    w.backlogAcked = out->acked;
+                } else if (now - w.backlogSince >= kDrainWindow) {
+                    const double seconds =
+                        std::chrono::duration<double>(now - w.backlogSince).count();
+                    w.drainRate = double(out->acked - w.backlogAcked) / seconds;
+                    tooSlow = w.drainRate < kMinDrainBytesPerSecond;
+                    w.backlogSince = now;
+                    w.backlogAcked = out->acked;
+                }
+            } else {
+                w.backlog = false; // the backlog went (or there is no socket to look at)
             }
             if (out) {
                 w.acked = out->acked;
@@ -265,12 +305,18 @@ public:
                 kept.since = w.since;
                 kept.acked = w.acked;
                 kept.baseline = w.baseline;
+                kept.backlog = w.backlog;
+                kept.emptyOnce = w.emptyOnce;
+                kept.backlogSince = w.backlogSince;
+                kept.backlogAcked = w.backlogAcked;
                 // A reply sent since the look keeps the connection watched.
-                if ((done || stalled) && kept.replies == w.replies)
+                if ((done || stalled || tooSlow) && kept.replies == w.replies)
                     kept.active = false;
             }
             if (stalled)
                 closeSlow(w.pipe, stallReason());
+            else if (tooSlow)
+                closeSlow(w.pipe, drainReason(w.drainRate));
         }
     }
 
@@ -314,6 +360,16 @@ public:
                + " requests in flight on one connection while its replies go unread";
     }
 
+    std::string drainReason(double bytesPerSecond) const
+    {
+        return "replies waiting to be read for "
+               + std::to_string(std::chrono::seconds(kDrainWindow).count())
+               + " s while the client took " + std::to_string(std::llround(bytesPerSecond))
+               + " bytes/s of them, under the minimum of "
+               + std::to_string(std::llround(kMinDrainBytesPerSecond / 1024))
+               + " KiB/s: the client reads too slowly";
+    }
+
     std::string stallReason() const
     {
         return "replies waiting to be read for " + std::to_string(m_stallTimeoutMs)
@@ -347,6 +403,11 @@ private:
         uint64_t replies = 0;  // replies handed to NNG for it, ever
         uint64_t acked = 0;    // bytes its client acknowledged, at the last look
         Clock::time_point since; // when the client last took something (or the watch began)
+        bool backlog = false;    // reply bytes in its socket (or empty at one look) since...
+        bool emptyOnce = false;  // its socket was empty at the last look but not the one before
+        Clock::time_point backlogSince; // ...this moment, the start of the rate window
+        uint64_t backlogAcked = 0;      // `acked` at backlogSince
+        double drainRate = 0;           // bytes/s taken over the last full window
     };
 
     const int m_maxInFlight;

@@ -38,8 +38,11 @@ struct ServerOptions {
     // its socket holds bytes the client has not acknowledged and the count of bytes it did
     // acknowledge has not moved for this many ms (the client is not reading). Checked by a sweep
     // every tenth of it (at most 250 ms), so a connection closes within about this plus two
-    // sweeps. A client that keeps taking bytes, however slowly, is not closed by it; ipc:// and
-    // inproc:// connections are bounded by the cap only. 0 = no such bound.
+    // sweeps. A client that keeps taking bytes, however slowly, is not closed by it, but the
+    // same sweep closes one whose socket held reply bytes for 10 s (empty at no two looks in a
+    // row) while it took less than 16 KiB/s of them (fixed values; no sweep, so no such rule,
+    // when this is 0);
+    // ipc:// and inproc:// connections are bounded by the cap only. 0 = no such bound.
     int sendTimeoutMs = 5000;
     // Told (on an NNG thread or the stall sweep's, no lock held) about every connection closed
     // for either reason.

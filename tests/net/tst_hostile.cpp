@@ -4,7 +4,9 @@
 // Meanwhile another client must be served promptly and the broker's RSS stays bounded; a client
 // that does not read is disconnected as a slow consumer (past the per-connection cap on requests
 // in flight, or, under the cap, once it has left its replies untaken for 5 s, while a client
-// reading slowly beside it is not), and the broker still stops cleanly on SIGTERM afterwards,
+// reading slowly beside it is not; a client that keeps reading but takes its replies at a
+// trickle is disconnected too, once 10 s show it under the minimum rate), and the broker still
+// stops cleanly on SIGTERM afterwards,
 // also while a client reads its replies slowly. Binary frames of every op, truncated at every
 // length, and binary topic names that are not valid UTF-8 or contain NUL are refused with
 // MALFORMED_REQUEST / INVALID_TOPIC_NAME.
@@ -50,9 +52,13 @@ qint64 rssKib(qint64 pid)
 class RawConnection
 {
 public:
-    explicit RawConnection(int port)
+    // With receiveBuffer, the socket's receive buffer is that small from the start (a buffer
+    // shrunk after connecting makes the kernel drop what the larger window let in).
+    explicit RawConnection(int port, int receiveBuffer = 0)
     {
         m_fd = ::socket(AF_INET, SOCK_STREAM, 0);
+        if (m_fd >= 0 && receiveBuffer > 0)
+            ::setsockopt(m_fd, SOL_SOCKET, SO_RCVBUF, &receiveBuffer, sizeof receiveBuffer);
         sockaddr_in addr{};
         addr.sin_family = AF_INET;
         addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -152,6 +158,7 @@ private slots:
     void slowWritersDoNotHoldOthersUp();
     void clientThatNeverReadsDoesNotStarveOthers();
     void clientThatStopsReadingUnderTheCapIsDisconnected();
+    void clientReadingATrickleIsDisconnected();
     void slowReaderDoesNotHangShutdown();
     void everyTruncationOfEveryBinaryOp();
     void binaryTopicNamesAreChecked_data();
@@ -426,6 +433,68 @@ void TestHostile::clientThatStopsReadingUnderTheCapIsDisconnected()
                  && events.first().contains("the client is not reading"),
              qPrintable(events.first()));
     QTRY_VERIFY_WITH_TIMEOUT(!listsClient(stalledUrl), 5000);
+    QVERIFY(listsClient(readerUrl));
+    QVERIFY(servedWithin(5000));
+    QCOMPARE(slowClientEvents(), 1);
+    terminateWithin(10000);
+}
+
+void TestHostile::clientReadingATrickleIsDisconnected()
+{
+    fillPartition();
+    // Sixty reads of 512 KiB, under the cap, by a client with a 4 KiB receive buffer (from the
+    // start) that takes 2 KiB of its replies four times a second (at most 8 KiB/s): it
+    // acknowledges bytes every few hundred ms, so the stall rule (nothing taken for 5 s) never
+    // closes it, but it takes less than the minimum of 16 KiB/s while its replies wait, which
+    // closes it after the 10 s window.
+    QElapsedTimer timer;
+    timer.start();
+    auto trickle = std::make_unique<RawConnection>(m_port, 4096);
+    QVERIFY(trickle->ok() && trickle->handshake());
+    const std::string body = json{{"op", "fetch"}, {"topic", "t"}, {"partition", 0},
+                                  {"offset", 0}, {"max_bytes", 1 << 20}}
+                                 .dump();
+    std::string burst;
+    for (uint32_t i = 1; i <= 60; ++i)
+        burst += RawConnection::frame(i, body);
+    trickle->sendWhatGoes(burst, 10000);
+    const QString trickleUrl = trickle->localUrl();
+    // Beside it, a client reading the same replies at an ordinary pace must not be closed.
+    auto reader = greedyClient(60, false);
+    QVERIFY(reader);
+    const QString readerUrl = reader->localUrl();
+    std::atomic<bool> stop{false};
+    std::thread reading([&] {
+        while (!stop.load()) {
+            reader->readSome(4096);
+            ::usleep(1000);
+        }
+    });
+    std::thread trickling([&] {
+        while (!stop.load()) {
+            trickle->readSome(2048);
+            ::usleep(250 * 1000);
+        }
+    });
+    const auto joinReaders = qScopeGuard([&] {
+        stop.store(true);
+        reading.join();
+        trickling.join();
+    });
+    QVERIFY2(servedWithin(5000), "not served beside a client reading a trickle");
+    QTRY_VERIFY2_WITH_TIMEOUT(slowClientEvents() > 0,
+                              "a client reading a trickle was not disconnected in 25 s", 25000);
+    const qint64 took = timer.elapsed();
+    qInfo("the client reading a trickle was disconnected after %lld ms", took);
+    const QStringList events = slowClientEventTexts();
+    QCOMPARE(events.size(), 1);
+    qInfo("%s", qPrintable(events.first()));
+    QVERIFY2(events.first().startsWith(trickleUrl + ": ")
+                 && events.first().contains("the client reads too slowly"),
+             qPrintable(events.first()));
+    // Not before the rate window (10 s) was over.
+    QVERIFY2(took >= 9500, qPrintable(QString("closed after only %1 ms").arg(took)));
+    QTRY_VERIFY_WITH_TIMEOUT(!listsClient(trickleUrl), 5000);
     QVERIFY(listsClient(readerUrl));
     QVERIFY(servedWithin(5000));
     QCOMPARE(slowClientEvents(), 1);
