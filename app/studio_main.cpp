@@ -4,6 +4,7 @@
 #include "broker_bridge.h"
 #include "charts_panel.h"
 #include "frame_monitor.h"
+#include "gui_precedence.h"
 #include "main_window.h"
 #include "nng_server.h"
 #include "theme.h"
@@ -109,6 +110,9 @@ int main(int argc, char **argv)
         std::fprintf(stderr, "eddy-studio: %s\n", qPrintable(bridge.lastError()));
 
     eddy::ui::MainWindow window(&bridge);
+    // Frames stalled while the GUI thread waited for a core behind the studio's own broker and
+    // simulated instances; the other threads now yield to it (docs/performance.md).
+    eddy::ui::GuiPrecedence precedence;
     if (parser.isSet(windowSize)) {
         const QStringList wh = parser.value(windowSize).split('x');
         if (wh.size() == 2)
