@@ -3,8 +3,12 @@
 // is what makes durable produce of large batches cheap. The same blob is what the broker keeps
 // in memory for the tail and the store queue: a few bytes per record over the payload instead
 // of a decoded Record (about 140 bytes of fields and allocations), and nothing to encode again
-// when the batch is written.
+// when the batch is written. A stored row may hold several batches (BatchMerger: the store
+// writer joins small ones) or the tail of one (retention cut it): the format is the same.
 #include "batch_codec.h"
+
+#include <algorithm>
+#include <cassert>
 
 namespace eddy {
 
@@ -201,6 +205,102 @@ bool BatchCursor::next(RecordView &view)
     view.payloadBytes = payload + view.value.size();
     ++m_index;
     return true;
+}
+
+bool BatchMerger::appendRecords(std::string_view blob, int64_t baseOffset, int64_t fromOffset,
+                                uint64_t expected, uint64_t &taken, std::size_t &bytes)
+{
+    BatchCursor cursor(blob, baseOffset);
+    const std::size_t mark = m_body.size();
+    const bool first = empty();
+    taken = 0;
+    bytes = 0;
+    RecordView view;
+    ByteWriter w(m_body);
+    while (cursor.next(view)) {
+        if (view.offset < fromOffset)
+            continue;
+        if (first && taken == 0) {
+            m_baseOffset = view.offset;
+            m_baseTs = view.timestamp;
+        }
+        ++taken;
+        bytes += view.payloadBytes;
+        w.varu(static_cast<uint64_t>(view.offset - m_baseOffset));
+        w.vari(view.timestamp - m_baseTs);
+        if (view.key) {
+            w.vari(static_cast<int64_t>(view.key->size()));
+            w.raw(*view.key);
+        } else {
+            w.vari(-1);
+        }
+        w.varu(view.headerCount);
+        w.raw(view.headers);
+        w.bytes(view.value);
+    }
+    if (cursor.error() || (expected > 0 && taken != expected)) {
+        // Checked as it is read: nothing of a corrupt batch (or one whose record count
+        // disagrees with its blob) is kept.
+        m_body.resize(mark);
+        taken = 0;
+        return false;
+    }
+    return true;
+}
+
+bool BatchMerger::append(const RecordBatch &batch)
+{
+    if (batch.producerId >= 0 || batch.count <= 0 || (!empty() && batch.baseOffset != endOffset()))
+        return false;
+    const bool first = empty();
+    uint64_t taken = 0;
+    std::size_t bytes = 0;
+    if (!appendRecords(batch.encoded, batch.baseOffset, batch.baseOffset,
+                       static_cast<uint64_t>(batch.count), taken, bytes))
+        return false;
+    m_count += taken;
+    m_appendTimeUs = first ? batch.appendTimeUs : std::max(m_appendTimeUs, batch.appendTimeUs);
+    m_maxTimestamp = first ? batch.maxTimestamp : std::max(m_maxTimestamp, batch.maxTimestamp);
+    m_bytes += batch.bytes;
+    return true;
+}
+
+Result<void> BatchMerger::takeTail(std::string_view blob, int64_t baseOffset, int64_t fromOffset,
+                                   int64_t maxTimestamp, int64_t appendTimeUs)
+{
+    assert(empty());
+    uint64_t taken = 0;
+    std::size_t bytes = 0;
+    if (!appendRecords(blob, baseOffset, fromOffset, 0, taken, bytes))
+        return corruptBatch(baseOffset, "unreadable while trimming it");
+    if (taken == 0)
+        return makeError(Errc::OffsetOutOfRange, "record batch at offset "
+                                                     + std::to_string(baseOffset)
+                                                     + " has no record at or after "
+                                                     + std::to_string(fromOffset));
+    m_count = taken;
+    m_bytes = bytes;
+    m_maxTimestamp = maxTimestamp;
+    m_appendTimeUs = appendTimeUs;
+    return {};
+}
+
+RecordBatch BatchMerger::take()
+{
+    RecordBatch out;
+    out.baseOffset = m_baseOffset;
+    out.appendTimeUs = m_appendTimeUs;
+    out.maxTimestamp = m_maxTimestamp;
+    out.count = static_cast<int32_t>(m_count);
+    out.bytes = m_bytes;
+    out.encoded.reserve(1 + varuSize(m_count) + variSize(m_baseTs) + m_body.size());
+    ByteWriter w(out.encoded);
+    w.u8(kBatchFormatVersion);
+    w.varu(m_count);
+    w.vari(m_baseTs);
+    w.raw(m_body);
+    *this = BatchMerger();
+    return out;
 }
 
 } // namespace eddy

@@ -72,4 +72,48 @@ private:
     const char *m_error = nullptr;
 };
 
+// Builds one batch out of batches whose offsets follow each other, re-encoding their records
+// against the first one's base offset and timestamp. The store writer uses it to write a run of
+// small batches of one partition as one row: SQLite's cost is per row, and an unbatched producer
+// makes a batch of one record per request.
+class BatchMerger
+{
+public:
+    // No batch taken yet.
+    bool empty() const { return m_count == 0; }
+    // The offset after the last record taken (meaningful once not empty).
+    int64_t endOffset() const { return m_baseOffset + static_cast<int64_t>(m_count); }
+    // Encoded bytes taken so far (records only, without the batch header).
+    std::size_t size() const { return m_body.size(); }
+    // Takes batch's records (copied: batch may go once this returns). False, taking nothing, when
+    // batch does not start at endOffset() (unless empty), carries an idempotent producer's
+    // sequence (one producer row per batch), or its blob is corrupt.
+    bool append(const RecordBatch &batch);
+    // Takes the records at and after fromOffset of a stored batch (blob at baseOffset, with
+    // maxTimestamp and appendTimeUs of its row): what is left of it after retention cut it.
+    // The merger must be empty. Fails with CorruptStore on a corrupt blob (nothing is taken)
+    // and with OffsetOutOfRange when no record of the batch is at or after fromOffset.
+    Result<void> takeTail(std::string_view blob, int64_t baseOffset, int64_t fromOffset,
+                          int64_t maxTimestamp, int64_t appendTimeUs);
+    // The merged batch: base offset of the first batch taken, the records of all, the latest
+    // append time and timestamp, summed bytes, no producer. Leaves the merger empty.
+    RecordBatch take();
+
+private:
+    // Re-encodes the records of blob at or after fromOffset onto m_body; false on corruption or
+    // when expected (if not 0) is not the count taken, m_body then as before. Sets the base
+    // offset and timestamp from the first record taken when the merger is empty. The count and
+    // payload bytes of the records taken go to taken and bytes.
+    bool appendRecords(std::string_view blob, int64_t baseOffset, int64_t fromOffset,
+                       uint64_t expected, uint64_t &taken, std::size_t &bytes);
+
+    int64_t m_baseOffset = 0;
+    int64_t m_baseTs = 0;
+    uint64_t m_count = 0;
+    int64_t m_appendTimeUs = 0;
+    int64_t m_maxTimestamp = 0;
+    std::size_t m_bytes = 0;
+    std::string m_body; // the records, encoded against m_baseOffset and m_baseTs
+};
+
 } // namespace eddy

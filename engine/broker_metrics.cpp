@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <memory>
+#include <optional>
 #include <vector>
 
 namespace eddy {
@@ -187,24 +188,62 @@ void BrokerImpl::retentionPass()
             int64_t newStart = start;
             if (policy.maxRecords > 0 && hw - start > policy.maxRecords)
                 newStart = hw - policy.maxRecords;
-            // Age and size drop whole stored batches, oldest first.
+            // Age drops whole stored rows, oldest first; the record count and size cut record
+            // by record (a row merges many small batches, so its bytes may straddle the limit).
             int64_t remaining = log->sizeBytes();
-            int64_t freed = 0;
             auto batches = m_store->oldestBatches(t->id, log->partition(), start, 4096);
             if (!batches)
                 continue;
+            int64_t cut = start;
             for (const auto &b : *batches) {
+                std::optional<std::vector<int64_t>> sizes; // read only for a row cut inside
+                bool unreadable = false;
+                // The payload bytes of this row's records in [from, to).
+                const auto bytesOf = [&](int64_t from, int64_t to) -> int64_t {
+                    if (from <= b.baseOffset && to >= b.endOffset)
+                        return b.bytes;
+                    if (!sizes) {
+                        auto read = m_store->recordSizes(t->id, log->partition(), b.baseOffset);
+                        if (!read || read->size() != std::size_t(b.endOffset - b.baseOffset)) {
+                            unreadable = true;
+                            return 0;
+                        }
+                        sizes = std::move(*read);
+                    }
+                    int64_t n = 0;
+                    for (int64_t o = std::max(from, b.baseOffset); o < std::min(to, b.endOffset); ++o)
+                        n += (*sizes)[std::size_t(o - b.baseOffset)];
+                    return n;
+                };
+                int64_t from = std::max(cut, b.baseOffset);
                 const bool old = policy.maxAgeMs > 0 && b.appendTimeUs < nowUs - policy.maxAgeMs * 1000;
-                const bool over = policy.maxBytes > 0 && remaining > policy.maxBytes;
-                if (!old && !over && b.endOffset > newStart)
-                    break;
-                if (old || over)
-                    newStart = std::max(newStart, b.endOffset);
-                if (b.endOffset <= newStart) {
-                    remaining -= b.bytes;
-                    freed += b.bytes;
+                int64_t to = old ? b.endOffset : std::clamp(newStart, from, b.endOffset);
+                const int64_t dropped = bytesOf(from, to);
+                if (unreadable)
+                    break; // cut no further than what is known
+                remaining -= dropped;
+                cut = to;
+                from = to;
+                if (policy.maxBytes > 0 && remaining > policy.maxBytes && from < b.endOffset) {
+                    const int64_t rest = bytesOf(from, b.endOffset);
+                    if (unreadable)
+                        break;
+                    if (remaining - rest > policy.maxBytes) {
+                        remaining -= rest;
+                        cut = b.endOffset;
+                    } else {
+                        // The limit falls inside this row: drop just enough records.
+                        while (remaining > policy.maxBytes && cut < b.endOffset) {
+                            remaining -= bytesOf(cut, cut + 1);
+                            ++cut;
+                        }
+                    }
                 }
+                if (cut < b.endOffset)
+                    break; // this row stays, at least in part
             }
+            const int64_t freed = log->sizeBytes() - remaining;
+            newStart = cut;
             if (newStart <= start)
                 continue;
             newStart = log->advanceLogStart(newStart);

@@ -118,7 +118,7 @@ public:
     int64_t highWatermark() const;
     int64_t logEndOffset() const;
     int64_t persistedEnd() const;
-    int64_t sizeBytes() const; // payload bytes between log start and LEO (batch granularity)
+    int64_t sizeBytes() const; // payload bytes between log start and LEO
 
     enum class Eviction { Done, NotPersisted };
     // Drops the tail's oldest batches ending at or before endOffset (the tail budget's

@@ -575,6 +575,7 @@ void SqliteStore::abandonTransaction()
     // WAL-mode rollback writes nothing, so it succeeds even while the disk still fails, and the
     // pager discards its cache once the transaction is gone, so the next transaction reads
     // what is really on disk.
+    m_writer->dropPending();
     if (!sqlite3_get_autocommit(m_writeDb))
         (void)exec(m_writeDb, "ROLLBACK");
 }
@@ -619,6 +620,13 @@ Result<void> SqliteStore::commitGroup(std::vector<StoreOp> &ops)
             abandonTransaction();
             return r;
         }
+    }
+    // The merged rows of small batches the ops left behind (see store_writer.cpp).
+    if (auto r = m_writer->writePending(); !r) {
+        if (r.code() == Errc::StorageError || r.code() == Errc::StorageFull)
+            m_walStale = true;
+        abandonTransaction();
+        return r;
     }
     // Injected slow disk: the wait sits where the fsync does, on the writer thread, so queued
     // ops pile up into the next group as they would behind a slow disk. close() and a lowered
@@ -706,6 +714,37 @@ Result<std::optional<int64_t>> SqliteStore::offsetForTimestamp(int64_t topicId, 
     if (rc != SQLITE_DONE)
         return sqliteError(m_readDb, rc, "offset for timestamp");
     return std::optional<int64_t>();
+}
+
+Result<std::vector<int64_t>> SqliteStore::recordSizes(int64_t topicId, int32_t partition,
+                                                      int64_t baseOffset)
+{
+    std::lock_guard lock(m_readMutex);
+    Stmt s(m_readDb, "SELECT payload FROM batches WHERE topic_id=? AND partition=? AND "
+                     "base_offset=?");
+    if (!s.prepared())
+        return s.error("record sizes");
+    s.bind(1, topicId);
+    s.bind(2, partition);
+    s.bind(3, baseOffset);
+    const int rc = sqlite3_step(s.get());
+    if (rc == SQLITE_DONE)
+        return makeError(Errc::OffsetOutOfRange, "no stored batch starts at offset "
+                                                     + std::to_string(baseOffset));
+    if (rc != SQLITE_ROW)
+        return sqliteError(m_readDb, rc, "record sizes");
+    const auto *blob = static_cast<const char *>(sqlite3_column_blob(s.get(), 0));
+    BatchCursor cursor(std::string_view(blob ? blob : "",
+                                        static_cast<std::size_t>(sqlite3_column_bytes(s.get(), 0))),
+                       baseOffset);
+    std::vector<int64_t> out;
+    out.reserve(static_cast<std::size_t>(cursor.count()));
+    RecordView view;
+    while (cursor.next(view))
+        out.push_back(static_cast<int64_t>(view.payloadBytes));
+    if (auto e = cursor.error())
+        return *e;
+    return out;
 }
 
 Result<std::vector<BatchSummary>> SqliteStore::oldestBatches(int64_t topicId, int32_t partition,

@@ -1,5 +1,6 @@
 #pragma once
 
+#include "batch_codec.h"
 #include "record.h"
 #include "result.h"
 #include "topic_config.h"
@@ -43,7 +44,7 @@ struct StoredPartition {
     int32_t partition = 0;
     int64_t logStart = 0;
     int64_t endOffset = 0; // one past the last stored offset
-    int64_t bytes = 0;     // payload bytes stored at or after logStart (batch granularity)
+    int64_t bytes = 0;     // payload bytes of the records stored at or after logStart
     std::vector<StoredProducer> producers;
 };
 
@@ -115,15 +116,23 @@ struct StoreOp {
     std::shared_ptr<void> owner;
 };
 
-// Write-side statements, usable only from StoreOp::apply on the writer thread.
+// Write-side statements, usable only from StoreOp::apply on the writer thread. Small batches of
+// one partition whose offsets follow each other are written as one row (insertBatch keeps them
+// until another statement runs or the transaction ends), so a transaction's statements still
+// take effect in the order they were made.
 class StoreWriter
 {
 public:
     Result<void> insertTopic(int64_t id, const TopicSpec &spec, int64_t createdMs);
     Result<void> updateTopic(int64_t id, const TopicSpec &spec);
     Result<void> deleteTopic(int64_t id, const std::string &name); // metadata + offsets; batches purged later
+    // Stores batch (copied when kept for merging: it may go once this returns). An error of a
+    // batch kept for merging comes from a later statement or from the end of the transaction,
+    // and fails the transaction all the same.
     Result<void> insertBatch(int64_t topicId, int32_t partition, const RecordBatch &batch);
     Result<void> setLogStart(int64_t topicId, int32_t partition, int64_t logStart);
+    // Deletes the records below offset: rows wholly below it go, and the row holding it is
+    // rewritten to start at it.
     Result<void> deleteBatchesBelow(int64_t topicId, int32_t partition, int64_t offset);
     Result<void> upsertOffset(const StoredOffset &offset);
     Result<void> deleteOffsets(const std::string &group);
@@ -138,13 +147,31 @@ public:
     // Deletes up to limit batch rows of topics that no longer exist; returns how many went.
     Result<int> purgeOrphanBatches(int limit);
 
+    // Batches of at most this many encoded bytes are merged with their neighbours...
+    static constexpr std::size_t kMergeBatchBytes = 16 << 10;
+    // ...into rows of at most about this many (a fetch reads whole rows).
+    static constexpr std::size_t kMergeRowBytes = 64 << 10;
+
 private:
     friend class SqliteStore;
     explicit StoreWriter(sqlite3 *db) : m_db(db) {}
     sqlite3_stmt *stmt(const char *sql);
     Result<void> run(sqlite3_stmt *s);
+    Result<void> writeBatch(int64_t topicId, int32_t partition, const RecordBatch &batch);
+    // Writes every merged row still kept (before any other statement, and before COMMIT).
+    Result<void> writePending();
+    // The transaction is abandoned: what was kept for it goes too.
+    void dropPending() { m_pending.clear(); }
+
+    // A run of small batches of one partition, to be written as one row.
+    struct PendingRow {
+        int64_t topicId = 0;
+        int32_t partition = 0;
+        BatchMerger merger;
+    };
     sqlite3 *m_db;
     std::map<const char *, sqlite3_stmt *> m_stmts;
+    std::vector<PendingRow> m_pending; // one per partition written in this transaction
 };
 
 // The broker's SQLite store: topics, record batches, producer state, committed offsets, group
@@ -192,6 +219,10 @@ public:
     Result<std::optional<int64_t>> offsetForTimestamp(int64_t topicId, int32_t partition,
                                                       int64_t fromOffset, int64_t toOffset,
                                                       int64_t timestampMs);
+    // The payload bytes of each record of the stored row that starts at baseOffset, in offset
+    // order (retention cuts inside a row record by record).
+    Result<std::vector<int64_t>> recordSizes(int64_t topicId, int32_t partition,
+                                             int64_t baseOffset);
     // The oldest stored batches at or after fromOffset, up to limit.
     Result<std::vector<BatchSummary>> oldestBatches(int64_t topicId, int32_t partition,
                                                     int64_t fromOffset, int limit);

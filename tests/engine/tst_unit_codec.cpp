@@ -5,7 +5,10 @@
 // valid blob fails with Errc::CorruptStore (never crashes, never yields records); trailing bytes, a
 // wrong version byte, non-contiguous offsets, out-of-range lengths and random byte corruption are
 // rejected or at least handled without crashing; and ByteReader's bounds checks (over-long varint,
-// length past the end, fixed-width reads past the end, sticky failure) and varint/zigzag extremes.
+// length past the end, fixed-width reads past the end, sticky failure) and varint/zigzag extremes;
+// BatchMerger joining contiguous batches into one blob that decodes to the same records (append
+// time and timestamp the latest, bytes summed), refusing a gap, a producer's batch and a corrupt
+// blob without changing what it holds, and cutting a stored batch to its tail.
 #include "batch_codec.h"
 #include "byte_codec.h"
 
@@ -141,6 +144,9 @@ private slots:
     void lengthsPastEndRejected();
     void negativeKeyLengthOtherThanMinusOneRejected();
     void randomCorruptionNeverCrashes();
+    void mergerJoinsContiguousBatches();
+    void mergerRefusesWhatItCannotJoin();
+    void takeTailKeepsRecordsFromOffset();
     void readerVarintRoundTrip();
     void readerOverlongVarintFails();
     void readerLengthPastEndFails();
@@ -477,6 +483,109 @@ void TestUnitCodec::randomCorruptionNeverCrashes()
     }
     // Most random corruptions break the structure.
     QVERIFY2(rejected > 1500, qPrintable(QString::number(rejected)));
+}
+
+namespace {
+// batch as a RecordBatch (what the store writer gets), appended at appendUs.
+RecordBatch asRecordBatch(const Batch &batch, int64_t appendUs, int64_t producerId = -1)
+{
+    RecordBatch out;
+    out.baseOffset = batch.baseOffset;
+    out.appendTimeUs = appendUs;
+    out.producerId = producerId;
+    out.count = static_cast<int32_t>(batch.records.size());
+    out.bytes = batch.bytes;
+    for (const auto &r : batch.records)
+        out.maxTimestamp = std::max(out.maxTimestamp, r.timestamp);
+    out.encoded = encode(batch);
+    return out;
+}
+} // namespace
+
+void TestUnitCodec::mergerJoinsContiguousBatches()
+{
+    // The rich batch (offsets 1000..1004, falling and rising timestamps) and two more after it.
+    const Batch a = richBatch();
+    const Batch b = makeBatch(1005, {rec(3, std::nullopt, "early"), rec(1'800'000'000'000,
+                                                                      std::string("k"), "late")});
+    const Batch c = makeBatch(1007, {rec(7, std::string(), std::string(), {{"x", "y"}})});
+    BatchMerger merger;
+    QVERIFY(merger.empty());
+    QVERIFY(merger.append(asRecordBatch(a, 300)));
+    QVERIFY(merger.append(asRecordBatch(b, 100)));
+    QVERIFY(merger.append(asRecordBatch(c, 200)));
+    QCOMPARE(merger.endOffset(), int64_t(1008));
+    const RecordBatch merged = merger.take();
+    QVERIFY(merger.empty());
+    QCOMPARE(merged.baseOffset, int64_t(1000));
+    QCOMPARE(merged.count, 8);
+    QCOMPARE(merged.appendTimeUs, int64_t(300));
+    QCOMPARE(merged.maxTimestamp, int64_t(1'800'000'000'000));
+    QCOMPARE(merged.bytes, a.bytes + b.bytes + c.bytes);
+    QCOMPARE(merged.producerId, int64_t(-1));
+    Batch out;
+    out.baseOffset = merged.baseOffset;
+    QVERIFY(decode(merged.encoded, out).ok());
+    std::vector<Record> expected = a.records;
+    expected.insert(expected.end(), b.records.begin(), b.records.end());
+    expected.insert(expected.end(), c.records.begin(), c.records.end());
+    compareRecords(out.records, expected);
+    // One batch alone comes out as it went in.
+    QVERIFY(merger.append(asRecordBatch(c, 9)));
+    QCOMPARE(qb(merger.take().encoded), qb(encode(c)));
+}
+
+void TestUnitCodec::mergerRefusesWhatItCannotJoin()
+{
+    const Batch a = makeBatch(0, {rec(1, std::nullopt, "a"), rec(2, std::nullopt, "b")});
+    BatchMerger merger;
+    QVERIFY(merger.append(asRecordBatch(a, 1)));
+    const std::size_t held = merger.size();
+    // A gap, a producer's batch, a corrupt blob and a count that disagrees with the blob.
+    QVERIFY(!merger.append(asRecordBatch(makeBatch(3, {rec(3, std::nullopt, "gap")}), 1)));
+    QVERIFY(!merger.append(asRecordBatch(makeBatch(2, {rec(3, std::nullopt, "p")}), 1, 7)));
+    RecordBatch corrupt = asRecordBatch(makeBatch(2, {rec(3, std::nullopt, "c")}), 1);
+    corrupt.encoded.pop_back();
+    QVERIFY(!merger.append(corrupt));
+    RecordBatch miscounted = asRecordBatch(makeBatch(2, {rec(3, std::nullopt, "m")}), 1);
+    miscounted.count = 2;
+    QVERIFY(!merger.append(miscounted));
+    QCOMPARE(merger.size(), held);
+    QCOMPARE(merger.endOffset(), int64_t(2));
+    Batch out;
+    const RecordBatch merged = merger.take();
+    QCOMPARE(merged.count, 2);
+    QVERIFY(decode(merged.encoded, out).ok());
+    compareRecords(out.records, a.records);
+    // An empty merger refuses a producer's batch too (its state is kept per batch).
+    QVERIFY(!merger.append(asRecordBatch(a, 1, 7)));
+    QVERIFY(merger.empty());
+}
+
+void TestUnitCodec::takeTailKeepsRecordsFromOffset()
+{
+    const Batch a = richBatch(); // offsets 1000..1004
+    const std::string blob = encode(a);
+    BatchMerger merger;
+    QVERIFY(merger.takeTail(blob, a.baseOffset, 1003, 77, 55).ok());
+    const RecordBatch tail = merger.take();
+    QCOMPARE(tail.baseOffset, int64_t(1003));
+    QCOMPARE(tail.count, 2);
+    QCOMPARE(tail.maxTimestamp, int64_t(77));
+    QCOMPARE(tail.appendTimeUs, int64_t(55));
+    QCOMPARE(tail.bytes, recordPayloadBytes(a.records[3]) + recordPayloadBytes(a.records[4]));
+    Batch out;
+    out.baseOffset = 1003;
+    QVERIFY(decode(tail.encoded, out).ok());
+    compareRecords(out.records, {a.records[3], a.records[4]});
+    // Nothing at or after the offset, and a corrupt blob: errors, nothing taken.
+    auto past = merger.takeTail(blob, a.baseOffset, 1005, 0, 0);
+    QCOMPARE(past.error().code, Errc::OffsetOutOfRange);
+    QVERIFY(merger.empty());
+    auto bad = merger.takeTail(blob.substr(0, blob.size() - 3), a.baseOffset, 1001, 0, 0);
+    QCOMPARE(bad.error().code, Errc::CorruptStore);
+    QVERIFY(merger.empty());
+    QCOMPARE(merger.size(), std::size_t(0));
 }
 
 void TestUnitCodec::readerVarintRoundTrip()

@@ -4,7 +4,11 @@
 // offsets, groups and the producer-id counter, also after closing and reopening; readRecords
 // returning the stored records (keys, headers, binary values, append times) within [from, to) and
 // the maxRecords/maxBytes limits (at least one record); offsetForTimestamp; oldestBatches;
-// log-start moves and deleteBatchesBelow; topic ids of deleted topics not being reused; a
+// log-start moves and deleteBatchesBelow (rows below go, the row holding the new start is cut
+// to it, bytes exact); small batches of a partition written in one transaction merged into one
+// row (records, keys, headers, timestamps and offsets intact; latest append time; not across a
+// gap, a producer's batch, a large batch or the row size limit; partitions kept apart), and
+// later statements of the same transaction seeing them; topic ids of deleted topics not being reused; a
 // transaction with one failing op storing nothing of any op; corrupted files (random garbage, a
 // valid file truncated mid-page, an unknown schema version) failing with Errc::CorruptStore; a full
 // disk (maxPageCount) reported as Errc::StorageFull through the op's done callback without storing
@@ -143,6 +147,8 @@ private slots:
     void offsetForTimestamp();
     void oldestBatches();
     void logStartAndDeleteBatchesBelow();
+    void smallBatchesShareARow();
+    void statementsSeeEarlierBatches();
     void deletedTopicIdsNotReused();
     void failingOpRollsBackWholeGroup();
     void garbageFileIsCorrupt();
@@ -300,12 +306,12 @@ void TestUnitStore::readRecordsWithLimits()
     const RecordBatch b0 = makeBatch(0, first, 1000);
     const RecordBatch b1 = makeBatch(3, filler(2, 10, 60), 2000);
     const RecordBatch b2 = makeBatch(5, filler(4, 10, 70), 3000);
-    QVERIFY(store->submitAndWait([&](StoreWriter &w) -> Result<void> {
-                      if (auto x = w.insertTopic(1, spec("t", 2), 0); !x)
-                          return x;
-                      for (const RecordBatch *b : {&b0, &b1, &b2})
-                          if (auto x = w.insertBatch(1, 0, *b); !x)
-                              return x;
+    QVERIFY(store->submitAndWait([&](StoreWriter &w) { return w.insertTopic(1, spec("t", 2), 0); })
+                .ok());
+    // One transaction each: batches written together would share a row (and its append time).
+    for (const RecordBatch *b : {&b0, &b1, &b2})
+        QVERIFY(store->submitAndWait([&](StoreWriter &w) { return w.insertBatch(1, 0, *b); }).ok());
+    QVERIFY(store->submitAndWait([&](StoreWriter &w) {
                       return w.insertBatch(1, 1, makeBatch(0, filler(1, 1), 9));
                   })
                 .ok());
@@ -397,19 +403,15 @@ void TestUnitStore::oldestBatches()
 {
     auto store = openStore(dbPath());
     QVERIFY(store);
-    QVERIFY(store->submitAndWait([&](StoreWriter &w) -> Result<void> {
-                      if (auto x = w.insertTopic(1, spec("t", 1), 0); !x)
-                          return x;
-                      int64_t base = 0;
-                      for (int i = 0; i < 6; ++i) {
-                          const RecordBatch b = makeBatch(base, filler(i + 1, 4), 100 * (i + 1));
-                          if (auto x = w.insertBatch(1, 0, b); !x)
-                              return x;
-                          base = b.endOffset();
-                      }
-                      return {};
-                  })
+    QVERIFY(store->submitAndWait([&](StoreWriter &w) { return w.insertTopic(1, spec("t", 1), 0); })
                 .ok());
+    // One transaction each, so that each batch is a row of its own.
+    int64_t base = 0;
+    for (int i = 0; i < 6; ++i) {
+        const RecordBatch b = makeBatch(base, filler(i + 1, 4), 100 * (i + 1));
+        QVERIFY(store->submitAndWait([&](StoreWriter &w) { return w.insertBatch(1, 0, b); }).ok());
+        base = b.endOffset();
+    }
     // Batches: [0,1) [1,3) [3,6) [6,10) [10,15) [15,21).
     auto first = store->oldestBatches(1, 0, 0, 3);
     QVERIFY(first.ok());
@@ -445,7 +447,8 @@ void TestUnitStore::logStartAndDeleteBatchesBelow()
                       return {};
                   })
                 .ok());
-    // Retention: the log start moves to 7, batches wholly below it go.
+    // Retention: the log start moves to 7. The three batches went in one transaction, so they
+    // share one row [0,15): it is rewritten to hold [7,15) only.
     QVERIFY(store->submitAndWait([](StoreWriter &w) -> Result<void> {
                       if (auto x = w.setLogStart(1, 0, 7); !x)
                           return x;
@@ -457,11 +460,23 @@ void TestUnitStore::logStartAndDeleteBatchesBelow()
     const StoredPartition &p = loaded->topics[0].partitions[0];
     QCOMPARE(p.logStart, int64_t(7));
     QCOMPARE(p.endOffset, int64_t(15));
-    QCOMPARE(p.bytes, int64_t(100)); // batches [5,10) and [10,15); bytes at batch granularity
+    QCOMPARE(p.bytes, int64_t(80)); // exactly the 8 records of 10 bytes left
     auto batches = store->oldestBatches(1, 0, 0, 10);
-    QCOMPARE(batches->size(), std::size_t(2));
-    QCOMPARE(batches->front().baseOffset, int64_t(5)); // straddles the log start: kept
-    QCOMPARE(store->readRecords(1, 0, 7, 15, 100, kNoLimit)->size(), std::size_t(8));
+    QCOMPARE(batches->size(), std::size_t(1));
+    QCOMPARE(batches->front().baseOffset, int64_t(7));
+    QCOMPARE(batches->front().endOffset, int64_t(15));
+    QCOMPARE(batches->front().bytes, int64_t(80));
+    QCOMPARE(*store->recordSizes(1, 0, 7), std::vector<int64_t>(8, 10));
+    auto left = store->readRecords(1, 0, 0, 15, 100, kNoLimit);
+    QVERIFY(left.ok());
+    QCOMPARE(left->size(), std::size_t(8));
+    const auto kept = filler(5, 10); // the records of each batch: values 'a'..'e', ts 1000..
+    for (std::size_t i = 0; i < left->size(); ++i) {
+        const int64_t offset = 7 + static_cast<int64_t>(i);
+        QCOMPARE((*left)[i].first.offset, offset);
+        QCOMPARE((*left)[i].first.value, kept[std::size_t(offset % 5)].value);
+        QCOMPARE((*left)[i].first.timestamp, kept[std::size_t(offset % 5)].timestamp);
+    }
 
     // Everything deleted: the end offset stays at the log start, offsets are not reused.
     QVERIFY(store->submitAndWait([](StoreWriter &w) -> Result<void> {
@@ -475,6 +490,135 @@ void TestUnitStore::logStartAndDeleteBatchesBelow()
     QCOMPARE(emptied->topics[0].partitions[0].endOffset, int64_t(15));
     QCOMPARE(emptied->topics[0].partitions[0].bytes, int64_t(0));
     QVERIFY(store->oldestBatches(1, 0, 0, 10)->empty());
+}
+
+void TestUnitStore::smallBatchesShareARow()
+{
+    auto store = openStore(dbPath());
+    QVERIFY(store);
+    // Partition 0: 12 one-record batches with keys, headers and falling timestamps, then a
+    // producer's batch (a row of its own), then 3 more; partition 1, interleaved: 5 batches
+    // with a gap after the third (a new row), then a batch over the merge size (its own row).
+    std::vector<RecordBatch> p0;
+    for (int i = 0; i < 16; ++i) {
+        std::vector<Record> one;
+        one.push_back(rec(5000 - 7 * i, "v" + std::to_string(i),
+                          i % 3 == 0 ? std::nullopt : std::optional<std::string>("k" + std::to_string(i)),
+                          i % 2 ? std::vector<Header>{{"h", std::to_string(i)}}
+                                : std::vector<Header>{}));
+        p0.push_back(i == 12 ? makeBatch(i, one, 100 + i, 42, 0) : makeBatch(i, one, 100 + i));
+    }
+    std::vector<RecordBatch> p1;
+    for (int64_t base : {0, 1, 2, 10, 11})
+        p1.push_back(makeBatch(base, filler(1, 8, base), 500 + base));
+    const RecordBatch big = makeBatch(12, filler(1, StoreWriter::kMergeBatchBytes + 1), 600);
+    QVERIFY(store->submitAndWait([&](StoreWriter &w) -> Result<void> {
+                      if (auto x = w.insertTopic(1, spec("t", 2), 0); !x)
+                          return x;
+                      for (std::size_t i = 0; i < p0.size(); ++i) {
+                          if (auto x = w.insertBatch(1, 0, p0[i]); !x)
+                              return x;
+                          if (i < p1.size())
+                              if (auto x = w.insertBatch(1, 1, p1[i]); !x)
+                                  return x;
+                      }
+                      return w.insertBatch(1, 1, big);
+                  })
+                .ok());
+
+    auto rows0 = store->oldestBatches(1, 0, 0, 10);
+    QVERIFY(rows0.ok());
+    QCOMPARE(rows0->size(), std::size_t(3));
+    QCOMPARE((*rows0)[0].baseOffset, int64_t(0));
+    QCOMPARE((*rows0)[0].endOffset, int64_t(12));
+    QCOMPARE((*rows0)[0].appendTimeUs, int64_t(111)); // the latest batch's
+    QCOMPARE((*rows0)[1].baseOffset, int64_t(12));
+    QCOMPARE((*rows0)[1].endOffset, int64_t(13));
+    QCOMPARE((*rows0)[2].baseOffset, int64_t(13));
+    QCOMPARE((*rows0)[2].endOffset, int64_t(16));
+    auto rows1 = store->oldestBatches(1, 1, 0, 10);
+    QVERIFY(rows1.ok());
+    QCOMPARE(rows1->size(), std::size_t(3));
+    QCOMPARE((*rows1)[0].endOffset, int64_t(3));
+    QCOMPARE((*rows1)[1].baseOffset, int64_t(10));
+    QCOMPARE((*rows1)[1].endOffset, int64_t(12));
+    QCOMPARE((*rows1)[2].baseOffset, int64_t(12));
+    QCOMPARE((*rows1)[2].bytes, int64_t(StoreWriter::kMergeBatchBytes + 1));
+
+    // Every record comes back as it was produced, at its own offset.
+    auto all = store->readRecords(1, 0, 0, 16, 100, kNoLimit);
+    QVERIFY(all.ok());
+    QCOMPARE(all->size(), std::size_t(16));
+    for (std::size_t i = 0; i < all->size(); ++i) {
+        const auto want = decoded(p0[i]);
+        QCOMPARE(want.size(), std::size_t(1));
+        QVERIFY2((*all)[i].first == want[0], qPrintable(QString("record %1").arg(i)));
+    }
+    // A fetch from inside the merged row starts there.
+    auto mid = store->readRecords(1, 0, 5, 16, 3, kNoLimit);
+    QVERIFY(mid.ok());
+    QCOMPARE(mid->size(), std::size_t(3));
+    QCOMPARE(mid->front().first.offset, int64_t(5));
+    QVERIFY(mid->front().first == decoded(p0[5])[0]);
+
+    // The producer's state is stored as for any batch; sizes add up.
+    auto loaded = store->load();
+    QVERIFY(loaded.ok());
+    const auto &part0 = loaded->topics[0].partitions[0];
+    QCOMPARE(part0.endOffset, int64_t(16));
+    int64_t bytes0 = 0;
+    for (const auto &b : p0)
+        bytes0 += static_cast<int64_t>(b.bytes);
+    QCOMPARE(part0.bytes, bytes0);
+    QCOMPARE(part0.producers.size(), std::size_t(1));
+    QCOMPARE(part0.producers[0].producerId, int64_t(42));
+    QCOMPARE(loaded->topics[0].partitions[1].endOffset, int64_t(13));
+
+    // A run longer than the row limit is cut into several rows.
+    const int n = int(StoreWriter::kMergeRowBytes / 1000) + 8;
+    QVERIFY(store->submitAndWait([&](StoreWriter &w) -> Result<void> {
+                      for (int i = 0; i < n; ++i)
+                          if (auto x = w.insertBatch(1, 1, makeBatch(13 + i, filler(1, 990), 1));
+                              !x)
+                              return x;
+                      return {};
+                  })
+                .ok());
+    auto more = store->oldestBatches(1, 1, 13, 10);
+    QVERIFY(more.ok());
+    QCOMPARE(more->size(), std::size_t(2));
+    QCOMPARE(more->back().endOffset, int64_t(13 + n));
+    QCOMPARE(store->readRecords(1, 1, 13, 13 + n, 1000, kNoLimit)->size(), std::size_t(n));
+}
+
+void TestUnitStore::statementsSeeEarlierBatches()
+{
+    auto store = openStore(dbPath());
+    QVERIFY(store);
+    // Batches kept for merging are written before the next statement of the transaction: the
+    // delete after them in the same transaction must see (and delete) them.
+    QVERIFY(store->submitAndWait([&](StoreWriter &w) -> Result<void> {
+                      if (auto x = w.insertTopic(1, spec("t", 1), 0); !x)
+                          return x;
+                      for (int i = 0; i < 10; ++i)
+                          if (auto x = w.insertBatch(1, 0, makeBatch(i, filler(1, 10), 1)); !x)
+                              return x;
+                      if (auto x = w.setLogStart(1, 0, 10); !x)
+                          return x;
+                      if (auto x = w.deleteBatchesBelow(1, 0, 10); !x)
+                          return x;
+                      return w.insertBatch(1, 0, makeBatch(10, filler(2, 10), 1));
+                  })
+                .ok());
+    auto loaded = store->load();
+    QVERIFY(loaded.ok());
+    const auto &p = loaded->topics[0].partitions[0];
+    QCOMPARE(p.logStart, int64_t(10));
+    QCOMPARE(p.endOffset, int64_t(12));
+    QCOMPARE(p.bytes, int64_t(20));
+    auto rows = store->oldestBatches(1, 0, 0, 10);
+    QCOMPARE(rows->size(), std::size_t(1));
+    QCOMPARE(rows->front().baseOffset, int64_t(10));
 }
 
 void TestUnitStore::deletedTopicIdsNotReused()
@@ -575,7 +719,7 @@ void TestUnitStore::truncatedFileIsCorrupt()
         QVERIFY(store->submitAndWait([](StoreWriter &w) -> Result<void> {
                           if (auto x = w.insertTopic(1, spec("t", 1), 0); !x)
                               return x;
-                          for (int i = 0; i < 40; ++i) {
+                          for (int i = 0; i < 60; ++i) {
                               const RecordBatch b = makeBatch(i * 10, filler(10, 300), 1);
                               if (auto x = w.insertBatch(1, 0, b); !x)
                                   return x;
