@@ -429,7 +429,10 @@ void SqliteStore::submit(StoreOp op)
             // The writer waits for a first op (queue empty) or, in fast mode, out the flush
             // interval for an urgent one: any other op would wake it only to sleep again, a
             // context switch per produce that showed in profiles of unbatched produce.
-            const bool wake = op.urgent || m_queue.empty();
+            // In durable mode the writer may be gathering a group: the op that completes it
+            // wakes it (rather than the writer polling for it).
+            const bool wake = op.urgent || m_queue.empty()
+                              || (m_gatherTarget > 0 && m_queue.size() + 1 == m_gatherTarget);
             if (op.urgent)
                 m_urgent = true;
             m_queuedBytes += op.bytes;
@@ -512,14 +515,17 @@ void SqliteStore::writerLoop()
                 // start a commit (an fsync) on its own and leave the rest for the one after, so
                 // each producer waited two fsyncs. Gather until as many ops as last time are
                 // queued, for at most half the last commit's duration (and 2 ms), so a fast disk
-                // or a lone producer pays next to nothing. submit() does not wake the writer for
-                // every op, so it looks every 100 us.
+                // or a lone producer pays next to nothing. submit() wakes the writer with the op
+                // that completes the group: a writer polling for it every 100 us woke ~20 times
+                // per commit, CPU that 50 producers on 2 cores took from the request path.
                 const auto until = std::chrono::steady_clock::now()
                                    + std::min<std::chrono::steady_clock::duration>(
                                        std::chrono::milliseconds(2), lastCommit / 2);
-                while (m_queue.size() < lastGroup && !m_urgent && !m_closing
-                       && std::chrono::steady_clock::now() < until)
-                    m_queueCv.wait_for(lock, std::chrono::microseconds(100));
+                m_gatherTarget = lastGroup;
+                m_queueCv.wait_until(lock, until, [&] {
+                    return m_queue.size() >= lastGroup || m_urgent || m_closing;
+                });
+                m_gatherTarget = 0;
             }
             m_urgent = false;
             ops.reserve(m_queue.size());
