@@ -120,12 +120,15 @@ void issueProduce(Lane &lane, Phase &phase, const BenchOptions &o, int64_t total
         return;
     }
     const int64_t count = std::min<int64_t>(o.batch, total - first);
-    std::string frame = count == o.batch ? lane.frame
-                                         : makeFrame(lane.topic, lane.partition, count,
-                                                     o.recordSize, o.acks);
+    // The lane's full-batch frame is sent as it is (the connection copies it into the
+    // request's message); only a short last batch needs a frame of its own.
+    std::string shortFrame;
+    if (count != o.batch)
+        shortFrame = makeFrame(lane.topic, lane.partition, count, o.recordSize, o.acks);
     const int64_t sentAt = nowNs();
     lane.connection->requestAsync(
-        std::move(frame), kRequestTimeoutMs,
+        count == o.batch ? std::string_view(lane.frame) : std::string_view(shortFrame),
+        kRequestTimeoutMs,
         [&lane, &phase, &o, total, measure, count, sentAt](Result<std::string> reply) {
             const int64_t took = nowNs() - sentAt;
             ++phase.requests;

@@ -349,13 +349,15 @@ const std::string &Connection::url() const
     return m_impl->url;
 }
 
-void Connection::requestAsync(std::string frame, int timeoutMs,
+void Connection::requestAsync(std::string_view frame, int timeoutMs,
                               std::function<void(Result<std::string>)> done)
 {
+    // Without a token the frame goes straight into the request's message: a producer sending
+    // the same frame again (a retry, a benchmark) does not copy it first.
     if (m_impl->token.empty())
         return m_impl->send(frame, timeoutMs, std::move(done));
     // Kept for the resend; the connection's callbacks all finish before its impl goes away.
-    auto kept = std::make_shared<std::string>(std::move(frame));
+    auto kept = std::make_shared<std::string>(frame);
     ConnectionImpl *impl = m_impl.get();
     impl->send(*kept, timeoutMs, [impl, kept, timeoutMs, done = std::move(done)](
                                      Result<std::string> reply) mutable {
@@ -401,7 +403,7 @@ Result<std::string> Connection::request(std::string_view frame, int timeoutMs)
 {
     std::promise<Result<std::string>> promise;
     auto future = promise.get_future();
-    requestAsync(std::string(frame), timeoutMs,
+    requestAsync(frame, timeoutMs,
                  [&promise](Result<std::string> r) { promise.set_value(std::move(r)); });
     return future.get();
 }

@@ -58,8 +58,10 @@ public:
     // and ShuttingDown once close() was called.
     Result<std::string> request(std::string_view frame, int timeoutMs);
     // The same, asynchronously: done runs exactly once, on an NNG thread (it must not block or
-    // destroy this connection), or inline when the request cannot be started.
-    void requestAsync(std::string frame, int timeoutMs,
+    // destroy this connection), or inline when the request cannot be started. frame is copied
+    // into the request before this returns (a connection with a token keeps its own copy for
+    // the resend after authenticating), so the caller's buffer may go or be reused at once.
+    void requestAsync(std::string_view frame, int timeoutMs,
                       std::function<void(Result<std::string>)> done);
 
     // Sends a JSON op and returns the reply object when it says {"ok":true}; {"ok":false} becomes
