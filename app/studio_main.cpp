@@ -17,6 +17,7 @@
 #include <QTimer>
 
 #include <cstdio>
+#include <memory>
 
 int main(int argc, char **argv)
 {
@@ -58,9 +59,22 @@ int main(int argc, char **argv)
         "Measure GUI-thread frame delays for SECONDS (while a load runs), print them as JSON "
         "and quit.",
         "seconds");
+    QCommandLineOption otherNice(
+        "other-threads-nice",
+        "Nice value of the studio's other threads (embedded broker, NNG, simulated instances), "
+        "so that the GUI thread runs first on a busy machine; 0 keeps them at the GUI thread's "
+        "(default 10). Linux only.",
+        "n", "10");
     parser.addOptions({scenario, run, data, listen, pub, noNetwork, connectTo, durable, theme,
-                       screenshot, after, windowSize, benchFrames, token, allowRemote});
+                       screenshot, after, windowSize, benchFrames, token, allowRemote, otherNice});
     parser.process(app);
+    bool niceOk = false;
+    const int otherThreadsNice = parser.value(otherNice).toInt(&niceOk);
+    if (!niceOk || otherThreadsNice < 0 || otherThreadsNice > 19) {
+        std::fprintf(stderr, "eddy-studio: --other-threads-nice takes 0 to 19, not '%s'\n",
+                     qPrintable(parser.value(otherNice)));
+        return 2;
+    }
 
     QSettings settings;
     if (parser.isSet(theme))
@@ -111,8 +125,12 @@ int main(int argc, char **argv)
 
     eddy::ui::MainWindow window(&bridge);
     // Frames stalled while the GUI thread waited for a core behind the studio's own broker and
-    // simulated instances; the other threads now yield to it (docs/performance.md).
-    eddy::ui::GuiPrecedence precedence;
+    // simulated instances; the other threads now yield to it (docs/performance.md). Off with 0:
+    // without Linux's autogroup, nice also gives the embedded broker less CPU against other
+    // processes, which a user serving real clients from the studio may not want.
+    std::unique_ptr<eddy::ui::GuiPrecedence> precedence;
+    if (otherThreadsNice > 0)
+        precedence = std::make_unique<eddy::ui::GuiPrecedence>(otherThreadsNice);
     if (parser.isSet(windowSize)) {
         const QStringList wh = parser.value(windowSize).split('x');
         if (wh.size() == 2)
