@@ -171,7 +171,7 @@ Result<TopicInfo> Broker::createTopic(const TopicSpec &spec)
     d->m_groups->topicsChanged();
     d->emitEvent("topic_created", spec.name,
                  "topic " + spec.name + " created with " + std::to_string(spec.partitions)
-                     + " partitions");
+                     + (spec.partitions == 1 ? " partition" : " partitions"));
     return d->infoOf(*topic);
 }
 
