@@ -257,6 +257,13 @@ std::string encodeErrorReply(BinaryOp op, const Error &error)
 std::string encodeProduceReply(const ProduceResult &result)
 {
     std::string out;
+    encodeProduceReply(result, out);
+    return out;
+}
+
+void encodeProduceReply(const ProduceResult &result, std::string &out)
+{
+    out.clear();
     ByteWriter w(out);
     header(w, static_cast<uint8_t>(BinaryOp::Produce) | kReplyBit);
     w.u8(0);
@@ -272,7 +279,6 @@ std::string encodeProduceReply(const ProduceResult &result)
         w.vari(partition);
         w.vari(offset);
     }
-    return out;
 }
 
 std::string encodeFetchReply(const FetchResult &result)

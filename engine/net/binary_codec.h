@@ -42,6 +42,8 @@ Result<PollRequest> decodePollRequest(std::string_view body);
 // Replies.
 std::string encodeErrorReply(BinaryOp op, const Error &error);
 std::string encodeProduceReply(const ProduceResult &result);
+// The same into out (cleared first, its capacity kept): for a caller reusing one buffer.
+void encodeProduceReply(const ProduceResult &result, std::string &out);
 std::string encodeFetchReply(const FetchResult &result);
 std::string encodePollReply(const PollResult &result);
 std::string encodeJsonReply(std::string_view json);

@@ -92,8 +92,7 @@ void FaultySink::closePipe(uint32_t pipeId)
     });
 }
 
-void FaultySink::handle(std::string_view request, const Peer &peer,
-                        std::function<void(std::string reply)> reply)
+void FaultySink::handle(std::string_view request, const Peer &peer, ReplyFn reply)
 {
     NetworkFault fault;
     bool drop = false;

@@ -42,8 +42,7 @@ public:
     // after stopping the server that feeds this sink and before the inner sink goes away.
     void stop();
 
-    void handle(std::string_view request, const Peer &peer,
-                std::function<void(std::string reply)> reply) override;
+    void handle(std::string_view request, const Peer &peer, ReplyFn reply) override;
     void peerConnected(const Peer &peer) override;
     void peerDisconnected(uint32_t pipeId) override;
 

@@ -167,30 +167,46 @@ void ProtocolHandler::peerDisconnected(uint32_t pipeId)
     m_table->clients.erase(pipeId);
 }
 
+namespace {
+
+// Sets a client's text field only when it changes: a connection sends the same op, as the same
+// principal in the same role, request after request, and an assignment per request was a copy
+// (and an allocation for a long name) under the clients table's lock.
+void assignIfChanged(std::string &field, std::string_view value)
+{
+    if (field != value)
+        field.assign(value);
+}
+
+} // namespace
+
 void ProtocolHandler::track(const Peer &peer, std::string_view op, std::string_view clientId)
 {
-    const int64_t now = wallClockMs();
+    const bool produce = isProduceOp(op);
+    const bool consume = !produce && isConsumeOp(op);
+    const int64_t nowSteady = steadyMs();
     std::lock_guard lock(m_table->mutex);
     auto &s = m_table->clients[peer.pipeId];
     if (s.info.id == 0) {
         s.info.id = peer.pipeId;
         s.info.address = peer.address;
-        s.info.connectedMs = now;
+        s.info.connectedMs = wallClockMs();
     }
     ++s.info.requests;
-    s.info.lastOp = std::string(op);
-    s.info.principal = s.principal ? s.principal->name : std::string();
+    assignIfChanged(s.info.lastOp, op);
+    assignIfChanged(s.info.principal,
+                    s.principal ? std::string_view(s.principal->name) : std::string_view());
     if (!clientId.empty())
-        s.info.clientId = std::string(clientId);
-    if (isProduceOp(op))
+        assignIfChanged(s.info.clientId, clientId);
+    if (produce)
         ++s.produces;
-    else if (isConsumeOp(op))
+    else if (consume)
         ++s.consumes;
-    s.info.role = s.produces && s.consumes ? "producer+consumer"
-                  : s.produces             ? "producer"
-                  : s.consumes             ? "consumer"
-                                           : "admin";
-    s.requestRate.add(1, steadyMs());
+    assignIfChanged(s.info.role, s.produces && s.consumes ? "producer+consumer"
+                                 : s.produces             ? "producer"
+                                 : s.consumes             ? "consumer"
+                                                          : "admin");
+    s.requestRate.add(1, nowSteady);
 }
 
 void ProtocolHandler::SecondCounter::add(uint64_t n, int64_t nowMs)
@@ -215,7 +231,7 @@ double ProtocolHandler::SecondCounter::perSecond(int64_t nowMs) const
 }
 
 void ProtocolHandler::ClientTable::account(uint32_t pipeId, bool in, uint64_t records,
-                                           const std::vector<std::string> &topics)
+                                           std::span<const std::string_view> topics)
 {
     const int64_t now = steadyMs();
     std::lock_guard lock(mutex);
@@ -225,22 +241,8 @@ void ProtocolHandler::ClientTable::account(uint32_t pipeId, bool in, uint64_t re
     Stats &s = it->second;
     (in ? s.info.recordsIn : s.info.recordsOut) += records;
     (in ? s.inRate : s.outRate).add(records, now);
-    for (const auto &topic : topics)
+    for (const std::string_view topic : topics)
         addTopic(in ? s.info.producedTopics : s.info.consumedTopics, topic);
-}
-
-void ProtocolHandler::ClientTable::account(uint32_t pipeId, bool in, uint64_t records,
-                                           std::string_view topic)
-{
-    const int64_t now = steadyMs();
-    std::lock_guard lock(mutex);
-    auto it = clients.find(pipeId);
-    if (it == clients.end())
-        return;
-    Stats &s = it->second;
-    (in ? s.info.recordsIn : s.info.recordsOut) += records;
-    (in ? s.inRate : s.outRate).add(records, now);
-    addTopic(in ? s.info.producedTopics : s.info.consumedTopics, topic);
 }
 
 void ProtocolHandler::ClientTable::addTopic(std::vector<std::string> &names, std::string_view topic)
@@ -272,22 +274,25 @@ ProtocolHandler::Reply ProtocolHandler::countingRecords(const std::string &op,
         if (j.value("ok", false)) {
             const auto records = j.find("records");
             const bool hasRecords = records != j.end() && records->is_array();
+            const std::string_view one = topic;
             if (produce) {
-                table->account(pipeId, true, produced, topic);
+                table->account(pipeId, true, produced, {&one, 1});
             } else if (fetch) {
-                table->account(pipeId, false, hasRecords ? records->size() : 0, topic);
+                table->account(pipeId, false, hasRecords ? records->size() : 0, {&one, 1});
             } else {
-                // poll: the topics of what was returned and of the member's assignment.
-                std::vector<std::string> topics;
+                // poll: the topics of what was returned and of the member's assignment (views
+                // into j, which outlives the call).
+                std::vector<std::string_view> topics;
                 const auto collect = [&](const Json &list) {
                     if (!list.is_array())
                         return;
                     for (const auto &e : list)
                         if (e.is_object())
                             if (auto t = e.find("topic"); t != e.end() && t->is_string())
-                                topics.push_back(t->get<std::string>());
+                                topics.push_back(t->get_ref<const std::string &>());
                 };
-                collect(j.value("assignment", Json::array()));
+                if (auto a = j.find("assignment"); a != j.end())
+                    collect(*a);
                 if (hasRecords)
                     collect(*records);
                 std::sort(topics.begin(), topics.end());
@@ -313,8 +318,7 @@ std::vector<ClientInfo> ProtocolHandler::clients() const
     return out;
 }
 
-void ProtocolHandler::handle(std::string_view request, const Peer &peer,
-                             std::function<void(std::string)> reply)
+void ProtocolHandler::handle(std::string_view request, const Peer &peer, ReplyFn reply)
 {
     const int stallMs = m_stallMs.load(std::memory_order_relaxed);
     const int jitterMs = m_stallJitterMs.load(std::memory_order_relaxed);
@@ -330,8 +334,7 @@ void ProtocolHandler::handle(std::string_view request, const Peer &peer,
                         });
 }
 
-void ProtocolHandler::dispatch(std::string_view request, const Peer &peer,
-                               std::function<void(std::string)> reply)
+void ProtocolHandler::dispatch(std::string_view request, const Peer &peer, ReplyFn reply)
 {
     if (!request.empty() && static_cast<uint8_t>(request.front()) == kBinaryMagic)
         return handleBinary(request, peer, std::move(reply));
@@ -531,8 +534,7 @@ void ProtocolHandler::handleJson(const Json &request, const Peer &peer, Reply re
     it->second(m_broker, request, countingRecords(name, request, peer.pipeId, std::move(reply)));
 }
 
-void ProtocolHandler::handleBinary(std::string_view frame, const Peer &peer,
-                                   std::function<void(std::string)> reply)
+void ProtocolHandler::handleBinary(std::string_view frame, const Peer &peer, ReplyFn reply)
 {
     if (frame.size() < 3) {
         track(peer, "malformed");
@@ -584,11 +586,19 @@ void ProtocolHandler::handleBinary(std::string_view frame, const Peer &peer,
         return m_broker.produce(std::move(*req), [reply = std::move(reply), fireAndForget,
                                                   table = m_table, count, topic = std::move(topic),
                                                   pipeId = peer.pipeId](Result<ProduceResult> r) {
+            const std::string_view one = topic;
             if (r)
-                table->account(pipeId, true, count, topic);
+                table->account(pipeId, true, count, {&one, 1});
             if (fireAndForget)
                 return;
-            reply(r ? encodeProduceReply(*r) : encodeErrorReply(BinaryOp::Produce, r.error()));
+            if (!r)
+                return reply(encodeErrorReply(BinaryOp::Produce, r.error()));
+            // Encoded into this thread's buffer, not a string per reply: reply() copies the
+            // bytes before it returns (ReplyFn), and a produce reply stays small (one entry
+            // per partition), so the buffer does too.
+            thread_local std::string encoded;
+            encodeProduceReply(*r, encoded);
+            reply(encoded);
         });
     }
     case BinaryOp::Fetch: {
@@ -602,8 +612,9 @@ void ProtocolHandler::handleBinary(std::string_view frame, const Peer &peer,
         return m_broker.fetch(std::move(*req), [reply = std::move(reply), table = m_table,
                                                 topic = std::move(topic),
                                                 pipeId = peer.pipeId](Result<FetchResult> r) {
+            const std::string_view one = topic;
             if (r)
-                table->account(pipeId, false, r->records.size(), topic);
+                table->account(pipeId, false, r->records.size(), {&one, 1});
             reply(r ? encodeFetchReply(*r) : encodeErrorReply(BinaryOp::Fetch, r.error()));
         });
     }
@@ -614,10 +625,10 @@ void ProtocolHandler::handleBinary(std::string_view frame, const Peer &peer,
             return reply(encodeErrorReply(op, req.error()));
         if (principal && !check(authorizePoll(*principal, req->group)))
             return;
-        return m_broker.poll(std::move(*req), [reply, table = m_table,
+        return m_broker.poll(std::move(*req), [reply = std::move(reply), table = m_table,
                                                pipeId = peer.pipeId](Result<PollResult> r) {
             if (r) {
-                std::vector<std::string> topics;
+                std::vector<std::string_view> topics;
                 for (const auto &tp : r->assignment.assigned)
                     topics.push_back(tp.topic);
                 for (const auto &pr : r->records)

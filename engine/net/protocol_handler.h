@@ -7,11 +7,14 @@
 #include "request_sink.h"
 
 #include <atomic>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace eddy {
@@ -33,8 +36,7 @@ public:
     // Drops stalled requests that are not due yet (their clients time out).
     ~ProtocolHandler() override;
 
-    void handle(std::string_view request, const Peer &peer,
-                std::function<void(std::string reply)> reply) override;
+    void handle(std::string_view request, const Peer &peer, ReplyFn reply) override;
     void peerConnected(const Peer &peer) override;
     void peerDisconnected(uint32_t pipeId) override;
 
@@ -55,12 +57,10 @@ public:
     void setNetworkFaultHooks(NetworkFaultHooks hooks);
 
 private:
-    void dispatch(std::string_view request, const Peer &peer,
-                  std::function<void(std::string reply)> reply);
+    void dispatch(std::string_view request, const Peer &peer, ReplyFn reply);
     using Reply = std::function<void(Json)>;
     void handleJson(const Json &request, const Peer &peer, Reply reply);
-    void handleBinary(std::string_view frame, const Peer &peer,
-                      std::function<void(std::string)> reply);
+    void handleBinary(std::string_view frame, const Peer &peer, ReplyFn reply);
     void track(const Peer &peer, std::string_view op, std::string_view clientId = {});
     // Wraps a JSON reply so an ok produce / fetch / poll answer adds to the connection's record
     // counts (struct ClientTable below outlives the handler for late answers).
@@ -101,12 +101,11 @@ private:
     struct ClientTable {
         mutable std::mutex mutex;
         std::map<uint32_t, Stats> clients;
-        // Adds records (to recordsIn when `in`, else recordsOut) and the topics to a
-        // connection; one that has gone meanwhile is not re-created.
+        // Adds records (to recordsIn when `in`, else recordsOut) and the topics (one for a
+        // produce or fetch, a view of a local, so no list is built) to a connection; one that
+        // has gone meanwhile is not re-created.
         void account(uint32_t pipeId, bool in, uint64_t records,
-                     const std::vector<std::string> &topics);
-        // The same for one topic (a binary produce or fetch), without a list to build.
-        void account(uint32_t pipeId, bool in, uint64_t records, std::string_view topic);
+                     std::span<const std::string_view> topics);
         // Inserts topic into the sorted names unless it is there or the list is full.
         static void addTopic(std::vector<std::string> &names, std::string_view topic);
     };

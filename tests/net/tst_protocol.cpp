@@ -45,6 +45,7 @@ private slots:
     void groupJoinPollCommitOverTheWire();
     void clientsListsConnectedPeers();
     void clientsCountRecordsOfBothEncodings();
+    void clientsFollowEachRequestOfAConnection();
     void clientInfoJsonRoundTrip();
     void twoHundredConcurrentClients();
     void readingClientMayPipelinePastTheCap();
@@ -642,6 +643,74 @@ void TestProtocol::clientsCountRecordsOfBothEncodings()
     QCOMPARE(entry["records_in_per_s"].get<double>(), 0.0);
     QCOMPARE(entry["records_out_per_s"].get<double>(), 0.0);
     QCOMPARE(entry["records_in"].get<int>(), 17);
+}
+
+// What the clients list shows of one connection follows every request exactly, whichever
+// encoding carried it: the request count, the last op and the role as they change, a client id
+// that changes, and the topics of a binary poll over two assigned topics (counted without a
+// copy of their names).
+void TestProtocol::clientsFollowEachRequestOfAConnection()
+{
+    createTopic("t1");
+    createTopic("t2");
+    ReqClient peer(m_tcpUrl);
+    QVERIFY(peer.connected());
+    const auto entryOf = [this](const std::string &clientId) {
+        const json reply = call({{"op", "clients"}});
+        for (const auto &c : reply["clients"])
+            if (c.value("client_id", std::string()) == clientId)
+                return c;
+        return json();
+    };
+    QVERIFY(peer.call({{"op", "hello"}, {"client_id", "first"}}).value("ok", false));
+    json e = entryOf("first");
+    QVERIFY(e.is_object());
+    QCOMPARE(e["requests"].get<int>(), 1);
+    QCOMPARE(e["last_op"].get<std::string>(), std::string("hello"));
+    QCOMPARE(e["role"].get<std::string>(), std::string("admin"));
+
+    eddy::ProduceRequest binary;
+    binary.topic = "t1";
+    binary.records.resize(3);
+    for (auto &r : binary.records)
+        r.value = "x";
+    for (int i = 0; i < 4; ++i)
+        QVERIFY(eddy::net::decodeProduceReply(
+            peer.raw(eddy::net::encodeProduceRequest(binary)).value_or("")));
+    e = entryOf("first");
+    QCOMPARE(e["requests"].get<int>(), 5);
+    QCOMPARE(e["last_op"].get<std::string>(), std::string("produce"));
+    QCOMPARE(e["role"].get<std::string>(), std::string("producer"));
+    QCOMPARE(e["records_in"].get<int>(), 12);
+    QCOMPARE(e["produced_topics"], json::array({"t1"}));
+
+    // A new client id replaces the old one; the connection (and its counts) stay.
+    QVERIFY(peer.call({{"op", "produce"}, {"topic", "t2"}, {"value", "y"}, {"client_id", "second"}})
+                .value("ok", false));
+    QVERIFY(!entryOf("first").is_object());
+    e = entryOf("second");
+    QCOMPARE(e["requests"].get<int>(), 6);
+    QCOMPARE(e["records_in"].get<int>(), 13);
+    QCOMPARE(e["produced_topics"], json::array({"t1", "t2"}));
+
+    const auto join = peer.call({{"op", "join_group"}, {"group", "g2"}, {"topics", {"t2", "t1"}}});
+    QVERIFY(join.value("ok", false));
+    e = entryOf("second");
+    QCOMPARE(e["last_op"].get<std::string>(), std::string("join_group"));
+    eddy::PollRequest poll;
+    poll.group = "g2";
+    poll.memberId = join["member_id"].get<std::string>();
+    poll.generation = join["generation"].get<int32_t>();
+    const auto polled =
+        eddy::net::decodePollReply(peer.raw(eddy::net::encodePollRequest(poll)).value_or(""));
+    QVERIFY2(polled, polled ? "" : polled.error().message.c_str());
+    QCOMPARE(polled->records.size(), 13u);
+    e = entryOf("second");
+    QCOMPARE(e["requests"].get<int>(), 8);
+    QCOMPARE(e["last_op"].get<std::string>(), std::string("poll"));
+    QCOMPARE(e["role"].get<std::string>(), std::string("producer+consumer"));
+    QCOMPARE(e["records_out"].get<int>(), 13);
+    QCOMPARE(e["consumed_topics"], json::array({"t1", "t2"}));
 }
 
 void TestProtocol::clientInfoJsonRoundTrip()

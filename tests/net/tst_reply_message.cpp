@@ -44,8 +44,7 @@ public:
             t.join();
     }
 
-    void handle(std::string_view request, const Peer &,
-                std::function<void(std::string reply)> reply) override
+    void handle(std::string_view request, const Peer &, eddy::net::ReplyFn reply) override
     {
         const std::string copy(request);
         const auto colon = copy.find(':');
