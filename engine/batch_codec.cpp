@@ -45,6 +45,20 @@ std::size_t variSize(int64_t v)
 {
     return varuSize((static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63));
 }
+
+// A record's fields up to its headers: offset delta, timestamp delta, key (-1 = no key).
+void writeRecordHead(ByteWriter &w, int64_t offsetDelta, int64_t timestampDelta,
+                     std::optional<std::string_view> key)
+{
+    w.varu(static_cast<uint64_t>(offsetDelta));
+    w.vari(timestampDelta);
+    if (key) {
+        w.vari(static_cast<int64_t>(key->size()));
+        w.raw(*key);
+    } else {
+        w.vari(-1);
+    }
+}
 } // namespace
 
 std::string encodeBatchRecords(int64_t baseOffset, const std::vector<Record> &records)
@@ -70,14 +84,8 @@ std::string encodeBatchRecords(int64_t baseOffset, const std::vector<Record> &re
     w.varu(records.size());
     w.vari(baseTs);
     for (const auto &r : records) {
-        w.varu(static_cast<uint64_t>(r.offset - baseOffset));
-        w.vari(r.timestamp - baseTs);
-        if (r.key) {
-            w.vari(static_cast<int64_t>(r.key->size()));
-            w.raw(*r.key);
-        } else {
-            w.vari(-1);
-        }
+        writeRecordHead(w, r.offset - baseOffset, r.timestamp - baseTs,
+                        r.key ? std::optional<std::string_view>(*r.key) : std::nullopt);
         w.varu(r.headers.size());
         for (const auto &h : r.headers) {
             w.bytes(h.key);
@@ -226,14 +234,7 @@ bool BatchMerger::appendRecords(std::string_view blob, int64_t baseOffset, int64
         }
         ++taken;
         bytes += view.payloadBytes;
-        w.varu(static_cast<uint64_t>(view.offset - m_baseOffset));
-        w.vari(view.timestamp - m_baseTs);
-        if (view.key) {
-            w.vari(static_cast<int64_t>(view.key->size()));
-            w.raw(*view.key);
-        } else {
-            w.vari(-1);
-        }
+        writeRecordHead(w, view.offset - m_baseOffset, view.timestamp - m_baseTs, view.key);
         w.varu(view.headerCount);
         w.raw(view.headers);
         w.bytes(view.value);

@@ -7,6 +7,7 @@
 #include "batch_codec.h"
 #include "io_fault_vfs.h"
 #include "sqlite_error.h"
+#include "sqlite_stmt.h"
 
 #include <sqlite3.h>
 
@@ -62,39 +63,6 @@ Result<void> exec(sqlite3 *db, const std::string &sql)
     if (rc != SQLITE_OK)
         return sqliteError(db, rc, sql.substr(0, 60));
     return {};
-}
-
-// A prepared statement owned for the duration of one read.
-class Stmt
-{
-public:
-    Stmt(sqlite3 *db, const char *sql) : m_db(db)
-    {
-        m_rc = sqlite3_prepare_v2(db, sql, -1, &m_stmt, nullptr);
-    }
-    ~Stmt() { sqlite3_finalize(m_stmt); }
-    bool prepared() const { return m_rc == SQLITE_OK; }
-    sqlite3_stmt *get() const { return m_stmt; }
-    Error error(const std::string &what) const { return sqliteError(m_db, m_rc, what); }
-    void bind(int i, int64_t v) { sqlite3_bind_int64(m_stmt, i, v); }
-
-private:
-    sqlite3 *m_db;
-    sqlite3_stmt *m_stmt = nullptr;
-    int m_rc;
-};
-
-std::string columnText(sqlite3_stmt *s, int col)
-{
-    const auto *p = reinterpret_cast<const char *>(sqlite3_column_text(s, col));
-    return p ? std::string(p, static_cast<std::size_t>(sqlite3_column_bytes(s, col))) : std::string();
-}
-
-std::string_view columnBlob(sqlite3_stmt *s, int col)
-{
-    const auto *p = static_cast<const char *>(sqlite3_column_blob(s, col));
-    return p ? std::string_view(p, static_cast<std::size_t>(sqlite3_column_bytes(s, col)))
-             : std::string_view();
 }
 
 // SQLite's WAL checksum (https://www.sqlite.org/fileformat2.html#walformat): over 32-bit
@@ -648,163 +616,6 @@ Result<void> SqliteStore::commitGroup(std::vector<StoreOp> &ops)
         return r;
     }
     return {};
-}
-
-Result<std::vector<std::pair<Record, int64_t>>>
-SqliteStore::readRecords(int64_t topicId, int32_t partition, int64_t fromOffset, int64_t toOffset,
-                         std::size_t maxRecords, std::size_t maxBytes)
-{
-    std::lock_guard lock(m_readMutex);
-    std::vector<std::pair<Record, int64_t>> out;
-    Stmt s(m_readDb, "SELECT base_offset, append_us, payload FROM batches WHERE topic_id=?1 AND "
-                     "partition=?2 AND base_offset >= IFNULL((SELECT MAX(base_offset) FROM batches "
-                     "WHERE topic_id=?1 AND partition=?2 AND base_offset <= ?3), 0) AND "
-                     "base_offset < ?4 ORDER BY base_offset");
-    if (!s.prepared())
-        return s.error("read records");
-    s.bind(1, topicId);
-    s.bind(2, partition);
-    s.bind(3, fromOffset);
-    s.bind(4, toOffset);
-    std::size_t bytes = 0;
-    int rc;
-    while ((rc = sqlite3_step(s.get())) == SQLITE_ROW) {
-        const int64_t appendUs = sqlite3_column_int64(s.get(), 1);
-        // Only the records returned are materialised; those before fromOffset are skipped in
-        // place.
-        BatchCursor cursor(columnBlob(s.get(), 2), sqlite3_column_int64(s.get(), 0));
-        RecordView rec;
-        while (cursor.next(rec)) {
-            if (rec.offset < fromOffset)
-                continue;
-            if (rec.offset >= toOffset || out.size() >= maxRecords)
-                return out;
-            if (!out.empty() && bytes + rec.payloadBytes > maxBytes)
-                return out;
-            bytes += rec.payloadBytes;
-            out.emplace_back(rec.toRecord(), appendUs);
-        }
-        if (auto e = cursor.error())
-            return *e;
-    }
-    if (rc != SQLITE_DONE)
-        return sqliteError(m_readDb, rc, "read records");
-    return out;
-}
-
-Result<std::optional<int64_t>> SqliteStore::offsetForTimestamp(int64_t topicId, int32_t partition,
-                                                               int64_t fromOffset, int64_t toOffset,
-                                                               int64_t timestampMs)
-{
-    std::lock_guard lock(m_readMutex);
-    Stmt s(m_readDb, "SELECT base_offset, payload FROM batches WHERE topic_id=?1 AND partition=?2 "
-                     "AND end_offset > ?3 AND base_offset < ?4 AND max_ts >= ?5 "
-                     "ORDER BY base_offset");
-    if (!s.prepared())
-        return s.error("offset for timestamp");
-    s.bind(1, topicId);
-    s.bind(2, partition);
-    s.bind(3, fromOffset);
-    s.bind(4, toOffset);
-    s.bind(5, timestampMs);
-    int rc;
-    while ((rc = sqlite3_step(s.get())) == SQLITE_ROW) {
-        BatchCursor cursor(columnBlob(s.get(), 1), sqlite3_column_int64(s.get(), 0));
-        RecordView rec;
-        while (cursor.next(rec))
-            if (rec.offset >= fromOffset && rec.offset < toOffset && rec.timestamp >= timestampMs)
-                return std::optional<int64_t>(rec.offset);
-        if (auto e = cursor.error())
-            return *e;
-    }
-    if (rc != SQLITE_DONE)
-        return sqliteError(m_readDb, rc, "offset for timestamp");
-    return std::optional<int64_t>();
-}
-
-Result<std::vector<int64_t>> SqliteStore::recordSizes(int64_t topicId, int32_t partition,
-                                                      int64_t baseOffset)
-{
-    std::lock_guard lock(m_readMutex);
-    Stmt s(m_readDb, "SELECT payload FROM batches WHERE topic_id=? AND partition=? AND "
-                     "base_offset=?");
-    if (!s.prepared())
-        return s.error("record sizes");
-    s.bind(1, topicId);
-    s.bind(2, partition);
-    s.bind(3, baseOffset);
-    const int rc = sqlite3_step(s.get());
-    if (rc == SQLITE_DONE)
-        return makeError(Errc::OffsetOutOfRange, "no stored batch starts at offset "
-                                                     + std::to_string(baseOffset));
-    if (rc != SQLITE_ROW)
-        return sqliteError(m_readDb, rc, "record sizes");
-    const auto *blob = static_cast<const char *>(sqlite3_column_blob(s.get(), 0));
-    BatchCursor cursor(std::string_view(blob ? blob : "",
-                                        static_cast<std::size_t>(sqlite3_column_bytes(s.get(), 0))),
-                       baseOffset);
-    std::vector<int64_t> out;
-    out.reserve(static_cast<std::size_t>(cursor.count()));
-    RecordView view;
-    while (cursor.next(view))
-        out.push_back(static_cast<int64_t>(view.payloadBytes));
-    if (auto e = cursor.error())
-        return *e;
-    return out;
-}
-
-Result<std::vector<BatchSummary>> SqliteStore::oldestBatches(int64_t topicId, int32_t partition,
-                                                             int64_t fromOffset, int limit)
-{
-    std::lock_guard lock(m_readMutex);
-    std::vector<BatchSummary> out;
-    Stmt s(m_readDb, "SELECT base_offset, end_offset, append_us, bytes FROM batches WHERE "
-                     "topic_id=? AND partition=? AND end_offset > ? ORDER BY base_offset LIMIT ?");
-    if (!s.prepared())
-        return s.error("oldest batches");
-    s.bind(1, topicId);
-    s.bind(2, partition);
-    s.bind(3, fromOffset);
-    s.bind(4, limit);
-    int rc;
-    while ((rc = sqlite3_step(s.get())) == SQLITE_ROW)
-        out.push_back({sqlite3_column_int64(s.get(), 0), sqlite3_column_int64(s.get(), 1),
-                       sqlite3_column_int64(s.get(), 2), sqlite3_column_int64(s.get(), 3)});
-    if (rc != SQLITE_DONE)
-        return sqliteError(m_readDb, rc, "oldest batches");
-    return out;
-}
-
-Result<std::vector<HistoryRow>> SqliteStore::history(int resolutionS, const std::string &entity,
-                                                     int64_t fromMs, int64_t toMs)
-{
-    std::lock_guard lock(m_readMutex);
-    std::vector<HistoryRow> out;
-    Stmt s(m_readDb, "SELECT ts_ms, rin, bin, rout, bout, lag, p50, p99 FROM history WHERE "
-                     "resolution=? AND entity=? AND ts_ms >= ? AND ts_ms < ? ORDER BY ts_ms");
-    if (!s.prepared())
-        return s.error("history");
-    s.bind(1, resolutionS);
-    sqlite3_bind_text(s.get(), 2, entity.data(), static_cast<int>(entity.size()), SQLITE_TRANSIENT);
-    s.bind(3, fromMs);
-    s.bind(4, toMs);
-    int rc;
-    while ((rc = sqlite3_step(s.get())) == SQLITE_ROW) {
-        HistoryRow row;
-        row.tsMs = sqlite3_column_int64(s.get(), 0);
-        row.entity = entity;
-        row.recordsInPerSec = sqlite3_column_double(s.get(), 1);
-        row.bytesInPerSec = sqlite3_column_double(s.get(), 2);
-        row.recordsOutPerSec = sqlite3_column_double(s.get(), 3);
-        row.bytesOutPerSec = sqlite3_column_double(s.get(), 4);
-        row.lag = sqlite3_column_int64(s.get(), 5);
-        row.p50Us = sqlite3_column_int64(s.get(), 6);
-        row.p99Us = sqlite3_column_int64(s.get(), 7);
-        out.push_back(std::move(row));
-    }
-    if (rc != SQLITE_DONE)
-        return sqliteError(m_readDb, rc, "history");
-    return out;
 }
 
 } // namespace eddy

@@ -8,6 +8,7 @@
 #include "sqlite_store.h"
 
 #include "sqlite_error.h"
+#include "sqlite_stmt.h"
 
 #include <sqlite3.h>
 
@@ -235,10 +236,7 @@ Result<void> StoreWriter::deleteBatchesBelow(int64_t topicId, int32_t partition,
     }
     const int64_t base = sqlite3_column_int64(q, 0);
     BatchMerger tail;
-    const auto *blob = static_cast<const char *>(sqlite3_column_blob(q, 3));
-    auto taken = tail.takeTail(std::string_view(blob ? blob : "",
-                                                static_cast<std::size_t>(sqlite3_column_bytes(q, 3))),
-                               base, offset, sqlite3_column_int64(q, 1),
+    auto taken = tail.takeTail(columnBlob(q, 3), base, offset, sqlite3_column_int64(q, 1),
                                sqlite3_column_int64(q, 2));
     sqlite3_reset(q);
     if (!taken)
