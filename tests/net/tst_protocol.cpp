@@ -53,6 +53,15 @@ private slots:
 
 private:
     json call(const json &request) { return m_client->call(request); }
+    // The `clients` entry of the connection that said hello with clientId (null if none).
+    json entryOf(const std::string &clientId)
+    {
+        const json reply = call({{"op", "clients"}});
+        for (const auto &c : reply["clients"])
+            if (c.value("client_id", std::string()) == clientId)
+                return c;
+        return json();
+    }
     void createTopic(const std::string &name, int partitions = 1);
 
     std::unique_ptr<QTemporaryDir> m_dir;
@@ -584,13 +593,6 @@ void TestProtocol::clientsCountRecordsOfBothEncodings()
     QVERIFY(fetched);
     QCOMPARE(fetched->records.size(), 2u);
 
-    const auto entryOf = [this](const std::string &clientId) {
-        const json reply = call({{"op", "clients"}});
-        for (const auto &c : reply["clients"])
-            if (c.value("client_id", std::string()) == clientId)
-                return c;
-        return json();
-    };
     // The rates count the last full second: wait (bounded) for the one the records went in.
     json entry;
     QElapsedTimer waited;
@@ -655,13 +657,6 @@ void TestProtocol::clientsFollowEachRequestOfAConnection()
     createTopic("t2");
     ReqClient peer(m_tcpUrl);
     QVERIFY(peer.connected());
-    const auto entryOf = [this](const std::string &clientId) {
-        const json reply = call({{"op", "clients"}});
-        for (const auto &c : reply["clients"])
-            if (c.value("client_id", std::string()) == clientId)
-                return c;
-        return json();
-    };
     QVERIFY(peer.call({{"op", "hello"}, {"client_id", "first"}}).value("ok", false));
     json e = entryOf("first");
     QVERIFY(e.is_object());
