@@ -1,4 +1,4 @@
-// `eddy bench produce|consume|roundtrip|e2e`: argument handling and printing around the load
+// `eddy bench produce|consume|roundtrip|e2e|producer`: argument handling and printing around the load
 // generator of simulations/bench_load.h. By default it measures a broker embedded in this process
 // and served on a loopback tcp port; --broker measures any other.
 #include "bench_load.h"
@@ -25,7 +25,8 @@ std::string fixed(double v, int decimals)
 std::optional<sim::BenchWorkload> parseWorkload(const QString &name)
 {
     for (auto w : {sim::BenchWorkload::Produce, sim::BenchWorkload::Consume,
-                   sim::BenchWorkload::Roundtrip, sim::BenchWorkload::E2e})
+                   sim::BenchWorkload::Roundtrip, sim::BenchWorkload::E2e,
+                   sim::BenchWorkload::Producer})
         if (name == sim::benchWorkloadName(w))
             return w;
     return std::nullopt;
@@ -53,16 +54,29 @@ void printResult(const sim::BenchOptions &o, const sim::BenchResult &r, bool jso
                    {"partitions", o.partitions},
                    {"topics", o.topics},
                    {"connections", o.connections},
-                   {"inflight", o.inflight}});
+                   {"inflight", o.inflight},
+                   {"linger_ms", o.lingerMs},
+                   {"records_per_request",
+                    r.requests > 0 ? static_cast<double>(r.records) / r.requests : 0.0}});
         return;
     }
     std::printf("%s: %s\n", r.workload.c_str(), r.transport.c_str());
-    std::printf("%lld records x %zu B, %d per request, acks %s, %d topic(s) x %d partition(s), "
-                "%d connection(s), %d in flight each\n",
-                static_cast<long long>(r.records), o.recordSize, o.batch,
+    const bool producer = o.workload == sim::BenchWorkload::Producer;
+    const std::string batching =
+        producer ? "batches of up to " + std::to_string(o.batch) + " (linger "
+                       + std::to_string(o.lingerMs) + " ms, "
+                       + fixed(r.requests > 0 ? static_cast<double>(r.records) / r.requests : 0,
+                               1)
+                       + " per request)"
+                 : std::to_string(o.batch) + " per request";
+    std::printf("%lld records x %zu B, %s, acks %s, %d topic(s) x %d partition(s), "
+                "%d %s, %d %s each\n",
+                static_cast<long long>(r.records), o.recordSize, batching.c_str(),
                 std::string(net::acksName(o.acks)).c_str(), o.topics, o.partitions,
-                o.connections, o.inflight);
+                o.connections, producer ? "producer(s)" : "connection(s)", o.inflight,
+                producer ? "records outstanding" : "in flight");
     const char *latency = r.workload == "e2e" ? "per record, due to consumed"
+                          : producer          ? "per record, send() to ack"
                                               : "per request";
     printTable({"records/s", "MB/s", "p50 us", "p99 us", "p99.9 us", "max us", "requests",
                 "errors", "seconds"},
@@ -80,9 +94,12 @@ int runBench(const QStringList &args)
     parser.setApplicationDescription(
         "Measures a broker: produce (closed-loop throughput), consume (fetch throughput from a "
         "filled topic), roundtrip (one record per request: latency), e2e (produce at --rate, "
-        "latency from send to consume). Embedded broker on a loopback port unless --broker.");
+        "latency from send to consume), producer (records sent one at a time through the client "
+        "library's Producer, which batches them: --inflight records outstanding per producer, "
+        "--batch records per batch at most). Embedded broker on a loopback port unless "
+        "--broker.");
     parser.addHelpOption();
-    parser.addPositionalArgument("workload", "produce, consume, roundtrip or e2e.");
+    parser.addPositionalArgument("workload", "produce, consume, roundtrip, e2e or producer.");
     QCommandLineOption broker("broker", "Broker URL (default: an embedded broker).", "url");
     QCommandLineOption json("json", "Print one JSON object instead of a table.");
     QCommandLineOption records("records", "Records to produce (default 100000).", "n", "100000");
@@ -96,8 +113,10 @@ int runBench(const QStringList &args)
     QCommandLineOption topics("topics", "Topics (default 1; several are named TOPIC-i).", "n",
                               "1");
     QCommandLineOption connections("connections", "Client connections (default 1).", "n", "1");
-    QCommandLineOption inflight("inflight", "Requests in flight per connection (default 1).",
-                                "n", "1");
+    QCommandLineOption inflight("inflight", "Requests in flight per connection; producer: records "
+                                "outstanding per producer (default 1).", "n", "1");
+    QCommandLineOption linger("linger-ms", "producer: how long a batch waits for more records "
+                              "(default 5, the client library's).", "ms", "5");
     QCommandLineOption rate("rate", "e2e: records per second (default 1000).", "n", "1000");
     QCommandLineOption waitMs("wait-ms", "e2e: long-poll wait of fetches (default 500).", "ms",
                               "500");
@@ -111,17 +130,18 @@ int runBench(const QStringList &args)
     QCommandLineOption token("token", "--broker: access-control token (default: $EDDY_TOKEN).",
                              "token");
     parser.addOptions({broker, json, records, size, batch, acks, partitions, topics, connections,
-                       inflight, rate, waitMs, durability, dataDir, topic, keep, quiet, token});
+                       inflight, linger, rate, waitMs, durability, dataDir, topic, keep, quiet,
+                       token});
     parser.process(args);
 
     const QStringList pos = parser.positionalArguments();
     if (pos.size() != 1)
-        return usage(kBenchCommand, "exactly one workload is required: produce, consume, roundtrip "
-                               "or e2e");
+        return usage(kBenchCommand, "exactly one workload is required: produce, consume, roundtrip, "
+                               "e2e or producer");
     auto workload = parseWorkload(pos.at(0));
     if (!workload)
         return usage(kBenchCommand, "unknown workload '" + pos.at(0).toStdString()
-                                   + "' (produce, consume, roundtrip or e2e)");
+                                   + "' (produce, consume, roundtrip, e2e or producer)");
     sim::BenchOptions o;
     o.workload = *workload;
     auto acksValue = net::parseAcks(parser.value(acks).toStdString());
@@ -154,7 +174,7 @@ int runBench(const QStringList &args)
         {"batch", {batch, 1, 100000}},           {"partitions", {partitions, 1, 100000}},
         {"connections", {connections, 1, 10000}}, {"inflight", {inflight, 1, 1024}},
         {"rate", {rate, 1, 100000000}},           {"wait-ms", {waitMs, 0, 600000}},
-        {"topics", {topics, 1, 1000}},
+        {"topics", {topics, 1, 1000}},           {"linger-ms", {linger, 0, 60000}},
     };
     int64_t values[std::size(checks)];
     for (std::size_t i = 0; i < std::size(checks); ++i) {
@@ -174,6 +194,7 @@ int runBench(const QStringList &args)
     o.rate = static_cast<double>(values[6]);
     o.fetchWaitMs = static_cast<int>(values[7]);
     o.topics = static_cast<int>(values[8]);
+    o.lingerMs = static_cast<int>(values[9]);
     if (o.workload == sim::BenchWorkload::Roundtrip && (o.batch != 1 || o.inflight != 1))
         return usage(kBenchCommand, "roundtrip sends one record per request, one at a time: use "
                                "produce for --batch or --inflight");

@@ -3,13 +3,15 @@
 // latency. Requests are chained from their completion callbacks (no thread per client), so a
 // run with 1,000 connections costs 1,000 sockets, not 1,000 threads. The embedded broker is the
 // engine plus its BrokerServer on a loopback tcp port in this process, the path a local client
-// really takes; with a URL the same load goes to any broker.
+// really takes; with a URL the same load goes to any broker. The producer workload goes through
+// the client library's Producer instead, so it measures what an application gets from it.
 #include "bench_load.h"
 
 #include "admin.h"
 #include "binary_codec.h"
 #include "broker_server.h"
 #include "connection.h"
+#include "producer.h"
 
 #include <algorithm>
 #include <atomic>
@@ -43,6 +45,7 @@ int64_t nowNs()
 // completion callbacks of its requests (on NNG threads) update.
 struct Lane {
     std::shared_ptr<Connection> connection;
+    std::unique_ptr<client::Producer> producer; // the producer workload's, instead of connection
     std::string topic;
     int32_t partition = 0;
     std::string frame;          // the full-batch produce frame, encoded once
@@ -160,6 +163,36 @@ void runProducePhase(std::vector<std::unique_ptr<Lane>> &lanes, Phase &phase,
     waitPhase(phase, total, start, o, measure);
 }
 
+// The producer workload: a lane's Producer keeps `inflight` records outstanding, the next one
+// sent from the ack of the previous (send() only queues, so it may run on the client I/O thread
+// that delivers the ack). A failed record stops its chain, as a failed request does in produce.
+void issueRecord(Lane &lane, Phase &phase, const BenchOptions &o, int64_t total)
+{
+    if (phase.claimed.fetch_add(1) >= total || phase.stopping) {
+        phase.finishOne();
+        return;
+    }
+    Record record;
+    record.value.assign(o.recordSize, 'x');
+    const int64_t sentAt = nowNs();
+    lane.producer->send(
+        lane.topic, std::move(record), lane.partition,
+        [&lane, &phase, &o, total, sentAt](const Result<client::DeliveryReport> &report) {
+            const int64_t took = nowNs() - sentAt;
+            if (!report) {
+                phase.fail(report.error());
+                phase.finishOne();
+                return;
+            }
+            ++phase.done;
+            {
+                std::lock_guard lock(lane.mutex);
+                lane.latenciesNs.push_back(took);
+            }
+            issueRecord(lane, phase, o, total);
+        });
+}
+
 // Fetches a lane's partition from fetchOffset up to fetchEnd, one request at a time.
 void issueFetch(Lane &lane, Phase &phase, const BenchOptions &o)
 {
@@ -265,21 +298,45 @@ void summarise(BenchResult &r, std::vector<std::unique_ptr<Lane>> &lanes)
     r.mbPerS = r.seconds > 0 ? static_cast<double>(r.bytes) / 1e6 / r.seconds : 0;
 }
 
+// A Producer as the producer workload configures it: `batch` records per batch at most, the
+// run's acks and linger, idempotent as Kafka's producers are by default (unless acks is none).
+Result<std::unique_ptr<client::Producer>> openProducer(const client::ConnectionOptions &url,
+                                                       const BenchOptions &o)
+{
+    client::ProducerOptions options;
+    static_cast<client::ConnectionOptions &>(options) = url;
+    options.acks = o.acks;
+    options.lingerMs = o.lingerMs;
+    options.batchRecords = static_cast<std::size_t>(o.batch);
+    options.idempotent = o.acks != Acks::None;
+    options.clientId = "eddy-bench";
+    return client::Producer::open(options);
+}
+
 // Opens count lanes spread over the topics first, then over their partitions: lane i writes or
 // reads topic i % topics, partition (i / topics) % partitions, from its high watermark at start.
+// With producer set, each lane gets a Producer so configured instead of a Connection.
 Result<std::vector<std::unique_ptr<Lane>>> openLanes(const client::ConnectionOptions &url,
                                                      int count,
                                                      const std::vector<TopicInfo> &topics,
-                                                     int partitions)
+                                                     int partitions,
+                                                     const BenchOptions *producer = nullptr)
 {
     std::vector<std::unique_ptr<Lane>> lanes;
     const int t = static_cast<int>(topics.size());
     for (int i = 0; i < count; ++i) {
-        auto c = Connection::open(url);
-        if (!c)
-            return c.error();
         auto lane = std::make_unique<Lane>();
-        lane->connection = std::move(*c);
+        if (producer) {
+            auto p = openProducer(url, *producer);
+            if (!p)
+                return p.error();
+            lane->producer = std::move(*p);
+        } else {
+            auto c = Connection::open(url);
+            if (!c)
+                return c.error();
+            lane->connection = std::move(*c);
+        }
         const TopicInfo &info = topics[static_cast<std::size_t>(i % t)];
         lane->topic = info.name;
         lane->partition = (i / t) % partitions;
@@ -292,8 +349,12 @@ Result<std::vector<std::unique_ptr<Lane>>> openLanes(const client::ConnectionOpt
 
 void closeLanes(std::vector<std::unique_ptr<Lane>> &lanes)
 {
-    for (auto &lane : lanes)
-        lane->connection->close();
+    for (auto &lane : lanes) {
+        if (lane->producer)
+            lane->producer->close();
+        else
+            lane->connection->close();
+    }
 }
 
 // The measured part of a run against a broker at url with the topics in place.
@@ -307,15 +368,29 @@ Result<BenchResult> measure(const BenchOptions &o, const client::ConnectionOptio
     const int connections = o.workload == BenchWorkload::Consume
                                 ? std::max(o.connections, allPartitions)
                                 : std::max(1, o.connections);
-    auto opened = openLanes(url, connections, topics, o.partitions);
+    const bool producers = o.workload == BenchWorkload::Producer;
+    auto opened = openLanes(url, connections, topics, o.partitions, producers ? &o : nullptr);
     if (!opened)
         return opened.error();
     auto lanes = std::move(*opened);
-    for (auto &lane : lanes)
-        lane->frame = makeFrame(lane->topic, lane->partition, o.batch, o.recordSize, o.acks);
+    if (!producers)
+        for (auto &lane : lanes)
+            lane->frame = makeFrame(lane->topic, lane->partition, o.batch, o.recordSize, o.acks);
     Phase phase;
 
-    if (o.workload == BenchWorkload::Produce || o.workload == BenchWorkload::Roundtrip) {
+    if (producers) {
+        const int perLane = std::max(1, o.inflight);
+        phase.active = static_cast<int>(lanes.size()) * perLane;
+        const auto start = Clock::now();
+        for (auto &lane : lanes)
+            for (int i = 0; i < perLane; ++i)
+                issueRecord(*lane, phase, o, o.records);
+        waitPhase(phase, o.records, start, o, true);
+        r.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+        r.records = phase.done.load();
+        for (auto &lane : lanes)
+            phase.requests += lane->producer->requestsSent();
+    } else if (o.workload == BenchWorkload::Produce || o.workload == BenchWorkload::Roundtrip) {
         const auto start = Clock::now();
         runProducePhase(lanes, phase, o, o.records, true);
         r.seconds = std::chrono::duration<double>(Clock::now() - start).count();
@@ -476,9 +551,12 @@ Result<std::unique_ptr<Embedded>> startEmbedded(const BenchOptions &o)
     e->broker = std::move(*broker);
     net::BrokerServerOptions server;
     server.requests.listen = {"tcp://127.0.0.1:0"};
-    // Enough work items for every connection's requests plus the e2e consumers' long-polls.
+    // Enough work items for every connection's requests plus the e2e consumers' long-polls (a
+    // producer has at most one request in flight per partition, not `inflight`).
+    const int perConnection =
+        o.workload == BenchWorkload::Producer ? o.partitions : std::max(1, o.inflight);
     server.requests.workers =
-        std::max(256, (std::max(1, o.connections) * std::max(1, o.inflight)) + o.partitions + 16);
+        std::max(256, (std::max(1, o.connections) * perConnection) + o.partitions + 16);
     // A connection keeps `inflight` requests going, and an e2e consumer connection a long-poll
     // per partition: the slow-consumer cap must not mistake that for a client not reading.
     server.requests.maxInFlightPerConnection =
@@ -501,6 +579,7 @@ const char *benchWorkloadName(BenchWorkload workload)
     case BenchWorkload::Consume: return "consume";
     case BenchWorkload::Roundtrip: return "roundtrip";
     case BenchWorkload::E2e: return "e2e";
+    case BenchWorkload::Producer: return "producer";
     }
     return "?";
 }
@@ -511,6 +590,7 @@ Result<BenchResult> runBench(const BenchOptions &options)
     o.partitions = std::max(1, o.partitions);
     o.topics = std::max(1, o.topics);
     o.batch = std::max(1, o.batch);
+    o.lingerMs = std::max(0, o.lingerMs);
     if (o.workload == BenchWorkload::Roundtrip) {
         o.batch = 1;
         o.inflight = 1;

@@ -15,6 +15,10 @@ enum class BenchWorkload {
     Consume,   // fills the topic untimed, then fetches it back: fetch throughput
     Roundtrip, // one record per request, one request in flight per connection: request latency
     E2e,       // open-loop produce at `rate` records/s; latency from send to a long-poll fetch
+    // Each connection is a client-library Producer fed one record at a time with `inflight`
+    // records outstanding: the batching (linger, one batch in flight per partition) is the
+    // library's, as an application using it gets. Latency per record, from send() to its ack.
+    Producer,
 };
 
 // How a bench run is set up. Records are `recordSize` bytes of value, no key, broker timestamps.
@@ -34,7 +38,9 @@ struct BenchOptions {
     // Client sockets. Connection c uses topic c % topics, partition (c / topics) % partitions;
     // e2e adds one consumer connection per partition of every topic.
     int connections = 1;
-    int inflight = 1;                 // requests in flight per connection (pipelining)
+    int inflight = 1;                 // requests in flight per connection (pipelining);
+                                      // producer: records outstanding per producer
+    int lingerMs = 5;                 // producer: ProducerOptions::lingerMs (batch: batchRecords)
     double rate = 1000;               // e2e: records per second, over all connections
     int fetchWaitMs = 500;            // e2e: long-poll wait of the consumers' fetches
     bool keepTopic = false;           // leave a generated topic in place after the run
@@ -49,7 +55,7 @@ struct BenchResult {
     std::string transport;  // e.g. "embedded broker, tcp://127.0.0.1:40123, binary encoding"
     int64_t records = 0;    // records produced (consume: fetched) in the measured phase
     int64_t bytes = 0;      // their payload bytes
-    int64_t requests = 0;
+    int64_t requests = 0;   // producer: produce requests its producers sent, retries included
     int64_t errors = 0;     // failed requests (their records are not counted)
     double seconds = 0;
     double recordsPerS = 0;

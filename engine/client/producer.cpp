@@ -242,6 +242,7 @@ void Producer::dispatch(const std::shared_ptr<Batch> &batch)
         batch->frame = net::encodeProduceRequest(batch->request);
         batch->request.records.clear();
     }
+    ++m_requestsSent;
     auto self = this;
     m_connection->requestAsync(batch->frame, m_options.requestTimeoutMs,
                                [self, batch](Result<std::string> reply) {

@@ -78,6 +78,8 @@ public:
 
     // The producer id used for idempotence (-1 when not idempotent).
     int64_t producerId() const { return m_producerId; }
+    // Produce requests sent so far, retries included (records per request = how well it batched).
+    int64_t requestsSent() const { return m_requestsSent; }
 
 private:
     using Clock = std::chrono::steady_clock;
@@ -124,6 +126,7 @@ private:
     std::shared_ptr<Connection> m_connection;
     std::atomic<int64_t> m_producerId;
     std::atomic<int> m_dropReplies;
+    std::atomic<int64_t> m_requestsSent = 0;
 
     std::mutex m_metaMutex;
     std::map<std::string, TopicMeta> m_meta;

@@ -92,6 +92,34 @@ private slots:
         QCOMPARE(j["batch"].get<int>(), 1);
     }
 
+    void producerBatchesThroughTheClientLibrary()
+    {
+        // 3 producers with 40 records outstanding each: the library batches what waits while a
+        // partition's batch is in flight, so there are fewer requests than records, and no
+        // request carries more than --batch.
+        nlohmann::json j;
+        runJson({"producer", "--records", "3000", "--batch", "25", "--partitions", "2",
+                 "--connections", "3", "--inflight", "40", "--acks", "durable", "--durability",
+                 "durable", "--linger-ms", "0"},
+                3000, 100, j);
+        if (QTest::currentTestFailed())
+            return;
+        const auto requests = j["requests"].get<int64_t>();
+        QVERIFY2(requests >= 3000 / 25 && requests < 3000, qPrintable(QString::number(requests)));
+        QCOMPARE(j["linger_ms"].get<int>(), 0);
+        QCOMPARE(j["workload"].get<std::string>(), "producer");
+        QVERIFY(j["records_per_request"].get<double>() > 1);
+        // One record outstanding per producer: nothing to batch, a request per record.
+        runJson({"producer", "--records", "200", "--connections", "2", "--linger-ms", "0"}, 200,
+                100, j);
+        if (QTest::currentTestFailed())
+            return;
+        QCOMPARE(j["requests"].get<int64_t>(), 200);
+        const ChildRun r = eddy({"producer", "--linger-ms", "-1"});
+        QCOMPARE(r.exitCode, 2);
+        QVERIFY2(r.err.contains("--linger-ms needs an integer"), qPrintable(r.err));
+    }
+
     void tableByDefault()
     {
         const ChildRun r = eddy({"produce", "--records", "1000", "--quiet"});
