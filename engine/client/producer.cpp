@@ -140,9 +140,11 @@ void Producer::send(const std::string &topic, Record record, std::optional<int32
     state.queue.push_back(std::move(p));
     ++m_outstanding;
     // The sender sleeps until the earliest linger deadline; it needs waking only for a new
-    // deadline or a batch that is full now.
-    if (wasEmpty || state.queue.size() >= m_options.batchRecords
-        || state.bytes >= m_options.batchBytes)
+    // deadline or a batch that is full now, and not while the partition's batch is in flight:
+    // its completion sends or schedules what queued meanwhile.
+    if (!state.busy
+        && (wasEmpty || state.queue.size() >= m_options.batchRecords
+            || state.bytes >= m_options.batchBytes))
         m_wake.notify_one();
 }
 
@@ -271,7 +273,9 @@ void Producer::onReply(const std::shared_ptr<Batch> &batch, Result<std::string> 
                 report.offset = offsets[i].second;
             batch->done[i](report);
         }
-        return complete(batch);
+        // A reply came over the network, so this is not inside the requestAsync() that sent
+        // the batch: sending the next one from here cannot recurse.
+        return complete(batch, true);
     }
 
     const Error &error = result.error();
@@ -304,15 +308,35 @@ void Producer::onReply(const std::shared_ptr<Batch> &batch, Result<std::string> 
     complete(batch);
 }
 
-void Producer::complete(const std::shared_ptr<Batch> &batch)
+void Producer::complete(const std::shared_ptr<Batch> &batch, bool sendNext)
 {
-    std::lock_guard lock(m_mutex);
-    auto &state = m_partitions[batch->tp];
-    state.busy = false;
-    m_outstanding -= batch->done.size();
-    m_wake.notify_one();
-    if (m_outstanding == 0)
-        m_idle.notify_all();
+    std::shared_ptr<Batch> next;
+    {
+        std::lock_guard lock(m_mutex);
+        auto &state = m_partitions[batch->tp];
+        state.busy = false;
+        m_outstanding -= batch->done.size();
+        if (!state.queue.empty()) {
+            // What queued while the batch was in flight goes out from here when it is due, which
+            // saves waking the sender thread for each batch of a busy partition. Not a batch that
+            // first needs a producer id: asking for one blocks, which an I/O thread must not.
+            const bool due = m_closing || m_flushWaiters > 0
+                             || state.queue.size() >= m_options.batchRecords
+                             || state.bytes >= m_options.batchBytes
+                             || state.firstAt + std::chrono::milliseconds(m_options.lingerMs)
+                                    <= Clock::now();
+            if (sendNext && due && state.producerId != kNeedsProducerId)
+                next = takeBatch(batch->tp, state);
+            else
+                m_wake.notify_one();
+        } else if (m_closing && m_outstanding == 0) {
+            m_wake.notify_one(); // the sender exits once nothing is outstanding
+        }
+        if (m_outstanding == 0)
+            m_idle.notify_all();
+    }
+    if (next)
+        dispatch(next);
 }
 
 void Producer::flush()

@@ -120,7 +120,10 @@ private:
     std::shared_ptr<Batch> takeBatch(const TopicPartition &tp, PartitionState &state);
     void dispatch(const std::shared_ptr<Batch> &batch);
     void onReply(const std::shared_ptr<Batch> &batch, Result<std::string> reply);
-    void complete(const std::shared_ptr<Batch> &batch);
+    // Ends a batch: the partition is free again. With sendNext (a successful reply), the
+    // partition's next batch is dispatched from here when it is due; otherwise the sender is
+    // woken for it.
+    void complete(const std::shared_ptr<Batch> &batch, bool sendNext = false);
 
     const ProducerOptions m_options;
     std::shared_ptr<Connection> m_connection;
