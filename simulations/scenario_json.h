@@ -1,7 +1,7 @@
 #pragma once
 
-// Private to scenario_reader.cpp and scenario_writer.cpp: what reading and writing scenario files
-// share. Not installed, not for other users of eddy_sim.
+// Private to the scenario reader (scenario_parser.h) and scenario_writer.cpp: what reading and
+// writing scenario files share. Not installed, not for other users of eddy_sim.
 
 #include <nlohmann/json.hpp>
 
