@@ -1,7 +1,8 @@
 #pragma once
 
-// Private to the engine: the broker's internals, shared by broker.cpp, broker_groups.cpp and
-// broker_metrics.cpp. Not installed and not part of the API; everything else includes broker.h.
+// Private to the engine: the broker's internals, shared by broker.cpp, broker_produce.cpp,
+// broker_groups.cpp and broker_metrics.cpp. Not installed and not part of the API; everything
+// else includes broker.h.
 //
 // Locking: m_topicsMutex (shared) guards the topic map and each topic's partition vector and is
 // only held to copy shared_ptrs out; partition logs have their own locks; the coordinator is
