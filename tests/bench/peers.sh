@@ -147,10 +147,12 @@ bench() {
 # Record counts: full runs last a few seconds per workload on a 2-core machine.
 if [ "$quick" = 1 ]; then
     n_batched=200000; n_unbatched=10000; n_durable=5000; n_durable_batched=100000
+    n_durable_producer=20000
     n_consume=200000; n_idle=200; n_load=10000; n_rtt=2000; n_mem=200000; n_scale=200000
     n_scale_unbatched=10000
 else
     n_batched=3000000; n_unbatched=100000; n_durable=50000; n_durable_batched=1000000
+    n_durable_producer=1000000
     n_consume=3000000; n_idle=2000; n_load=100000; n_rtt=20000; n_mem=1000000; n_scale=4000000
     n_scale_unbatched=100000
 fi
@@ -177,6 +179,13 @@ for run in $(seq "$runs"); do
         # by default (max.in.flight.requests.per.connection=5): more records per fsync.
         bench produce_durable50_inflight5 produce --durability durable --acks durable \
             --records "$n_durable" --batch 1 --connections 50 --partitions 4 --inflight 5
+        # 50 producers of the client library, each keeping 64 records outstanding that it sends
+        # one at a time: the library batches what queues while a batch is in flight, as a Kafka
+        # producer does under load (linger 0, Kafka's default before 4.0). Its peer is Redis
+        # with 64 commands pipelined per client.
+        bench producer_durable50 producer --durability durable --acks durable \
+            --records "$n_durable_producer" --connections 50 --partitions 4 --inflight 64 \
+            --linger-ms 0
         # What bounds it here: the same 50 connections without fsync, and on raw NNG.
         bench produce_unbatched50 produce --records "$n_durable" --batch 1 --connections 50 \
             --partitions 4
@@ -215,9 +224,11 @@ for run in $(seq "$runs"); do
         "$redispeer" --port "$redis_port" --count 100 --connections 4 --group \
             >"$dir/xreadgroup100.json"
         stop_redis
-        # Redis with an fsync per write, 50 unpipelined clients.
+        # Redis with an fsync per write (per event-loop pass), 50 clients, unpipelined and
+        # pipelined.
         start_redis always
         redis_bench xadd_always -c 50 -P 1 -n "$n_durable"
+        redis_bench xadd_always_p64 -c 50 -P 64 -n "$n_durable_producer"
         stop_redis
     fi
 
