@@ -113,7 +113,7 @@ struct StoreOp {
     std::size_t bytes = 0; // payload bytes it carries, for backpressure
     // Kept alive as long as the op, so apply and done may reach what they work on through a
     // plain pointer: a std::function holding a shared_ptr allocates, one holding a pointer not.
-    std::shared_ptr<void> owner;
+    std::shared_ptr<void> owner = nullptr;
 };
 
 // Write-side statements, usable only from StoreOp::apply on the writer thread. Small batches of

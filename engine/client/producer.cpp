@@ -158,6 +158,10 @@ std::shared_ptr<Producer::Batch> Producer::takeBatch(const TopicPartition &tp,
     req.partition = tp.partition;
     req.acks = m_options.acks;
     std::size_t bytes = 0;
+    // At most this many go in (fewer when the byte limit cuts first): no regrowth while moving.
+    const std::size_t most = std::min(state.queue.size(), m_options.batchRecords);
+    req.records.reserve(most);
+    batch->done.reserve(most);
     while (!state.queue.empty()) {
         auto &p = state.queue.front();
         if (!req.records.empty()
