@@ -41,6 +41,8 @@ int64_t nowNs()
         .count();
 }
 
+struct Phase;
+
 // One client socket and what it measured. The mutex guards the latencies and counters, which
 // completion callbacks of its requests (on NNG threads) update.
 struct Lane {
@@ -53,6 +55,11 @@ struct Lane {
     int64_t fetchEnd = 0;       // consume: stop here
     std::mutex mutex;
     std::vector<int64_t> latenciesNs;
+    // The producer workload's phase, reached through the lane so that a record's callback
+    // captures two words and fits std::function's inline storage (no allocation per record).
+    Phase *phase = nullptr;
+    const BenchOptions *options = nullptr;
+    int64_t total = 0;
 };
 
 // Counters shared by every lane of a phase, and the wake-up of the thread waiting for it.
@@ -166,31 +173,31 @@ void runProducePhase(std::vector<std::unique_ptr<Lane>> &lanes, Phase &phase,
 // The producer workload: a lane's Producer keeps `inflight` records outstanding, the next one
 // sent from the ack of the previous (send() only queues, so it may run on the client I/O thread
 // that delivers the ack). A failed record stops its chain, as a failed request does in produce.
-void issueRecord(Lane &lane, Phase &phase, const BenchOptions &o, int64_t total)
+void issueRecord(Lane &lane)
 {
-    if (phase.claimed.fetch_add(1) >= total || phase.stopping) {
+    Phase &phase = *lane.phase;
+    if (phase.claimed.fetch_add(1) >= lane.total || phase.stopping) {
         phase.finishOne();
         return;
     }
     Record record;
-    record.value.assign(o.recordSize, 'x');
+    record.value.assign(lane.options->recordSize, 'x');
     const int64_t sentAt = nowNs();
-    lane.producer->send(
-        lane.topic, std::move(record), lane.partition,
-        [&lane, &phase, &o, total, sentAt](const Result<client::DeliveryReport> &report) {
-            const int64_t took = nowNs() - sentAt;
-            if (!report) {
-                phase.fail(report.error());
-                phase.finishOne();
-                return;
-            }
-            ++phase.done;
-            {
-                std::lock_guard lock(lane.mutex);
-                lane.latenciesNs.push_back(took);
-            }
-            issueRecord(lane, phase, o, total);
-        });
+    lane.producer->send(lane.topic, std::move(record), lane.partition,
+                        [l = &lane, sentAt](const Result<client::DeliveryReport> &report) {
+                            const int64_t took = nowNs() - sentAt;
+                            if (!report) {
+                                l->phase->fail(report.error());
+                                l->phase->finishOne();
+                                return;
+                            }
+                            ++l->phase->done;
+                            {
+                                std::lock_guard lock(l->mutex);
+                                l->latenciesNs.push_back(took);
+                            }
+                            issueRecord(*l);
+                        });
 }
 
 // Fetches a lane's partition from fetchOffset up to fetchEnd, one request at a time.
@@ -381,10 +388,15 @@ Result<BenchResult> measure(const BenchOptions &o, const client::ConnectionOptio
     if (producers) {
         const int perLane = std::max(1, o.inflight);
         phase.active = static_cast<int>(lanes.size()) * perLane;
+        for (auto &lane : lanes) {
+            lane->phase = &phase;
+            lane->options = &o;
+            lane->total = o.records;
+        }
         const auto start = Clock::now();
         for (auto &lane : lanes)
             for (int i = 0; i < perLane; ++i)
-                issueRecord(*lane, phase, o, o.records);
+                issueRecord(*lane);
         waitPhase(phase, o.records, start, o, true);
         r.seconds = std::chrono::duration<double>(Clock::now() - start).count();
         r.records = phase.done.load();

@@ -271,10 +271,10 @@ void Producer::onReply(const std::shared_ptr<Batch> &batch, Result<std::string> 
         bool duplicate = false;
         for (const auto &p : result->placements)
             duplicate = duplicate || p.duplicate;
+        // One report, its offset set per record: not a copy of the topic name per record.
+        DeliveryReport report{batch->tp.topic, batch->tp.partition, -1, duplicate};
         for (std::size_t i = 0; i < batch->done.size(); ++i) {
-            DeliveryReport report{batch->tp.topic, batch->tp.partition, -1, duplicate};
-            if (i < offsets.size())
-                report.offset = offsets[i].second;
+            report.offset = i < offsets.size() ? offsets[i].second : -1;
             batch->done[i](report);
         }
         // A reply came over the network, so this is not inside the requestAsync() that sent
