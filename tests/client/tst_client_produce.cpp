@@ -111,6 +111,7 @@ private slots:
     void resentFrameIsDeduplicated();
     void flushAndCloseDeliverEverything();
     void lingerBatches();
+    void sendsWhatQueuedBehindABatchInFlight();
     void concurrentSendersKeepOrder();
     void sendErrors();
     void readerFromPositions();
@@ -533,6 +534,42 @@ void TestClientProduce::lingerBatches()
     auto all = readAll(served.broker(), "t", 0);
     EDDY_VERIFY_OK(all);
     QCOMPARE(all->size(), std::size_t(25));
+}
+
+void TestClientProduce::sendsWhatQueuedBehindABatchInFlight()
+{
+    // A slow disk keeps the first batch (acks=durable) in flight for 300 ms; the records sent
+    // meanwhile queue behind it, because a partition has one batch in flight at a time, and go
+    // out as one batch when its reply arrives, in send order.
+    EDDY_SERVE(served, listenUrl("inproc"));
+    auto admin = Admin::open(served.url());
+    EDDY_VERIFY_OK(admin);
+    EDDY_VERIFY_OK((*admin)->createTopic("t", 1));
+    ProducerOptions po;
+    po.url = served.url();
+    po.acks = Acks::Durable;
+    po.lingerMs = 0;
+    auto producer = Producer::open(po);
+    EDDY_VERIFY_OK(producer);
+    served.broker().setDiskFault(300, false);
+    auto first = (*producer)->send("t", rec("first"), 0);
+    QVERIFY(waitUntil(2000, [&] { return (*producer)->requestsSent() == 1; }));
+    std::vector<std::future<Result<DeliveryReport>>> queued;
+    for (int i = 0; i < 20; ++i)
+        queued.push_back((*producer)->send("t", rec(std::to_string(i)), 0));
+    QCOMPARE(first.wait_for(std::chrono::seconds(5)), std::future_status::ready);
+    auto firstReport = first.get();
+    EDDY_VERIFY_OK(firstReport);
+    QCOMPARE(firstReport->offset, int64_t(0));
+    for (int i = 0; i < 20; ++i) {
+        auto &f = queued[static_cast<std::size_t>(i)];
+        QCOMPARE(f.wait_for(std::chrono::seconds(5)), std::future_status::ready);
+        auto report = f.get();
+        EDDY_VERIFY_OK(report);
+        QCOMPARE(report->offset, int64_t(i + 1));
+    }
+    QCOMPARE((*producer)->requestsSent(), int64_t(2));
+    served.broker().setDiskFault(0, false);
 }
 
 void TestClientProduce::concurrentSendersKeepOrder()
