@@ -3,6 +3,7 @@
 // loopback port), and a poll-until helper with a deadline so no test can hang.
 #pragma once
 
+#include "admin.h"
 #include "broker_fixture.h"
 #include "broker_server.h"
 
@@ -103,6 +104,16 @@ inline bool waitUntil(int timeoutMs, const std::function<bool()> &step)
         QThread::msleep(5);
     }
     return step();
+}
+
+// Creates a topic through the client library's Admin at url (a test's setup, one line).
+inline Result<TopicInfo> createTopicAt(const std::string &url, const std::string &name,
+                                       int32_t partitions)
+{
+    auto admin = client::Admin::open(url);
+    if (!admin)
+        return admin.error();
+    return (*admin)->createTopic(name, partitions);
 }
 
 } // namespace eddy::test
