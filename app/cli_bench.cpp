@@ -105,8 +105,9 @@ int runBench(const QStringList &args)
     QCommandLineOption records("records", "Records to produce (default 100000).", "n", "100000");
     QCommandLineOption size("record-size", "Value bytes per record (default 100).", "bytes",
                             "100");
-    QCommandLineOption batch("batch", "Records per produce request, or at most per fetch "
-                                      "(default 1000; roundtrip and e2e: 1).", "n");
+    QCommandLineOption batch("batch", "Records per produce request, or at most per fetch or "
+                                      "per producer batch (default 1000; roundtrip and e2e: 1).",
+                             "n");
     QCommandLineOption acks("acks", "none, leader or durable (default leader).", "acks",
                             "leader");
     QCommandLineOption partitions("partitions", "Partitions per topic (default 1).", "n", "1");
