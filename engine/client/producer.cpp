@@ -189,13 +189,22 @@ std::shared_ptr<Producer::Batch> Producer::takeBatch(const TopicPartition &tp,
     return batch;
 }
 
+Producer::Clock::time_point Producer::sendAt(const PartitionState &state) const
+{
+    const bool urgent = m_closing || m_flushWaiters > 0;
+    const bool full = state.queue.size() >= m_options.batchRecords
+                      || state.bytes >= m_options.batchBytes;
+    if (urgent || full)
+        return Clock::time_point::min();
+    return state.firstAt + std::chrono::milliseconds(m_options.lingerMs);
+}
+
 void Producer::senderLoop()
 {
     std::unique_lock lock(m_mutex);
     for (;;) {
         const auto now = Clock::now();
         auto next = now + std::chrono::hours(1);
-        const bool urgent = m_closing || m_flushWaiters > 0;
         std::vector<std::shared_ptr<Batch>> ready;
         for (auto &[tp, state] : m_partitions) {
             if (state.busy) {
@@ -207,13 +216,11 @@ void Producer::senderLoop()
             }
             if (state.queue.empty())
                 continue;
-            const auto due = state.firstAt + std::chrono::milliseconds(m_options.lingerMs);
-            const bool full = state.queue.size() >= m_options.batchRecords
-                              || state.bytes >= m_options.batchBytes;
-            if (urgent || full || due <= now)
+            const auto at = sendAt(state);
+            if (at <= now)
                 ready.push_back(takeBatch(tp, state));
             else
-                next = std::min(next, due);
+                next = std::min(next, at);
         }
         if (ready.empty()) {
             if (m_closing && m_outstanding == 0)
@@ -324,12 +331,8 @@ void Producer::complete(const std::shared_ptr<Batch> &batch, bool sendNext)
             // What queued while the batch was in flight goes out from here when it is due, which
             // saves waking the sender thread for each batch of a busy partition. Not a batch that
             // first needs a producer id: asking for one blocks, which an I/O thread must not.
-            const bool due = m_closing || m_flushWaiters > 0
-                             || state.queue.size() >= m_options.batchRecords
-                             || state.bytes >= m_options.batchBytes
-                             || state.firstAt + std::chrono::milliseconds(m_options.lingerMs)
-                                    <= Clock::now();
-            if (sendNext && due && state.producerId != kNeedsProducerId)
+            if (sendNext && sendAt(state) <= Clock::now()
+                && state.producerId != kNeedsProducerId)
                 next = takeBatch(batch->tp, state);
             else
                 m_wake.notify_one();

@@ -116,6 +116,9 @@ private:
     Producer(ProducerOptions options, std::shared_ptr<Connection> connection, int64_t producerId);
     Result<int32_t> choosePartition(const std::string &topic, const Record &record);
     Result<int64_t> initProducerId();
+    // When a partition's queued records are due to go out (m_mutex held): now when closing,
+    // flushing or the batch is full, else once the first of them has lingered lingerMs.
+    Clock::time_point sendAt(const PartitionState &state) const;
     void senderLoop();
     std::shared_ptr<Batch> takeBatch(const TopicPartition &tp, PartitionState &state);
     void dispatch(const std::shared_ptr<Batch> &batch);
