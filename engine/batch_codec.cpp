@@ -46,6 +46,19 @@ std::size_t variSize(int64_t v)
     return varuSize((static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63));
 }
 
+// The batch header: format version, record count, base timestamp.
+void writeBatchHeader(ByteWriter &w, uint64_t count, int64_t baseTs)
+{
+    w.u8(kBatchFormatVersion);
+    w.varu(count);
+    w.vari(baseTs);
+}
+
+std::size_t batchHeaderSize(uint64_t count, int64_t baseTs)
+{
+    return 1 + varuSize(count) + variSize(baseTs);
+}
+
 // A record's fields up to its headers: offset delta, timestamp delta, key (-1 = no key).
 void writeRecordHead(ByteWriter &w, int64_t offsetDelta, int64_t timestampDelta,
                      std::optional<std::string_view> key)
@@ -66,7 +79,7 @@ std::string encodeBatchRecords(int64_t baseOffset, const std::vector<Record> &re
     const int64_t baseTs = records.empty() ? 0 : records.front().timestamp;
     // The exact size first: the blob is allocated once, with no slack, because batches stay in
     // memory (the tail) and a copy to shrink it would fragment the heap.
-    std::size_t size = 1 + varuSize(records.size()) + variSize(baseTs);
+    std::size_t size = batchHeaderSize(records.size(), baseTs);
     for (const auto &r : records) {
         size += varuSize(static_cast<uint64_t>(r.offset - baseOffset));
         size += variSize(r.timestamp - baseTs);
@@ -80,9 +93,7 @@ std::string encodeBatchRecords(int64_t baseOffset, const std::vector<Record> &re
     std::string out;
     out.reserve(size);
     ByteWriter w(out);
-    w.u8(kBatchFormatVersion);
-    w.varu(records.size());
-    w.vari(baseTs);
+    writeBatchHeader(w, records.size(), baseTs);
     for (const auto &r : records) {
         writeRecordHead(w, r.offset - baseOffset, r.timestamp - baseTs,
                         r.key ? std::optional<std::string_view>(*r.key) : std::nullopt);
@@ -93,6 +104,59 @@ std::string encodeBatchRecords(int64_t baseOffset, const std::vector<Record> &re
         }
         w.bytes(r.value);
     }
+    return out;
+}
+
+uint64_t batchRecordCount(std::string_view blob)
+{
+    ByteReader r(blob);
+    const uint8_t version = r.u8();
+    const uint64_t count = r.varu();
+    return r.ok() && version == kBatchFormatVersion ? count : 0;
+}
+
+std::string withBaseTimestamp(std::string_view blob, int64_t baseTs)
+{
+    ByteReader r(blob);
+    const uint8_t version = r.u8();
+    const uint64_t count = r.varu();
+    r.vari();
+    if (!r.ok() || version != kBatchFormatVersion)
+        return {};
+    const std::string_view records = blob.substr(blob.size() - r.remaining());
+    std::string out;
+    out.reserve(batchHeaderSize(count, baseTs) + records.size());
+    ByteWriter w(out);
+    writeBatchHeader(w, count, baseTs);
+    w.raw(records);
+    return out;
+}
+
+void BatchBuilder::add(const Record &record)
+{
+    if (m_count == 0)
+        m_baseTs = record.timestamp;
+    ByteWriter w(m_body);
+    writeRecordHead(w, static_cast<int64_t>(m_count), record.timestamp - m_baseTs,
+                    record.key ? std::optional<std::string_view>(*record.key) : std::nullopt);
+    w.varu(record.headers.size());
+    for (const auto &h : record.headers) {
+        w.bytes(h.key);
+        w.bytes(h.value);
+    }
+    w.bytes(record.value);
+    ++m_count;
+    m_bytes += recordPayloadBytes(record);
+}
+
+std::string BatchBuilder::take()
+{
+    std::string out;
+    out.reserve(batchHeaderSize(m_count, m_baseTs) + m_body.size());
+    ByteWriter w(out);
+    writeBatchHeader(w, m_count, m_baseTs);
+    w.raw(m_body);
+    *this = BatchBuilder();
     return out;
 }
 
@@ -294,11 +358,9 @@ RecordBatch BatchMerger::take()
     out.maxTimestamp = m_maxTimestamp;
     out.count = static_cast<int32_t>(m_count);
     out.bytes = m_bytes;
-    out.encoded.reserve(1 + varuSize(m_count) + variSize(m_baseTs) + m_body.size());
+    out.encoded.reserve(batchHeaderSize(m_count, m_baseTs) + m_body.size());
     ByteWriter w(out.encoded);
-    w.u8(kBatchFormatVersion);
-    w.varu(m_count);
-    w.vari(m_baseTs);
+    writeBatchHeader(w, m_count, m_baseTs);
     w.raw(m_body);
     *this = BatchMerger();
     return out;

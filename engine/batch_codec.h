@@ -23,6 +23,39 @@ namespace eddy {
 // deltas, so a gap makes a blob that decodes as corrupt).
 std::string encodeBatchRecords(int64_t baseOffset, const std::vector<Record> &records);
 
+// The record count in a blob's header, without reading the records (0 when the header is not
+// readable): for accounting before the blob is checked.
+uint64_t batchRecordCount(std::string_view blob);
+
+// The blob with its base timestamp replaced by baseTs, the records as they were: every record's
+// timestamp moves by the same amount. For a produced batch whose records all asked for the append
+// time (timestamps 0), which the broker sets without decoding them. Empty when the header is not
+// readable.
+std::string withBaseTimestamp(std::string_view blob, int64_t baseTs);
+
+// Builds one batch in this format a record at a time, as a producer accumulates records: each
+// record is encoded once, when it is added, and is never held as a Record.
+class BatchBuilder
+{
+public:
+    // Appends record at the next offset (its own offset is ignored); its timestamp is written
+    // relative to the first record's.
+    void add(const Record &record);
+    // Records added so far.
+    uint64_t count() const { return m_count; }
+    // Their payload bytes (recordPayloadBytes summed).
+    std::size_t payloadBytes() const { return m_bytes; }
+    // The whole batch, header and records, as encodeBatchRecords(0, records) would write it.
+    // Leaves the builder empty.
+    std::string take();
+
+private:
+    uint64_t m_count = 0;
+    int64_t m_baseTs = 0;
+    std::size_t m_bytes = 0;
+    std::string m_body; // the records, encoded against offset 0 and m_baseTs
+};
+
 // Decodes a blob written by encodeBatchRecords into out (replacing its contents), offsets
 // starting at baseOffset. Fails with CorruptStore on any truncation or inconsistency, leaving
 // out unspecified.
@@ -58,6 +91,8 @@ public:
     bool next(RecordView &view);
     // Set once the blob was found corrupt.
     std::optional<Error> error() const;
+    // What was wrong with it (nullptr while it reads fine): for an error of another code.
+    const char *failure() const { return m_error; }
 
 private:
     bool fail(const char *what);

@@ -66,6 +66,11 @@ struct ProduceRequest {
     Acks acks = Acks::Leader;
     int64_t producerId = -1;          // >= 0 with baseSequence for idempotence (needs partition)
     int32_t baseSequence = -1;
+    // When not empty: the records as one batch in the record-batch format (batch_codec.h)
+    // instead of in records, for an explicit partition. The broker checks the batch against
+    // the same limits and appends it without decoding it into Records (the binary protocol's
+    // produce_batch op, which the client library's Producer sends).
+    std::string encoded;
 };
 
 struct ProduceResult {

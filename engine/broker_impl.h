@@ -228,45 +228,72 @@ public:
                                               m_tailCache);
     }
 
-    Result<void> validateRecords(const std::vector<Record> &records) const
+    // The limits of one record (the i-th of its produce, for the message): key size, header
+    // count, no negative timestamp, payload size.
+    Result<void> checkRecord(std::size_t i, std::size_t keyBytes, std::size_t headers,
+                             int64_t timestamp, std::size_t payloadBytes) const
     {
-        if (records.empty())
+        // Built only for an error: this runs for every record of every produce.
+        const auto which = [i] { return "record " + std::to_string(i); };
+        if (keyBytes > m_config.maxKeyBytes)
+            return makeError(Errc::RecordTooLarge,
+                             which() + " has a " + std::to_string(keyBytes)
+                                 + "-byte key; the limit is "
+                                 + std::to_string(m_config.maxKeyBytes));
+        if (headers > m_config.maxHeaders)
+            return makeError(Errc::RecordTooLarge,
+                             which() + " has " + std::to_string(headers)
+                                 + " headers; the limit is " + std::to_string(m_config.maxHeaders));
+        if (timestamp < 0)
+            return makeError(Errc::InvalidRequest, which() + " has a negative timestamp");
+        if (payloadBytes > m_config.maxRecordBytes)
+            return makeError(Errc::RecordTooLarge,
+                             which() + " is " + std::to_string(payloadBytes)
+                                 + " bytes; the limit is "
+                                 + std::to_string(m_config.maxRecordBytes));
+        return {};
+    }
+
+    // The limits of a whole produce: at least one record, at most maxBatchRecords, at most
+    // maxBatchBytes of payload.
+    Result<void> checkBatch(std::size_t count, std::size_t payloadBytes) const
+    {
+        if (count == 0)
             return makeError(Errc::EmptyBatch, "a produce needs at least one record");
-        if (records.size() > m_config.maxBatchRecords)
-            return makeError(Errc::BatchTooLarge, std::to_string(records.size())
+        if (count > m_config.maxBatchRecords)
+            return makeError(Errc::BatchTooLarge, std::to_string(count)
                                                       + " records in one produce; the limit is "
                                                       + std::to_string(m_config.maxBatchRecords));
-        std::size_t total = 0;
-        for (std::size_t i = 0; i < records.size(); ++i) {
-            const auto &r = records[i];
-            // Built only for an error: this runs for every record of every produce.
-            const auto which = [i] { return "record " + std::to_string(i); };
-            if (r.key && r.key->size() > m_config.maxKeyBytes)
-                return makeError(Errc::RecordTooLarge,
-                                 which() + " has a " + std::to_string(r.key->size())
-                                     + "-byte key; the limit is "
-                                     + std::to_string(m_config.maxKeyBytes));
-            if (r.headers.size() > m_config.maxHeaders)
-                return makeError(Errc::RecordTooLarge,
-                                 which() + " has " + std::to_string(r.headers.size())
-                                     + " headers; the limit is "
-                                     + std::to_string(m_config.maxHeaders));
-            if (r.timestamp < 0)
-                return makeError(Errc::InvalidRequest, which() + " has a negative timestamp");
-            const std::size_t size = recordPayloadBytes(r);
-            if (size > m_config.maxRecordBytes)
-                return makeError(Errc::RecordTooLarge,
-                                 which() + " is " + std::to_string(size)
-                                     + " bytes; the limit is "
-                                     + std::to_string(m_config.maxRecordBytes));
-            total += size;
-        }
-        if (total > m_config.maxBatchBytes)
-            return makeError(Errc::BatchTooLarge, "produce of " + std::to_string(total)
+        if (payloadBytes > m_config.maxBatchBytes)
+            return makeError(Errc::BatchTooLarge, "produce of " + std::to_string(payloadBytes)
                                                       + " bytes; the limit is "
                                                       + std::to_string(m_config.maxBatchBytes));
         return {};
     }
+
+    Result<void> validateRecords(const std::vector<Record> &records) const
+    {
+        // The count first: a produce of too many records is refused before they are walked.
+        if (auto r = checkBatch(records.size(), 0); !r)
+            return r;
+        std::size_t total = 0;
+        for (std::size_t i = 0; i < records.size(); ++i) {
+            const auto &r = records[i];
+            const std::size_t size = recordPayloadBytes(r);
+            if (auto ok = checkRecord(i, r.key ? r.key->size() : 0, r.headers.size(), r.timestamp,
+                                      size);
+                !ok)
+                return ok;
+            total += size;
+        }
+        return checkBatch(records.size(), total);
+    }
+
+    // A produce whose records arrived encoded (ProduceRequest::encoded), checked record by
+    // record against the limits above without decoding it. A batch that is not well formed is
+    // a MalformedRequest. Sets count, bytes and maxTimestamp of the batch to append; the latter
+    // is 0 when every record asked for the append time, and mixed is set when only some did.
+    Result<RecordBatch> checkEncodedRecords(std::string encoded, bool &mixed) const;
 
     // Reads what is available now: from memory, or from the store below the cache.
     Result<FetchResult> readNow(const Topic &topic, PartitionLog &log, const FetchRequest &req)

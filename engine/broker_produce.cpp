@@ -9,6 +9,9 @@
 #include "broker.h"
 #include "broker_impl.h"
 
+#include "batch_codec.h"
+
+#include <algorithm>
 #include <map>
 #include <memory>
 #include <optional>
@@ -28,8 +31,28 @@ void BrokerImpl::produce(ProduceRequest req, ProduceCallback done)
 {
     if (m_closed)
         return done(makeError(Errc::ShuttingDown, "the broker is closing"));
-    if (auto r = validateRecords(req.records); !r)
-        return done(r.error());
+    // Records that arrived as one encoded batch are appended as they are, unless only some of
+    // them asked for the append time: those are decoded and take the way of records.
+    std::optional<RecordBatch> encoded;
+    if (!req.encoded.empty()) {
+        if (!req.partition)
+            return done(makeError(Errc::InvalidRequest,
+                                  "a produce of an encoded batch needs an explicit partition"));
+        bool mixed = false;
+        auto checked = checkEncodedRecords(std::move(req.encoded), mixed);
+        req.encoded.clear();
+        if (!checked)
+            return done(checked.error());
+        if (mixed)
+            (void)decodeBatchRecords(checked->encoded, 0, req.records); // checked: cannot fail
+        else
+            encoded = std::move(*checked);
+    }
+    if (!encoded)
+        if (auto r = validateRecords(req.records); !r)
+            return done(r.error());
+    const std::size_t recordCount = encoded ? static_cast<std::size_t>(encoded->count)
+                                            : req.records.size();
     const bool idempotent = req.producerId >= 0;
     if (req.producerId < -1 || (idempotent && req.producerId >= m_nextProducerId.load()))
         return done(makeError(Errc::InvalidProducerId,
@@ -61,7 +84,9 @@ void BrokerImpl::produce(ProduceRequest req, ProduceCallback done)
             topic = it->second;
             count = static_cast<int32_t>(topic->partitions.size());
             if (!req.partition || (*req.partition >= 0 && *req.partition < count)) {
-                if (req.partition || req.records.size() == 1) {
+                if (encoded) {
+                    groups.push_back({*req.partition, {}, nullptr});
+                } else if (req.partition || req.records.size() == 1) {
                     groups.push_back({m_partitioner.choose(req.partition, req.records[0].key,
                                                            count),
                                       {}, nullptr});
@@ -112,10 +137,10 @@ void BrokerImpl::produce(ProduceRequest req, ProduceCallback done)
     if (waitDurable) {
         pending = std::make_shared<PendingProduce>();
         pending->done = std::move(done);
-        pending->result.offsets.resize(req.records.size());
+        pending->result.offsets.resize(recordCount);
         pending->outstanding = static_cast<int>(groups.size()) + 1;
     } else {
-        local.offsets.resize(req.records.size());
+        local.offsets.resize(recordCount);
     }
 
     // Backpressure: a producer faster than the disk waits here, outside every lock, instead of
@@ -163,8 +188,10 @@ void BrokerImpl::produce(ProduceRequest req, ProduceCallback done)
             op.bytes = batch->bytes;
             c->broker->m_store->submit(std::move(op));
         };
-        auto appended = g.log->append(std::move(records), nowUs,
-                                      {req.producerId, req.baseSequence}, enqueue);
+        const ProducerStamp stamp{req.producerId, req.baseSequence};
+        auto appended = encoded
+                            ? g.log->appendEncoded(std::move(*encoded), nowUs, stamp, enqueue)
+                            : g.log->append(std::move(records), nowUs, stamp, enqueue);
         if (!appended) {
             if (!waitDurable)
                 return done(appended.error());
@@ -200,6 +227,38 @@ void BrokerImpl::produce(ProduceRequest req, ProduceCallback done)
         finishPending(pending, {});
     else
         done(std::move(local));
+}
+
+Result<RecordBatch> BrokerImpl::checkEncodedRecords(std::string encoded, bool &mixed) const
+{
+    BatchCursor cursor(encoded, 0);
+    if (auto r = checkBatch(static_cast<std::size_t>(cursor.count()), 0);
+        !r && r.code() != Errc::EmptyBatch)
+        return r.error();
+    RecordBatch batch;
+    std::size_t zeros = 0;
+    RecordView view;
+    std::size_t i = 0;
+    for (; cursor.next(view); ++i) {
+        if (auto r = checkRecord(i, view.key ? view.key->size() : 0,
+                                 static_cast<std::size_t>(view.headerCount), view.timestamp,
+                                 view.payloadBytes);
+            !r)
+            return r.error();
+        batch.bytes += view.payloadBytes;
+        batch.maxTimestamp = std::max(batch.maxTimestamp, view.timestamp);
+        zeros += view.timestamp == 0 ? 1 : 0;
+    }
+    if (cursor.failure())
+        return makeError(Errc::MalformedRequest,
+                         std::string("produced batch, record ") + std::to_string(i) + ": "
+                             + cursor.failure());
+    if (auto r = checkBatch(i, batch.bytes); !r)
+        return r.error();
+    batch.count = static_cast<int32_t>(i);
+    mixed = zeros > 0 && zeros < i;
+    batch.encoded = std::move(encoded);
+    return batch;
 }
 
 Result<void> BatchWrite::apply(StoreWriter &writer)

@@ -59,7 +59,31 @@ Result<AppendOutcome> PartitionLog::append(std::vector<Record> &&records, int64_
     batch->maxTimestamp = maxTs;
     batch->encoded = encodeBatchRecords(0, records);
     records = {}; // the decoded copy goes now, not when the caller's request does
+    return appendBatch(std::move(batch), stamp, enqueue);
+}
 
+Result<AppendOutcome> PartitionLog::appendEncoded(RecordBatch &&prepared, int64_t nowUs,
+                                                  ProducerStamp stamp, const EnqueueFn &enqueue)
+{
+    if (prepared.count <= 0)
+        return makeError(Errc::EmptyBatch, "a produce needs at least one record");
+    auto batch = std::make_shared<RecordBatch>(std::move(prepared));
+    batch->appendTimeUs = nowUs;
+    batch->producerId = stamp.producerId;
+    batch->baseSequence = stamp.baseSequence;
+    if (batch->maxTimestamp <= 0) {
+        // Every record asked for the append time: their timestamp deltas are all 0, so setting
+        // the base timestamp sets them all.
+        batch->maxTimestamp = nowUs / 1000;
+        batch->encoded = withBaseTimestamp(batch->encoded, batch->maxTimestamp);
+    }
+    return appendBatch(std::move(batch), stamp, enqueue);
+}
+
+Result<AppendOutcome> PartitionLog::appendBatch(std::shared_ptr<RecordBatch> batch,
+                                                ProducerStamp stamp, const EnqueueFn &enqueue)
+{
+    const int32_t count = batch->count;
     std::vector<WaiterPtr> ready;
     AppendOutcome out;
     {

@@ -90,6 +90,12 @@ public:
     // OutOfOrderSequence.
     Result<AppendOutcome> append(std::vector<Record> &&records, int64_t nowUs, ProducerStamp stamp,
                                  const EnqueueFn &enqueue);
+    // The same for records that arrived encoded: prepared holds them (encoded, count, bytes and
+    // maxTimestamp set, already checked); a maxTimestamp of 0 means every record's timestamp is
+    // 0, and they all become nowMs (the batch's base timestamp is set, the records stay as they
+    // are). Its offsets, append time and producer fields are set here.
+    Result<AppendOutcome> appendEncoded(RecordBatch &&prepared, int64_t nowUs, ProducerStamp stamp,
+                                        const EnqueueFn &enqueue);
 
     // The store committed every batch below endOffset appended in epoch. Advances the persisted
     // end (and, in durable mode, the HW) and fires waiters.
@@ -135,6 +141,9 @@ public:
     const PartitionCounters &counters() const { return m_counters; }
 
 private:
+    // The part of an append under the lock: idempotence, offsets, the tail, enqueue, waiters.
+    Result<AppendOutcome> appendBatch(std::shared_ptr<RecordBatch> batch, ProducerStamp stamp,
+                                      const EnqueueFn &enqueue);
     std::vector<WaiterPtr> takeReadyWaitersLocked();
     void evictBelowLogStartLocked();
     void popFrontLocked();

@@ -20,12 +20,13 @@ void header(ByteWriter &w, uint8_t op)
 }
 
 // Checks the reply header; on status 1 decodes the error.
-Result<ByteReader> openReply(std::string_view frame, BinaryOp op)
+Result<ByteReader> openReply(std::string_view frame, BinaryOp op, BinaryOp alsoOp)
 {
     ByteReader r(frame);
     const uint8_t magic = r.u8(), version = r.u8(), rop = r.u8(), status = r.u8();
     if (!r.ok() || magic != kBinaryMagic || version != kBinaryVersion
-        || rop != (static_cast<uint8_t>(op) | kReplyBit))
+        || (rop != (static_cast<uint8_t>(op) | kReplyBit)
+            && rop != (static_cast<uint8_t>(alsoOp) | kReplyBit)))
         return malformed("unexpected reply header");
     if (status != 0) {
         auto code = r.bytes();
@@ -35,6 +36,11 @@ Result<ByteReader> openReply(std::string_view frame, BinaryOp op)
         return makeError(errcFromName(code), std::string(message));
     }
     return r;
+}
+
+Result<ByteReader> openReply(std::string_view frame, BinaryOp op)
+{
+    return openReply(frame, op, op);
 }
 
 } // namespace
@@ -95,13 +101,20 @@ bool readRecord(ByteReader &r, Record &rec, bool withOffset)
 std::string encodeProduceRequest(const ProduceRequest &req)
 {
     std::string out;
+    const bool batch = !req.encoded.empty();
+    if (batch)
+        out.reserve(req.topic.size() + req.encoded.size() + 32);
     ByteWriter w(out);
-    header(w, static_cast<uint8_t>(BinaryOp::Produce));
+    header(w, static_cast<uint8_t>(batch ? BinaryOp::ProduceBatch : BinaryOp::Produce));
     w.bytes(req.topic);
     w.vari(req.partition ? *req.partition : -1);
     w.u8(static_cast<uint8_t>(req.acks));
     w.vari(req.producerId);
     w.vari(req.baseSequence);
+    if (batch) {
+        w.raw(req.encoded);
+        return out;
+    }
     w.varu(req.records.size());
     for (const auto &r : req.records)
         writeRecord(w, r, false);
@@ -152,10 +165,11 @@ std::string encodeJsonFrame(std::string_view json)
     return out;
 }
 
-Result<ProduceRequest> decodeProduceRequest(std::string_view body)
+namespace {
+
+// The fields both produce ops start with: topic, partition, acks, producer id, sequence.
+Result<void> readProduceHeader(ByteReader &r, ProduceRequest &req)
 {
-    ByteReader r(body);
-    ProduceRequest req;
     req.topic = std::string(r.bytes());
     const int64_t partition = r.vari();
     if (partition >= 0) {
@@ -174,6 +188,19 @@ Result<ProduceRequest> decodeProduceRequest(std::string_view body)
     if (seq < -1 || seq > INT32_MAX)
         return malformed("sequence out of range");
     req.baseSequence = static_cast<int32_t>(seq);
+    if (!r.ok())
+        return malformed("truncated");
+    return {};
+}
+
+} // namespace
+
+Result<ProduceRequest> decodeProduceRequest(std::string_view body)
+{
+    ByteReader r(body);
+    ProduceRequest req;
+    if (auto h = readProduceHeader(r, req); !h)
+        return h.error();
     const uint64_t count = r.varu();
     // Every record takes at least 4 bytes (timestamp, key length, header count, value length).
     if (!r.ok() || count > r.remaining() / 4)
@@ -184,6 +211,18 @@ Result<ProduceRequest> decodeProduceRequest(std::string_view body)
             return malformed("truncated record");
     if (!r.ok() || !r.atEnd())
         return malformed(r.ok() ? "trailing bytes" : "truncated");
+    return req;
+}
+
+Result<ProduceRequest> decodeProduceBatchRequest(std::string_view body)
+{
+    ByteReader r(body);
+    ProduceRequest req;
+    if (auto h = readProduceHeader(r, req); !h)
+        return h.error();
+    if (r.atEnd())
+        return malformed("produce_batch without a batch");
+    req.encoded = std::string(r.raw(r.remaining()));
     return req;
 }
 
@@ -261,11 +300,11 @@ std::string encodeProduceReply(const ProduceResult &result)
     return out;
 }
 
-void encodeProduceReply(const ProduceResult &result, std::string &out)
+void encodeProduceReply(const ProduceResult &result, std::string &out, BinaryOp op)
 {
     out.clear();
     ByteWriter w(out);
-    header(w, static_cast<uint8_t>(BinaryOp::Produce) | kReplyBit);
+    header(w, static_cast<uint8_t>(op) | kReplyBit);
     w.u8(0);
     w.varu(result.placements.size());
     for (const auto &p : result.placements) {
@@ -335,7 +374,7 @@ std::string encodeJsonReply(std::string_view json)
 
 Result<ProduceResult> decodeProduceReply(std::string_view frame)
 {
-    auto opened = openReply(frame, BinaryOp::Produce);
+    auto opened = openReply(frame, BinaryOp::Produce, BinaryOp::ProduceBatch);
     if (!opened)
         return opened.error();
     auto &r = *opened;

@@ -7,6 +7,8 @@
 // so a refused request changes nothing.
 #include "protocol_handler.h"
 
+#include "batch_codec.h"
+
 #include "binary_codec.h"
 #include "fault_sink.h"
 #include "json_ops.h"
@@ -553,9 +555,10 @@ void ProtocolHandler::handleBinary(std::string_view frame, const Peer &peer, Rep
     }
     // Data-plane frames are checked here; a tunnelled JSON request is checked by handleJson.
     const Principal *principal = nullptr;
-    if (m_auth && (op == BinaryOp::Produce || op == BinaryOp::Fetch || op == BinaryOp::Poll)) {
+    const bool produce = op == BinaryOp::Produce || op == BinaryOp::ProduceBatch;
+    if (m_auth && (produce || op == BinaryOp::Fetch || op == BinaryOp::Poll)) {
         principal = principalOf(peer.pipeId);
-        const char *name = op == BinaryOp::Produce ? "produce"
+        const char *name = produce ? "produce"
                            : op == BinaryOp::Fetch ? "fetch"
                                                    : "poll";
         if (!principal) {
@@ -570,20 +573,26 @@ void ProtocolHandler::handleBinary(std::string_view frame, const Peer &peer, Rep
         return false;
     };
     switch (op) {
-    case BinaryOp::Produce: {
+    case BinaryOp::Produce:
+    case BinaryOp::ProduceBatch: {
         track(peer, "produce");
-        auto req = decodeProduceRequest(body);
+        auto req = op == BinaryOp::Produce ? decodeProduceRequest(body)
+                                           : decodeProduceBatchRequest(body);
         if (!req)
             return reply(encodeErrorReply(op, req.error()));
         if (principal && !check(authorizeProduce(*principal, req->topic)))
             return;
         const bool fireAndForget = req->acks == Acks::None;
-        if (fireAndForget)
-            reply(encodeProduceReply({}));
-        const uint64_t count = req->records.size();
+        if (fireAndForget) {
+            std::string empty;
+            encodeProduceReply({}, empty, op);
+            reply(empty);
+        }
+        const uint64_t count = req->encoded.empty() ? req->records.size()
+                                                    : batchRecordCount(req->encoded);
         std::string topic = req->topic;
         // reply is moved, not copied: a copy of a std::function is an allocation per request.
-        return m_broker.produce(std::move(*req), [reply = std::move(reply), fireAndForget,
+        return m_broker.produce(std::move(*req), [reply = std::move(reply), fireAndForget, op,
                                                   table = m_table, count, topic = std::move(topic),
                                                   pipeId = peer.pipeId](Result<ProduceResult> r) {
             const std::string_view one = topic;
@@ -592,12 +601,12 @@ void ProtocolHandler::handleBinary(std::string_view frame, const Peer &peer, Rep
             if (fireAndForget)
                 return;
             if (!r)
-                return reply(encodeErrorReply(BinaryOp::Produce, r.error()));
+                return reply(encodeErrorReply(op, r.error()));
             // Encoded into this thread's buffer, not a string per reply: reply() copies the
             // bytes before it returns (ReplyFn), and a produce reply stays small (one entry
-            // per partition), so the buffer does too.
+            // per partition and one per record), so the buffer does too.
             thread_local std::string encoded;
-            encodeProduceReply(*r, encoded);
+            encodeProduceReply(*r, encoded, op);
             reply(encoded);
         });
     }

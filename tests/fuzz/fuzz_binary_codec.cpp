@@ -2,6 +2,7 @@
 // first input byte picks a decoder (the server's request decoders, the client's reply decoders);
 // the rest is its frame. A request that decodes must encode back to a frame that decodes to the
 // same request. Nothing may crash, over-allocate or trip a sanitizer.
+#include "batch_codec.h"
 #include "binary_codec.h"
 #include "fuzz_check.h"
 
@@ -33,6 +34,27 @@ void produce(std::string_view frame)
                     && again->records == req->records && again->acks == req->acks
                     && again->producerId == req->producerId
                     && again->baseSequence == req->baseSequence);
+}
+
+// A produce_batch body carries its batch unread: it must come back byte for byte, and walking
+// it (as the broker checks it) must end at its end or at a reported failure.
+void produceBatch(std::string_view frame)
+{
+    auto req = decodeProduceBatchRequest(frame);
+    if (!req || !req->partition || *req->partition < 0)
+        return;
+    auto again = decodeProduceBatchRequest(body(encodeProduceRequest(*req)));
+    EDDY_FUZZ_CHECK(again.ok());
+    EDDY_FUZZ_CHECK(again->topic == req->topic && again->partition == req->partition
+                    && again->encoded == req->encoded && again->acks == req->acks
+                    && again->producerId == req->producerId
+                    && again->baseSequence == req->baseSequence);
+    BatchCursor cursor(req->encoded, 0);
+    RecordView view;
+    uint64_t n = 0;
+    while (cursor.next(view))
+        ++n;
+    EDDY_FUZZ_CHECK(cursor.failure() || n == cursor.count());
 }
 
 void fetch(std::string_view frame)
@@ -68,7 +90,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, std::size_t size)
     if (size == 0)
         return 0;
     const std::string_view frame(reinterpret_cast<const char *>(data) + 1, size - 1);
-    switch (data[0] % 7) {
+    switch (data[0] % 8) {
     case 0:
         produce(frame);
         break;
@@ -92,6 +114,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, std::size_t size)
         break;
     case 6:
         (void)decodeJsonReply(frame);
+        break;
+    case 7:
+        produceBatch(frame);
         break;
     }
     return 0;
