@@ -1,9 +1,9 @@
-// The batching producer. send() only partitions and queues; one sender thread turns queues into
-// batches (when full, lingered, flushed or closing) and hands them to the connection
-// asynchronously; replies arrive on NNG threads, which complete the records or schedule a retry
-// for the sender. A partition has at most one batch outstanding, which keeps records in order and
-// makes its sequence bookkeeping trivial: the next batch's sequence is assigned only once the
-// previous one is settled.
+// The batching producer. send() only partitions, encodes the record into its partition's open
+// batch and queues it; one sender thread sends batches (when full, lingered, flushed or closing),
+// handing them to the connection asynchronously; replies arrive on NNG threads, which complete
+// the records or schedule a retry for the sender. A partition has at most one batch outstanding,
+// which keeps records in order and makes its sequence bookkeeping trivial: the next batch's
+// sequence is assigned only once the previous one is settled.
 #include "producer.h"
 
 #include "binary_codec.h"
@@ -123,29 +123,36 @@ void Producer::send(const std::string &topic, Record record, std::optional<int32
             return done(chosen.error());
         partition = *chosen;
     }
-    Pending p;
-    p.bytes = recordPayloadBytes(record);
-    p.record = std::move(record);
-    p.done = std::move(done);
+    const std::size_t bytes = recordPayloadBytes(record);
     std::unique_lock lock(m_mutex);
     if (m_closing) {
         lock.unlock(); // the callback may call back into the producer
-        return p.done(makeError(Errc::ShuttingDown, "the producer is closed"));
+        return done(makeError(Errc::ShuttingDown, "the producer is closed"));
     }
     auto &state = m_partitions[TopicPartition{topic, *partition}];
     const bool wasEmpty = state.queue.empty();
-    if (wasEmpty)
-        state.firstAt = Clock::now();
-    state.bytes += p.bytes;
-    state.queue.push_back(std::move(p));
+    if (wasEmpty || !fits(state.queue.back(), bytes)) {
+        state.queue.emplace_back();
+        state.queue.back().firstAt = Clock::now();
+        state.queue.back().done.reserve(std::min<std::size_t>(m_options.batchRecords, 64));
+    }
+    auto &open = state.queue.back();
+    open.records.add(record);
+    open.done.push_back(std::move(done));
     ++m_outstanding;
     // The sender sleeps until the earliest linger deadline; it needs waking only for a new
     // deadline or a batch that is full now, and not while the partition's batch is in flight:
     // its completion sends or schedules what queued meanwhile.
-    if (!state.busy
-        && (wasEmpty || state.queue.size() >= m_options.batchRecords
-            || state.bytes >= m_options.batchBytes))
+    if (!state.busy && (wasEmpty || sendAt(state) == Clock::time_point::min()))
         m_wake.notify_one();
+}
+
+bool Producer::fits(const Open &open, std::size_t bytes) const
+{
+    if (open.records.count() == 0)
+        return true; // a record larger than batchBytes goes alone (the broker judges its size)
+    return open.records.count() < m_options.batchRecords
+           && open.records.payloadBytes() + bytes <= m_options.batchBytes;
 }
 
 std::shared_ptr<Producer::Batch> Producer::takeBatch(const TopicPartition &tp,
@@ -153,34 +160,24 @@ std::shared_ptr<Producer::Batch> Producer::takeBatch(const TopicPartition &tp,
 {
     auto batch = std::make_shared<Batch>();
     batch->tp = tp;
+    Open open = std::move(state.queue.front());
+    state.queue.pop_front();
+    // What stays queued has lingered at least as long: it goes out next, when due.
+    if (!state.queue.empty())
+        state.queue.front().firstAt = std::min(state.queue.front().firstAt, open.firstAt);
     ProduceRequest req;
     req.topic = tp.topic;
     req.partition = tp.partition;
     req.acks = m_options.acks;
-    std::size_t bytes = 0;
-    // At most this many go in (fewer when the byte limit cuts first): no regrowth while moving.
-    const std::size_t most = std::min(state.queue.size(), m_options.batchRecords);
-    req.records.reserve(most);
-    batch->done.reserve(most);
-    while (!state.queue.empty()) {
-        auto &p = state.queue.front();
-        if (!req.records.empty()
-            && (req.records.size() >= m_options.batchRecords
-                || bytes + p.bytes > m_options.batchBytes))
-            break;
-        bytes += p.bytes;
-        state.bytes -= p.bytes;
-        req.records.push_back(std::move(p.record));
-        batch->done.push_back(std::move(p.done));
-        state.queue.pop_front();
-    }
-    // What stays queued keeps its firstAt: it has lingered already and goes out next.
+    const auto count = static_cast<int32_t>(open.records.count());
+    req.encoded = open.records.take();
+    batch->done = std::move(open.done);
     if (m_producerId >= 0) {
         if (state.producerId == -1)
             state.producerId = m_producerId;
         batch->producerId = state.producerId;
         batch->baseSequence = state.nextSequence;
-        state.nextSequence += static_cast<int32_t>(req.records.size());
+        state.nextSequence += count;
         req.producerId = batch->producerId;
         req.baseSequence = batch->baseSequence;
     }
@@ -192,11 +189,12 @@ std::shared_ptr<Producer::Batch> Producer::takeBatch(const TopicPartition &tp,
 Producer::Clock::time_point Producer::sendAt(const PartitionState &state) const
 {
     const bool urgent = m_closing || m_flushWaiters > 0;
-    const bool full = state.queue.size() >= m_options.batchRecords
-                      || state.bytes >= m_options.batchBytes;
+    const Open &front = state.queue.front();
+    const bool full = state.queue.size() > 1 || front.records.count() >= m_options.batchRecords
+                      || front.records.payloadBytes() >= m_options.batchBytes;
     if (urgent || full)
         return Clock::time_point::min();
-    return state.firstAt + std::chrono::milliseconds(m_options.lingerMs);
+    return front.firstAt + std::chrono::milliseconds(m_options.lingerMs);
 }
 
 void Producer::senderLoop()
@@ -253,7 +251,8 @@ void Producer::dispatch(const std::shared_ptr<Batch> &batch)
     }
     if (batch->frame.empty()) { // first attempt; a retry resends the frame as it was
         batch->frame = net::encodeProduceRequest(batch->request);
-        batch->request.records.clear();
+        batch->request.encoded.clear();
+        batch->request.encoded.shrink_to_fit();
     }
     ++m_requestsSent;
     auto self = this;

@@ -1,5 +1,6 @@
 #pragma once
 
+#include "batch_codec.h"
 #include "broker.h"
 #include "connection.h"
 
@@ -83,24 +84,24 @@ public:
 
 private:
     using Clock = std::chrono::steady_clock;
-    struct Pending {
-        Record record;
-        DeliveryCallback done;
-        std::size_t bytes = 0;
+    // Records queued for one batch, encoded as send() takes them (the request carries them as
+    // one encoded batch, which the broker appends without decoding).
+    struct Open {
+        BatchBuilder records;
+        std::vector<DeliveryCallback> done;
+        Clock::time_point firstAt; // when its first record was queued
     };
     struct Batch {
         TopicPartition tp;
         std::vector<DeliveryCallback> done;
-        ProduceRequest request; // until encoded
+        ProduceRequest request; // its encoded batch, until the frame is encoded
         std::string frame;      // encoded once, so a retry is byte-for-byte the same request
         int64_t producerId = -1;
         int32_t baseSequence = -1;
         int attempts = 0;
     };
     struct PartitionState {
-        std::deque<Pending> queue;
-        std::size_t bytes = 0;
-        Clock::time_point firstAt;
+        std::deque<Open> queue; // the front goes out first; all but the last one are full
         bool busy = false;              // a batch is in flight or waiting for its retry
         std::shared_ptr<Batch> retry;   // the batch to resend at retryAt
         Clock::time_point retryAt;
@@ -116,6 +117,8 @@ private:
     Producer(ProducerOptions options, std::shared_ptr<Connection> connection, int64_t producerId);
     Result<int32_t> choosePartition(const std::string &topic, const Record &record);
     Result<int64_t> initProducerId();
+    // Whether record (of payload bytes) still fits in open under the batch limits.
+    bool fits(const Open &open, std::size_t bytes) const;
     // When a partition's queued records are due to go out (m_mutex held): now when closing,
     // flushing or the batch is full, else once the first of them has lingered lingerMs.
     Clock::time_point sendAt(const PartitionState &state) const;
