@@ -7,6 +7,8 @@
 // the client library's Producer instead, so it measures what an application gets from it.
 #include "bench_load.h"
 
+#include "batch_codec.h"
+
 #include "admin.h"
 #include "binary_codec.h"
 #include "broker_server.h"
@@ -90,17 +92,28 @@ struct Phase {
     }
 };
 
+// A produce of count records of value, as the client library's Producer sends it: one encoded
+// batch to an explicit partition (the binary protocol's produce_batch op).
 std::string makeFrame(const std::string &topic, int32_t partition, int64_t count,
-                      std::size_t size, Acks acks)
+                      const std::string &value, Acks acks)
 {
     ProduceRequest req;
     req.topic = topic;
     req.partition = partition;
     req.acks = acks;
-    req.records.resize(static_cast<std::size_t>(count));
-    for (auto &r : req.records)
-        r.value.assign(size, 'x');
+    BatchBuilder batch;
+    Record record;
+    record.value = value;
+    for (int64_t i = 0; i < count; ++i)
+        batch.add(record);
+    req.encoded = batch.take();
     return net::encodeProduceRequest(req);
+}
+
+std::string makeFrame(const std::string &topic, int32_t partition, int64_t count,
+                      std::size_t size, Acks acks)
+{
+    return makeFrame(topic, partition, count, std::string(size, 'x'), acks);
 }
 
 // Waits until the phase's requests are all finished, reporting progress about once a second.
@@ -446,21 +459,15 @@ Result<BenchResult> measure(const BenchOptions &o, const client::ConnectionOptio
                                  static_cast<double>(sent) * 1e9 / rate));
             std::this_thread::sleep_until(due);
             Lane &lane = *lanes[static_cast<std::size_t>(k) % lanes.size()];
-            ProduceRequest req;
-            req.topic = lane.topic;
-            req.partition = lane.partition;
-            req.acks = o.acks;
             const int64_t n = std::min<int64_t>(o.batch, o.records - sent);
             const int64_t dueNs = std::chrono::duration_cast<std::chrono::nanoseconds>(
                                       due.time_since_epoch())
                                       .count();
             std::memcpy(value.data(), &dueNs, sizeof dueNs);
-            req.records.resize(static_cast<std::size_t>(n));
-            for (auto &rec : req.records)
-                rec.value = value;
             sent += n;
             ++sends.active;
-            lane.connection->requestAsync(net::encodeProduceRequest(req), kRequestTimeoutMs,
+            lane.connection->requestAsync(makeFrame(lane.topic, lane.partition, n, value, o.acks),
+                                          kRequestTimeoutMs,
                                           [&sends](Result<std::string> reply) {
                                               ++sends.requests;
                                               auto res = reply ? net::decodeProduceReply(*reply)
