@@ -41,6 +41,8 @@ public:
     // Appends record at the next offset (its own offset is ignored); its timestamp is written
     // relative to the first record's.
     void add(const Record &record);
+    // Makes room for bytes of encoded records, so adding them does not reallocate.
+    void reserve(std::size_t bytes) { m_body.reserve(bytes); }
     // Records added so far.
     uint64_t count() const { return m_count; }
     // Their payload bytes (recordPayloadBytes summed).

@@ -129,12 +129,18 @@ void Producer::send(const std::string &topic, Record record, std::optional<int32
         lock.unlock(); // the callback may call back into the producer
         return done(makeError(Errc::ShuttingDown, "the producer is closed"));
     }
-    auto &state = m_partitions[TopicPartition{topic, *partition}];
+    auto it = m_partitions.find(PartitionOrder::Ref{topic, *partition});
+    if (it == m_partitions.end())
+        it = m_partitions.emplace(TopicPartition{topic, *partition}, PartitionState{}).first;
+    auto &state = it->second;
     const bool wasEmpty = state.queue.empty();
     if (wasEmpty || !fits(state.queue.back(), bytes)) {
+        // Sized like the partition's last batch: a batch grows to the same size again, without
+        // reallocating (and copying) its encoded records as it grows.
         state.queue.emplace_back();
         state.queue.back().firstAt = Clock::now();
-        state.queue.back().done.reserve(std::min<std::size_t>(m_options.batchRecords, 64));
+        state.queue.back().records.reserve(state.lastBatchBytes);
+        state.queue.back().done.reserve(state.lastBatchRecords);
     }
     auto &open = state.queue.back();
     open.records.add(record);
@@ -171,6 +177,8 @@ std::shared_ptr<Producer::Batch> Producer::takeBatch(const TopicPartition &tp,
     req.acks = m_options.acks;
     const auto count = static_cast<int32_t>(open.records.count());
     req.encoded = open.records.take();
+    state.lastBatchBytes = req.encoded.size();
+    state.lastBatchRecords = static_cast<std::size_t>(count);
     batch->done = std::move(open.done);
     if (m_producerId >= 0) {
         if (state.producerId == -1)

@@ -16,6 +16,8 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <thread>
 
 namespace eddy::client {
@@ -103,6 +105,8 @@ private:
     struct PartitionState {
         std::deque<Open> queue; // the front goes out first; all but the last one are full
         bool busy = false;              // a batch is in flight or waiting for its retry
+        std::size_t lastBatchBytes = 0;   // encoded size and record count of the last batch:
+        std::size_t lastBatchRecords = 0; // a new one reserves as much
         std::shared_ptr<Batch> retry;   // the batch to resend at retryAt
         Clock::time_point retryAt;
         int64_t producerId = -1;
@@ -143,7 +147,17 @@ private:
     std::mutex m_mutex;
     std::condition_variable m_wake; // the sender: new work, retry due, completion
     std::condition_variable m_idle; // flush(): outstanding reached zero
-    std::map<TopicPartition, PartitionState> m_partitions;
+    // Orders partitions by topic, then partition, and finds one by a topic name it does not
+    // own: send() looks its partition up without copying the topic name.
+    struct PartitionOrder {
+        using is_transparent = void;
+        using Ref = std::pair<std::string_view, int32_t>;
+        static Ref ref(const TopicPartition &tp) { return {tp.topic, tp.partition}; }
+        static Ref ref(const Ref &r) { return r; }
+        template<typename A, typename B>
+        bool operator()(const A &a, const B &b) const { return ref(a) < ref(b); }
+    };
+    std::map<TopicPartition, PartitionState, PartitionOrder> m_partitions;
     std::size_t m_outstanding = 0;  // records sent to send() and not completed yet
     int m_flushWaiters = 0;
     bool m_closing = false;

@@ -131,6 +131,8 @@ class TestUnitCodec : public QObject
 
 private slots:
     void roundTripRichBatch();
+    void builderWritesWhatEncodeWrites();
+    void baseTimestampMovesEveryRecord();
     void roundTripSingleAndEmptyBatches();
     void roundTripExtremeTimestamps();
     void roundTripLargeValue();
@@ -174,6 +176,47 @@ void TestUnitCodec::roundTripRichBatch()
     // Repeated header keys keep their order.
     QCOMPARE(qb(out.records[2].headers[0].value), QByteArray("a"));
     QCOMPARE(qb(out.records[2].headers[1].value), QByteArray("b"));
+}
+
+void TestUnitCodec::builderWritesWhatEncodeWrites()
+{
+    // Offsets of the records given are ignored: the builder numbers them from 0.
+    const Batch in = richBatch();
+    BatchBuilder builder;
+    for (const auto &r : in.records)
+        builder.add(r);
+    QCOMPARE(builder.count(), uint64_t(in.records.size()));
+    QCOMPARE(builder.payloadBytes(), in.bytes);
+    const std::string built = builder.take();
+    QCOMPARE(qb(built), qb(encodeBatchRecords(in.baseOffset, in.records)));
+    QCOMPARE(batchRecordCount(built), uint64_t(in.records.size()));
+    // take() leaves it empty, ready for the next batch.
+    QCOMPARE(builder.count(), uint64_t(0));
+    QCOMPARE(builder.payloadBytes(), std::size_t(0));
+    builder.add(in.records[1]);
+    Batch one;
+    QVERIFY(decode(builder.take(), one).ok());
+    QCOMPARE(one.records.size(), std::size_t(1));
+    QCOMPARE(one.records[0].value, in.records[1].value);
+    QCOMPARE(one.records[0].timestamp, in.records[1].timestamp);
+    QCOMPARE(batchRecordCount("not a batch"), uint64_t(0));
+}
+
+void TestUnitCodec::baseTimestampMovesEveryRecord()
+{
+    const Batch in = richBatch();
+    const std::string blob = encode(in);
+    const int64_t base = in.records[0].timestamp;
+    const std::string moved = withBaseTimestamp(blob, base + 1'000'000);
+    Batch out;
+    out.baseOffset = in.baseOffset;
+    QVERIFY(decode(moved, out).ok());
+    QCOMPARE(out.records.size(), in.records.size());
+    for (std::size_t i = 0; i < in.records.size(); ++i) {
+        QCOMPARE(out.records[i].timestamp, in.records[i].timestamp + 1'000'000);
+        QCOMPARE(out.records[i].value, in.records[i].value);
+    }
+    QVERIFY(withBaseTimestamp(bin({0x07}), 5).empty()); // not a batch: nothing
 }
 
 void TestUnitCodec::roundTripSingleAndEmptyBatches()
