@@ -72,6 +72,20 @@ void writeRecordHead(ByteWriter &w, int64_t offsetDelta, int64_t timestampDelta,
         w.vari(-1);
     }
 }
+
+// A whole record: its head, then its headers and value.
+void writeRecord(ByteWriter &w, int64_t offsetDelta, int64_t timestampDelta, const Record &r)
+{
+    writeRecordHead(w, offsetDelta, timestampDelta,
+                    r.key ? std::optional<std::string_view>(*r.key) : std::nullopt);
+    w.varu(r.headers.size());
+    for (const auto &h : r.headers) {
+        w.bytes(h.key);
+        w.bytes(h.value);
+    }
+    w.bytes(r.value);
+}
+
 } // namespace
 
 std::string encodeBatchRecords(int64_t baseOffset, const std::vector<Record> &records)
@@ -94,16 +108,8 @@ std::string encodeBatchRecords(int64_t baseOffset, const std::vector<Record> &re
     out.reserve(size);
     ByteWriter w(out);
     writeBatchHeader(w, records.size(), baseTs);
-    for (const auto &r : records) {
-        writeRecordHead(w, r.offset - baseOffset, r.timestamp - baseTs,
-                        r.key ? std::optional<std::string_view>(*r.key) : std::nullopt);
-        w.varu(r.headers.size());
-        for (const auto &h : r.headers) {
-            w.bytes(h.key);
-            w.bytes(h.value);
-        }
-        w.bytes(r.value);
-    }
+    for (const auto &r : records)
+        writeRecord(w, r.offset - baseOffset, r.timestamp - baseTs, r);
     return out;
 }
 
@@ -137,14 +143,7 @@ void BatchBuilder::add(const Record &record)
     if (m_count == 0)
         m_baseTs = record.timestamp;
     ByteWriter w(m_body);
-    writeRecordHead(w, static_cast<int64_t>(m_count), record.timestamp - m_baseTs,
-                    record.key ? std::optional<std::string_view>(*record.key) : std::nullopt);
-    w.varu(record.headers.size());
-    for (const auto &h : record.headers) {
-        w.bytes(h.key);
-        w.bytes(h.value);
-    }
-    w.bytes(record.value);
+    writeRecord(w, static_cast<int64_t>(m_count), record.timestamp - m_baseTs, record);
     ++m_count;
     m_bytes += recordPayloadBytes(record);
 }
