@@ -59,6 +59,17 @@ std::size_t batchHeaderSize(uint64_t count, int64_t baseTs)
     return 1 + varuSize(count) + variSize(baseTs);
 }
 
+// A whole blob: the header, then records already encoded against offset 0 and baseTs.
+std::string assembleBatch(uint64_t count, int64_t baseTs, std::string_view records)
+{
+    std::string out;
+    out.reserve(batchHeaderSize(count, baseTs) + records.size());
+    ByteWriter w(out);
+    writeBatchHeader(w, count, baseTs);
+    w.raw(records);
+    return out;
+}
+
 // A record's fields up to its headers: offset delta, timestamp delta, key (-1 = no key).
 void writeRecordHead(ByteWriter &w, int64_t offsetDelta, int64_t timestampDelta,
                      std::optional<std::string_view> key)
@@ -129,13 +140,7 @@ std::string withBaseTimestamp(std::string_view blob, int64_t baseTs)
     r.vari();
     if (!r.ok() || version != kBatchFormatVersion)
         return {};
-    const std::string_view records = blob.substr(blob.size() - r.remaining());
-    std::string out;
-    out.reserve(batchHeaderSize(count, baseTs) + records.size());
-    ByteWriter w(out);
-    writeBatchHeader(w, count, baseTs);
-    w.raw(records);
-    return out;
+    return assembleBatch(count, baseTs, blob.substr(blob.size() - r.remaining()));
 }
 
 void BatchBuilder::add(const Record &record)
@@ -150,11 +155,7 @@ void BatchBuilder::add(const Record &record)
 
 std::string BatchBuilder::take()
 {
-    std::string out;
-    out.reserve(batchHeaderSize(m_count, m_baseTs) + m_body.size());
-    ByteWriter w(out);
-    writeBatchHeader(w, m_count, m_baseTs);
-    w.raw(m_body);
+    std::string out = assembleBatch(m_count, m_baseTs, m_body);
     *this = BatchBuilder();
     return out;
 }
@@ -357,10 +358,7 @@ RecordBatch BatchMerger::take()
     out.maxTimestamp = m_maxTimestamp;
     out.count = static_cast<int32_t>(m_count);
     out.bytes = m_bytes;
-    out.encoded.reserve(batchHeaderSize(m_count, m_baseTs) + m_body.size());
-    ByteWriter w(out.encoded);
-    writeBatchHeader(w, m_count, m_baseTs);
-    w.raw(m_body);
+    out.encoded = assembleBatch(m_count, m_baseTs, m_body);
     *this = BatchMerger();
     return out;
 }
