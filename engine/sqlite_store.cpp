@@ -1,7 +1,9 @@
 // The SQLite store. Record batches are blobs (see batch_codec.cpp). One writer thread owns the
 // write connection and commits every queued op in one transaction per wake-up: while one
 // transaction syncs, the next group accumulates, which is the group commit that lets durable
-// producers share an fsync. Reads go through a second connection so they never wait behind it.
+// producers share an fsync. The ops' completions (replies, high watermarks) run on a second
+// thread in commit order, so the next transaction does not wait for them. Reads go through a
+// second connection so they never wait behind the writer.
 #include "sqlite_store.h"
 
 #include "batch_codec.h"
@@ -210,6 +212,7 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const Options &options)
     std::unique_ptr<SqliteStore> store(new SqliteStore(options));
     if (auto r = store->openConnections(); !r)
         return r.error();
+    store->m_doneThread = std::thread([s = store.get()] { s->completionLoop(); });
     store->m_thread = std::thread([s = store.get()] { s->writerLoop(); });
     return store;
 }
@@ -435,7 +438,8 @@ void SqliteStore::flush()
 
 void SqliteStore::waitForRoom(std::size_t limitBytes)
 {
-    if (std::this_thread::get_id() == m_thread.get_id())
+    const auto self = std::this_thread::get_id();
+    if (self == m_thread.get_id() || self == m_doneThread.get_id())
         return;
     std::unique_lock lock(m_queueMutex);
     if (m_queuedBytes <= limitBytes)
@@ -505,22 +509,63 @@ void SqliteStore::writerLoop()
         const Result<void> outcome = commitGroup(ops);
         lastCommit = std::chrono::steady_clock::now() - commitStart;
         lastGroup = ops.size();
-        for (auto &op : ops)
-            if (op.done)
-                op.done(outcome);
-        {
-            std::lock_guard lock(m_queueMutex);
-            m_completed += ops.size();
-            for (const auto &op : ops)
-                m_queuedBytes -= op.bytes;
-        }
-        m_idleCv.notify_all();
-        m_roomCv.notify_all();
+        complete(std::move(ops), outcome);
     }
+    {
+        std::lock_guard lock(m_doneMutex);
+        m_doneStop = true;
+    }
+    m_doneCv.notify_one();
+    // The completion thread runs what it was handed before it stops: every op gets its done.
+    m_doneThread.join();
     std::lock_guard lock(m_queueMutex);
     m_closed = true;
     m_idleCv.notify_all();
     m_roomCv.notify_all();
+}
+
+void SqliteStore::complete(std::vector<StoreOp> ops, Result<void> outcome)
+{
+    const bool failed = !outcome;
+    std::unique_lock lock(m_doneMutex);
+    m_finished.push_back({std::move(ops), std::move(outcome)});
+    m_doneCv.notify_one();
+    // A failed group's dones truncate the partition logs to what was persisted and move them to
+    // a new epoch; the next transaction's ops check that epoch when applied, so it must not
+    // start before they ran.
+    if (failed)
+        m_drainedCv.wait(lock, [&] { return m_finished.empty() && !m_doneBusy; });
+}
+
+void SqliteStore::completionLoop()
+{
+    std::unique_lock lock(m_doneMutex);
+    for (;;) {
+        m_doneCv.wait(lock, [&] { return !m_finished.empty() || m_doneStop; });
+        if (m_finished.empty())
+            return; // stopping, and everything handed over has run
+        Finished group = std::move(m_finished.front());
+        m_finished.pop_front();
+        m_doneBusy = true;
+        lock.unlock();
+        for (auto &op : group.ops)
+            if (op.done)
+                op.done(group.outcome);
+        {
+            std::lock_guard queueLock(m_queueMutex);
+            m_completed += group.ops.size();
+            for (const auto &op : group.ops)
+                m_queuedBytes -= op.bytes;
+        }
+        m_idleCv.notify_all();
+        m_roomCv.notify_all();
+        // The ops (and what their owners keep alive) go before the writer may be released.
+        group.ops.clear();
+        lock.lock();
+        m_doneBusy = false;
+        if (m_finished.empty())
+            m_drainedCv.notify_all();
+    }
 }
 
 void SqliteStore::setCommitDelay(int ms)
