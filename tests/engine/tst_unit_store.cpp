@@ -20,8 +20,12 @@
 
 #include <QtTest>
 
+#include <atomic>
+#include <chrono>
 #include <future>
+#include <mutex>
 #include <random>
+#include <thread>
 
 namespace eddy {
 // Readable QCOMPARE failures for error codes (found by ADL from QTest).
@@ -156,6 +160,8 @@ private slots:
     void unknownSchemaVersionIsCorrupt();
     void diskFullThenRecovery();
     void closeCommitsQueuedThenRefuses();
+    void completionsDoNotHoldUpTheNextCommit();
+    void failedGroupCompletesBeforeNextApply();
 
 private:
     std::unique_ptr<QTemporaryDir> m_dir;
@@ -861,6 +867,91 @@ void TestUnitStore::closeCommitsQueuedThenRefuses()
     auto loaded = reopened->load();
     QVERIFY(loaded.ok());
     QVERIFY(findTopic(*loaded, "kept"));
+}
+
+void TestUnitStore::completionsDoNotHoldUpTheNextCommit()
+{
+    // A done that takes long (a reply to a slow client) runs on the completion thread: the
+    // writer commits the next group meanwhile, and that group's done still runs after it.
+    auto store = openStore(dbPath(), Durability::Durable);
+    QVERIFY(store);
+    struct State {
+        std::promise<void> firstApplied, secondApplied, release;
+        std::shared_future<void> released;
+        std::mutex mutex;
+        std::vector<int> doneOrder;
+        std::promise<void> bothDone;
+    };
+    auto state = std::make_shared<State>();
+    state->released = state->release.get_future().share();
+    const auto finish = [state](int n) {
+        std::lock_guard lock(state->mutex);
+        state->doneOrder.push_back(n);
+        if (state->doneOrder.size() == 2)
+            state->bothDone.set_value();
+    };
+    store->submit({[state](StoreWriter &) {
+                       state->firstApplied.set_value();
+                       return Result<void>();
+                   },
+                   [state, finish](const Result<void> &) {
+                       state->released.wait_for(std::chrono::seconds(10));
+                       finish(1);
+                   },
+                   true});
+    // Queued once the first group is being committed, so it makes a group of its own.
+    QVERIFY(state->firstApplied.get_future().wait_for(std::chrono::seconds(5))
+            == std::future_status::ready);
+    store->submit({[state](StoreWriter &) {
+                       state->secondApplied.set_value();
+                       return Result<void>();
+                   },
+                   [finish](const Result<void> &) { finish(2); }, true});
+    const bool overlapped = state->secondApplied.get_future().wait_for(std::chrono::seconds(5))
+                            == std::future_status::ready;
+    state->release.set_value();
+    QVERIFY2(overlapped, "the second group waited for the first group's completion");
+    QVERIFY(state->bothDone.get_future().wait_for(std::chrono::seconds(5))
+            == std::future_status::ready);
+    QCOMPARE(state->doneOrder, (std::vector<int>{1, 2}));
+}
+
+void TestUnitStore::failedGroupCompletesBeforeNextApply()
+{
+    // A failed group's dones roll the partition logs back (PartitionLog::truncateToPersisted),
+    // and the next group's ops check the logs' epoch when applied: the writer must not apply
+    // anything before those dones ran, even one queued while they run.
+    auto store = openStore(dbPath(), Durability::Durable);
+    QVERIFY(store);
+    struct State {
+        std::atomic<bool> firstFailed = false, firstDone = false, sawFirstDone = false;
+        std::promise<bool> second;
+    };
+    auto state = std::make_shared<State>();
+    SqliteStore *s = store.get();
+    store->setFull(true);
+    store->submit({[](StoreWriter &) { return Result<void>(); },
+                   [state, s](const Result<void> &r) {
+                       state->firstFailed = !r;
+                       s->setFull(false);
+                       s->submit({[state](StoreWriter &) {
+                                      state->sawFirstDone = state->firstDone.load();
+                                      return Result<void>();
+                                  },
+                                  [state](const Result<void> &r) {
+                                      state->second.set_value(r.ok());
+                                  },
+                                  true});
+                       std::this_thread::sleep_for(std::chrono::milliseconds(100));
+                       state->firstDone = true;
+                   },
+                   true});
+    auto second = state->second.get_future();
+    QVERIFY(second.wait_for(std::chrono::seconds(5)) == std::future_status::ready);
+    QVERIFY(second.get());
+    QVERIFY(state->firstFailed);
+    QVERIFY2(state->sawFirstDone, "the next group was applied while the failed group's "
+                                  "completions still ran");
 }
 
 QTEST_GUILESS_MAIN(TestUnitStore)
