@@ -182,6 +182,10 @@ private:
 class SqliteStore
 {
 public:
+    // The page size, in bytes, of a store this build creates; an existing store keeps the one
+    // it was created with. Options::maxPageCount counts pages of this size.
+    static constexpr int kPageSize = 16 * 1024;
+
     struct Options {
         std::string path;
         Durability durability = Durability::Fast;

@@ -2,6 +2,7 @@
 // mode: produces fail cleanly without losing or inventing acknowledged records, also with
 // concurrent producers and for an idempotent retry, and the broker recovers once space is
 // free again. Reopen and damaged databases: tst_broker_store.cpp.
+#include "sqlite_store.h"
 #include "store_fixture.h"
 
 #include <QtTest>
@@ -13,6 +14,12 @@
 
 using namespace eddy;
 using namespace eddy::test;
+
+namespace {
+// A store that is full after about 800 KiB of batches: that and the schema's pages (a dozen
+// tables and indexes of a page each), in pages of the size a new store gets.
+constexpr int64_t kSmallStorePages = (960 << 10) / SqliteStore::kPageSize;
+} // namespace
 
 class TestBrokerDiskFull : public QObject, StoreFixture
 {
@@ -40,7 +47,7 @@ void TestBrokerDiskFull::diskFull()
 {
     QFETCH(Durability, durability);
     auto config = testConfig(m_dir->path(), durability);
-    config.maxPageCount = 200; // 800 KiB with 4 KiB pages
+    config.maxPageCount = kSmallStorePages;
     QVERIFY(reopen(config));
     EDDY_VERIFY_OK(m_broker->createTopic({"full", 2, {}}));
 
@@ -59,7 +66,7 @@ void TestBrokerDiskFull::diskFull()
         QCOMPARE(stored.offset, int64_t(acked.size()));
         acked.push_back(stored);
     }
-    QVERIFY2(failure.has_value(), "800 KiB never filled up");
+    QVERIFY2(failure.has_value(), "the small store never filled up");
     QCOMPARE(failure->code, Errc::StorageFull);
     QVERIFY(errcRetriable(failure->code));
     QVERIFY(acked.size() > 5);
@@ -133,7 +140,7 @@ void TestBrokerDiskFull::diskFullConcurrentProducers()
     // readable at the offset it was acknowledged with, and nothing else may be.
     QFETCH(Durability, durability);
     auto config = testConfig(m_dir->path(), durability);
-    config.maxPageCount = 250;
+    config.maxPageCount = kSmallStorePages + (200 << 10) / SqliteStore::kPageSize;
     QVERIFY(reopen(config));
     EDDY_VERIFY_OK(m_broker->createTopic({"full", 2, {}}));
 
@@ -213,7 +220,7 @@ void TestBrokerDiskFull::diskFullIdempotentRetry()
     // A batch that failed to store was never acknowledged, so its retry must be stored, not
     // answered as a duplicate with offsets that hold nothing (or someone else's records).
     auto config = testConfig(m_dir->path(), Durability::Durable);
-    config.maxPageCount = 200;
+    config.maxPageCount = kSmallStorePages;
     QVERIFY(reopen(config));
     EDDY_VERIFY_OK(m_broker->createTopic({"idem", 1, {}}));
     auto pid = m_broker->initProducerId();

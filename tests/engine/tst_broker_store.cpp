@@ -3,6 +3,7 @@
 // state in both durability modes; reads below the in-memory cache come back from SQLite
 // correctly; a damaged database refuses to open; one broker per data directory; and close
 // flushes queued writes. A full disk: tst_broker_disk_full.cpp.
+#include "sqlite_store.h"
 #include "store_fixture.h"
 
 #include <QFile>
@@ -396,7 +397,7 @@ void TestBrokerStore::corruptStoreRefusesToOpen()
     QFile file(path);
     QVERIFY(file.open(QIODevice::ReadWrite));
     const qint64 size = file.size();
-    const qint64 page = 4096;
+    const qint64 page = SqliteStore::kPageSize; // a store this build made
     QVERIFY2(size >= 8 * page, qPrintable(QString("eddy.db is only %1 bytes").arg(size)));
     // Overwrite a whole page with garbage. A page of garbage fails quick_check's b-tree checks;
     // a few bytes changed inside one record blob would not (quick_check verifies the b-tree

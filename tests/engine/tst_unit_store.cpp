@@ -1,7 +1,8 @@
 // Unit tests of SqliteStore (engine/sqlite_store.h) on real database files in a QTemporaryDir.
 // Covers: insertTopic + insertBatch through submitAndWait, then load() returning the topic spec,
 // per-partition log start, end offset, stored bytes and idempotent-producer state, committed
-// offsets, groups and the producer-id counter, also after closing and reopening; readRecords
+// offsets, groups and the producer-id counter, also after closing and reopening; the page size
+// of a new store, and a store made with 4 KiB pages keeping them and its data; readRecords
 // returning the stored records (keys, headers, binary values, append times) within [from, to) and
 // the maxRecords/maxBytes limits (at least one record); offsetForTimestamp; oldestBatches;
 // log-start moves and deleteBatchesBelow (rows below go, the row holding the new start is cut
@@ -18,6 +19,8 @@
 
 #include <QtTest>
 
+#include <sqlite3.h>
+
 #include <chrono>
 #include <future>
 #include <memory>
@@ -28,6 +31,22 @@ using namespace eddy;
 using namespace eddy::test;
 
 namespace {
+
+// The page size of the store file at path, read by SQLite itself; -1 when it cannot be read.
+int64_t filePageSize(const std::string &path)
+{
+    sqlite3 *db = nullptr;
+    int64_t size = -1;
+    if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK) {
+        sqlite3_stmt *s = nullptr;
+        if (sqlite3_prepare_v2(db, "PRAGMA page_size", -1, &s, nullptr) == SQLITE_OK
+            && sqlite3_step(s) == SQLITE_ROW)
+            size = sqlite3_column_int64(s, 0);
+        sqlite3_finalize(s);
+    }
+    sqlite3_close(db);
+    return size;
+}
 
 // The records of a batch made by makeBatch, decoded again.
 std::vector<Record> decoded(const RecordBatch &batch)
@@ -48,6 +67,7 @@ private slots:
     void init() { makeDir(); }
     void insertThenLoad();
     void loadSurvivesReopen();
+    void pageSizeOfNewAndExistingStores();
     void readRecordsWithLimits();
     void offsetForTimestamp();
     void oldestBatches();
@@ -178,6 +198,64 @@ void TestUnitStore::loadSurvivesReopen()
     auto records = store->readRecords(4, 1, 0, 6, 100, kNoLimit);
     QVERIFY(records.ok());
     QCOMPARE(records->size(), std::size_t(6));
+}
+
+void TestUnitStore::pageSizeOfNewAndExistingStores()
+{
+    // A new store gets SqliteStore::kPageSize pages.
+    const std::string fresh = dbPath("fresh.db");
+    {
+        auto store = openStore(fresh, Durability::Fast);
+        QVERIFY(store);
+        store->close();
+    }
+    QCOMPARE(filePageSize(fresh), int64_t(SqliteStore::kPageSize));
+
+    // A store begun with SQLite's default 4 KiB pages, as every store was before, keeps them:
+    // it opens, takes batches smaller and larger than a page, and reads them back after a
+    // reopen.
+    const std::string old = dbPath("old.db");
+    {
+        sqlite3 *db = nullptr;
+        QCOMPARE(sqlite3_open(old.c_str(), &db), SQLITE_OK);
+        const int rc = sqlite3_exec(db,
+                                    "PRAGMA page_size=4096; PRAGMA journal_mode=WAL; "
+                                    "CREATE TABLE meta(key TEXT PRIMARY KEY, value INTEGER NOT "
+                                    "NULL) WITHOUT ROWID;",
+                                    nullptr, nullptr, nullptr);
+        sqlite3_close(db);
+        QCOMPARE(rc, SQLITE_OK);
+    }
+    QCOMPARE(filePageSize(old), int64_t(4096));
+    const RecordBatch small = makeBatch(0, filler(3, 10), 1);
+    const RecordBatch large = makeBatch(3, filler(4, 10'000), 2); // 40 KB: overflow pages
+    {
+        auto store = openStore(old, Durability::Durable);
+        QVERIFY(store);
+        QVERIFY(store->submitAndWait([&](StoreWriter &w) -> Result<void> {
+                          if (auto x = w.insertTopic(1, spec("t", 1), 0); !x)
+                              return x;
+                          return w.insertBatch(1, 0, small);
+                      })
+                    .ok());
+        QVERIFY(store->submitAndWait([&](StoreWriter &w) { return w.insertBatch(1, 0, large); })
+                    .ok());
+        store->close();
+    }
+    auto store = openStore(old, Durability::Durable);
+    QVERIFY(store);
+    QCOMPARE(filePageSize(old), int64_t(4096));
+    auto loaded = store->load();
+    QVERIFY(loaded.ok());
+    const StoredTopic *t = findTopic(*loaded, "t");
+    QVERIFY(t);
+    QCOMPARE(t->partitions[0].endOffset, int64_t(7));
+    auto records = store->readRecords(1, 0, 0, 7, 100, kNoLimit);
+    QVERIFY(records.ok());
+    QCOMPARE(records->size(), std::size_t(7));
+    const auto expected = decoded(large);
+    for (std::size_t i = 0; i < expected.size(); ++i)
+        QVERIFY((*records)[3 + i].first == expected[i]);
 }
 
 void TestUnitStore::readRecordsWithLimits()

@@ -166,8 +166,9 @@ void TestUnitStoreErrors::unknownSchemaVersionIsCorrupt()
 
 void TestUnitStoreErrors::diskFullThenRecovery()
 {
-    // 64 pages of 4 KiB: room for the schema and a handful of 20 KiB batches.
-    auto store = openStore(dbPath(), Durability::Fast, 64);
+    // 384 KiB: room for the schema (a page per table and index) and a handful of 20 KiB
+    // batches.
+    auto store = openStore(dbPath(), Durability::Fast, (384 << 10) / SqliteStore::kPageSize);
     QVERIFY(store);
     QVERIFY(store->submitAndWait([](StoreWriter &w) { return w.insertTopic(1, spec("t", 1), 0); })
                 .ok());
