@@ -5,6 +5,7 @@
 #pragma once
 
 #include "partition_log.h"
+#include "errc_string.h"
 
 #include <QtTest>
 
@@ -15,14 +16,6 @@
 #include <string>
 #include <utility>
 #include <vector>
-
-namespace eddy {
-// Readable QCOMPARE failures for error codes (found by ADL from QTest).
-inline char *toString(Errc code)
-{
-    return qstrdup(std::string(errcName(code)).c_str());
-}
-} // namespace eddy
 
 namespace eddy::test {
 

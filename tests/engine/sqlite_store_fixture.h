@@ -5,6 +5,7 @@
 #pragma once
 
 #include "sqlite_store.h"
+#include "errc_string.h"
 
 #include "batch_codec.h"
 
@@ -18,14 +19,6 @@
 #include <string>
 #include <utility>
 #include <vector>
-
-namespace eddy {
-// Readable QCOMPARE failures for error codes (found by ADL from QTest).
-inline char *toString(Errc code)
-{
-    return qstrdup(std::string(errcName(code)).c_str());
-}
-} // namespace eddy
 
 namespace eddy::test {
 

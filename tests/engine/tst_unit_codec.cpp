@@ -9,6 +9,7 @@
 // changing what it holds, and cutting a stored batch to its tail. ByteWriter/ByteReader:
 // tst_unit_byte_codec.cpp.
 #include "batch_codec.h"
+#include "errc_string.h"
 #include "byte_codec.h"
 #include "codec_bytes.h"
 
@@ -18,14 +19,6 @@
 #include <limits>
 #include <random>
 #include <string>
-
-namespace eddy {
-// Readable QCOMPARE failures for error codes (found by ADL from QTest).
-char *toString(Errc code)
-{
-    return qstrdup(std::string(errcName(code)).c_str());
-}
-} // namespace eddy
 
 using namespace eddy;
 using namespace eddy::test;

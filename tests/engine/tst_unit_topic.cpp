@@ -6,19 +6,12 @@
 // limits with 0 meaning unlimited (a negative records/bytes/age limit gives Errc::InvalidConfig),
 // and that the name is checked first. Also pins the stable wire names of those error codes.
 #include "topic_config.h"
+#include "errc_string.h"
 
 #include <QtTest>
 
 #include <limits>
 #include <string>
-
-namespace eddy {
-// Readable QCOMPARE failures for error codes (found by ADL from QTest).
-char *toString(Errc code)
-{
-    return qstrdup(std::string(errcName(code)).c_str());
-}
-} // namespace eddy
 
 using namespace eddy;
 

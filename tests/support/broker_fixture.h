@@ -5,6 +5,7 @@
 #pragma once
 
 #include "broker.h"
+#include "errc_string.h"
 
 #include <QtTest>
 
@@ -21,11 +22,6 @@
 namespace eddy {
 
 // QCOMPARE finds these by argument-dependent lookup and prints names instead of numbers.
-inline char *toString(Errc code)
-{
-    return qstrdup(std::string(errcName(code)).c_str());
-}
-
 inline char *toString(GroupState state)
 {
     return qstrdup(std::string(groupStateName(state)).c_str());
