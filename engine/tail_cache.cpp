@@ -9,6 +9,8 @@
 
 #include <algorithm>
 
+#include <dlfcn.h>
+
 #if defined(__GLIBC__)
 #include <malloc.h>
 #endif
@@ -42,6 +44,16 @@ void TailCache::returnFreedMemory(std::size_t minBytes)
     if (m_churnSinceTrim.load(std::memory_order_relaxed) < minBytes)
         return;
     m_churnSinceTrim.store(0, std::memory_order_relaxed);
+    // eddy and eddy-studio allocate with tcmalloc (CMakeLists.txt), which keeps freed spans in
+    // its page heap and returns them to the system only slowly; its C API hands them all back.
+    // Looked up rather than linked: the engine works with whatever allocator its program has.
+    using ReleaseFreeMemory = void (*)();
+    static const auto tcmallocRelease = reinterpret_cast<ReleaseFreeMemory>(
+        dlsym(RTLD_DEFAULT, "MallocExtension_ReleaseFreeMemory"));
+    if (tcmallocRelease) {
+        tcmallocRelease();
+        return;
+    }
 #if defined(__GLIBC__)
     // Returns the free pages of every arena (not only the top of the heap): without it an
     // `eddy broker` kept about 65 MiB of freed batches and request buffers resident after a
