@@ -75,6 +75,7 @@ private slots:
     void smallBatchesShareARow();
     void statementsSeeEarlierBatches();
     void deletedTopicIdsNotReused();
+    void orphanPurgeSparesLiveTopics();
     void completionsDoNotHoldUpTheNextCommit();
 };
 
@@ -619,6 +620,64 @@ void TestUnitStore::deletedTopicIdsNotReused()
                 .ok());
     QCOMPARE(*purged, 1);
     QCOMPARE(store->load()->nextTopicId, int64_t(2));
+}
+
+void TestUnitStore::orphanPurgeSparesLiveTopics()
+{
+    // Deleted topics between and after live ones: the purge finds them by their ids, takes at
+    // most its limit of rows per call across them, and never a row of a live topic.
+    auto store = openStore(dbPath());
+    QVERIFY(store);
+    QVERIFY(store->submitAndWait([](StoreWriter &w) -> Result<void> {
+                      for (int64_t t = 1; t <= 4; ++t) {
+                          if (auto x = w.insertTopic(t, spec("t" + std::to_string(t), 2), 0); !x)
+                              return x;
+                          // Producer batches are never merged: one row each, 2 per partition.
+                          for (int32_t p = 0; p < 2; ++p)
+                              for (int i = 0; i < 2; ++i)
+                                  if (auto x = w.insertBatch(
+                                          t, p, makeBatch(i, filler(1, 10), 1, 10 * t + p, i));
+                                      !x)
+                                      return x;
+                      }
+                      return {};
+                  })
+                .ok());
+    QVERIFY(store->submitAndWait([](StoreWriter &w) -> Result<void> {
+                      if (auto x = w.deleteTopic(2, "t2"); !x)
+                          return x;
+                      return w.deleteTopic(4, "t4");
+                  })
+                .ok());
+    std::vector<int> purged;
+    for (int call = 0; call < 4; ++call) {
+        auto n = std::make_shared<int>(-1);
+        QVERIFY(store->submitAndWait([n](StoreWriter &w) -> Result<void> {
+                          auto r = w.purgeOrphanBatches(3);
+                          if (!r)
+                              return r.error();
+                          *n = *r;
+                          return {};
+                      })
+                    .ok());
+        purged.push_back(*n);
+    }
+    QCOMPARE(purged, (std::vector<int>{3, 3, 2, 0})); // 8 orphan rows, 3 at most per call
+    for (int64_t t : {1, 3})
+        for (int32_t p = 0; p < 2; ++p) {
+            auto rows = store->oldestBatches(t, p, 0, 10);
+            QVERIFY(rows.ok());
+            QCOMPARE(rows->size(), std::size_t(2));
+        }
+    for (int64_t t : {2, 4}) {
+        auto rows = store->oldestBatches(t, 0, 0, 10);
+        QVERIFY(rows.ok());
+        QVERIFY(rows->empty());
+    }
+    auto loaded = store->load();
+    QVERIFY(loaded.ok());
+    QCOMPARE(loaded->topics.size(), std::size_t(2));
+    QCOMPARE(loaded->topics[1].partitions[1].endOffset, int64_t(2));
 }
 
 void TestUnitStore::completionsDoNotHoldUpTheNextCommit()
