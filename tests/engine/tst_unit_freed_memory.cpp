@@ -57,6 +57,23 @@ BatchPtr batchOf(std::size_t bytes)
     return batch;
 }
 
+// A tail cache that saw batchBytes go through it, after blocks of 64 MiB in all were freed:
+// tcmalloc's free page-heap bytes then, which the test requires to hold most of those blocks.
+struct Churned {
+    TailCache cache{std::size_t(1) << 30};
+    BatchPtr batch;
+    std::size_t freeBefore = 0;
+    std::size_t unmappedBefore = 0;
+
+    explicit Churned(std::size_t batchBytes) : batch(batchOf(batchBytes))
+    {
+        cache.added({}, batch);
+        churn(64);
+        freeBefore = tcmallocBytes("tcmalloc.pageheap_free_bytes");
+        unmappedBefore = tcmallocBytes("tcmalloc.pageheap_unmapped_bytes");
+    }
+};
+
 } // namespace
 
 class TestUnitFreedMemory : public QObject
@@ -77,36 +94,29 @@ void TestUnitFreedMemory::init()
 
 void TestUnitFreedMemory::belowTheThresholdNothingIsReturned()
 {
-    TailCache cache(std::size_t(1) << 30);
-    const BatchPtr batch = batchOf(1 << 20);
-    cache.added({}, batch);
-    churn(64);
-    const std::size_t freeBefore = tcmallocBytes("tcmalloc.pageheap_free_bytes");
-    QVERIFY2(freeBefore >= std::size_t(32) << 20, "tcmalloc did not keep the freed blocks");
+    Churned c(1 << 20);
+    QVERIFY2(c.freeBefore >= std::size_t(32) << 20, "tcmalloc did not keep the freed blocks");
     // 1 MiB went through the tails, less than asked for: the freed pages stay.
-    cache.returnFreedMemory(std::size_t(256) << 20);
-    QVERIFY(tcmallocBytes("tcmalloc.pageheap_free_bytes") + (std::size_t(1) << 20) >= freeBefore);
+    c.cache.returnFreedMemory(std::size_t(256) << 20);
+    QVERIFY(tcmallocBytes("tcmalloc.pageheap_free_bytes") + (std::size_t(1) << 20)
+            >= c.freeBefore);
 }
 
 void TestUnitFreedMemory::freedPagesGoBackToTheSystem()
 {
-    TailCache cache(std::size_t(1) << 30);
-    const BatchPtr batch = batchOf(4 << 20);
-    cache.added({}, batch);
-    churn(64);
-    const std::size_t freeBefore = tcmallocBytes("tcmalloc.pageheap_free_bytes");
-    const std::size_t unmappedBefore = tcmallocBytes("tcmalloc.pageheap_unmapped_bytes");
-    QVERIFY2(freeBefore >= std::size_t(32) << 20, "tcmalloc did not keep the freed blocks");
-    cache.returnFreedMemory(std::size_t(1) << 20);
+    Churned c(4 << 20);
+    QVERIFY2(c.freeBefore >= std::size_t(32) << 20, "tcmalloc did not keep the freed blocks");
+    c.cache.returnFreedMemory(std::size_t(1) << 20);
     const std::size_t freeAfter = tcmallocBytes("tcmalloc.pageheap_free_bytes");
     const std::size_t unmappedAfter = tcmallocBytes("tcmalloc.pageheap_unmapped_bytes");
-    QVERIFY2(freeAfter < freeBefore / 4,
-             qPrintable(QString("page heap free bytes %1 -> %2").arg(freeBefore).arg(freeAfter)));
-    QVERIFY(unmappedAfter >= unmappedBefore + (std::size_t(32) << 20));
+    QVERIFY2(freeAfter < c.freeBefore / 4, qPrintable(QString("page heap free bytes %1 -> %2")
+                                                          .arg(c.freeBefore)
+                                                          .arg(freeAfter)));
+    QVERIFY(unmappedAfter >= c.unmappedBefore + (std::size_t(32) << 20));
     // The churn was counted once: a second call right after it returns nothing more.
     churn(64);
     const std::size_t freeAgain = tcmallocBytes("tcmalloc.pageheap_free_bytes");
-    cache.returnFreedMemory(std::size_t(1) << 20);
+    c.cache.returnFreedMemory(std::size_t(1) << 20);
     QVERIFY(tcmallocBytes("tcmalloc.pageheap_free_bytes") + (std::size_t(1) << 20) >= freeAgain);
 }
 

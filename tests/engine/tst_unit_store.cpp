@@ -57,6 +57,21 @@ std::vector<Record> decoded(const RecordBatch &batch)
     return out;
 }
 
+// One purgeOrphanBatches(limit) on the writer thread: how many rows it deleted, -1 on error.
+int purgeOrphans(SqliteStore &store, int limit)
+{
+    auto purged = std::make_shared<int>(-1);
+    const bool ok = store.submitAndWait([purged, limit](StoreWriter &w) -> Result<void> {
+                             auto n = w.purgeOrphanBatches(limit);
+                             if (!n)
+                                 return n.error();
+                             *purged = *n;
+                             return {};
+                         })
+                        .ok();
+    return ok ? *purged : -1;
+}
+
 } // namespace
 
 class TestUnitStore : public QObject, SqliteStoreFixture
@@ -609,16 +624,7 @@ void TestUnitStore::deletedTopicIdsNotReused()
     // Its batches are still there, so id 2 must not be handed out again.
     QCOMPARE(loaded->nextTopicId, int64_t(3));
 
-    auto purged = std::make_shared<int>(-1);
-    QVERIFY(store->submitAndWait([purged](StoreWriter &w) -> Result<void> {
-                      auto n = w.purgeOrphanBatches(100);
-                      if (!n)
-                          return n.error();
-                      *purged = *n;
-                      return {};
-                  })
-                .ok());
-    QCOMPARE(*purged, 1);
+    QCOMPARE(purgeOrphans(*store, 100), 1);
     QCOMPARE(store->load()->nextTopicId, int64_t(2));
 }
 
@@ -650,18 +656,8 @@ void TestUnitStore::orphanPurgeSparesLiveTopics()
                   })
                 .ok());
     std::vector<int> purged;
-    for (int call = 0; call < 4; ++call) {
-        auto n = std::make_shared<int>(-1);
-        QVERIFY(store->submitAndWait([n](StoreWriter &w) -> Result<void> {
-                          auto r = w.purgeOrphanBatches(3);
-                          if (!r)
-                              return r.error();
-                          *n = *r;
-                          return {};
-                      })
-                    .ok());
-        purged.push_back(*n);
-    }
+    for (int call = 0; call < 4; ++call)
+        purged.push_back(purgeOrphans(*store, 3));
     QCOMPARE(purged, (std::vector<int>{3, 3, 2, 0})); // 8 orphan rows, 3 at most per call
     for (int64_t t : {1, 3})
         for (int32_t p = 0; p < 2; ++p) {
