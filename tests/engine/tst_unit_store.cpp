@@ -9,10 +9,10 @@
 // to it, bytes exact); small batches of a partition written in one transaction merged into one
 // row (records, keys, headers, timestamps and offsets intact; latest append time; not across a
 // gap, a producer's batch, a large batch or the row size limit; partitions kept apart), and
-// later statements of the same transaction seeing them; topic ids of deleted topics not being
-// reused; a slow completion not holding up the next group's commit, completions still running in
-// commit order. Failing transactions, corrupt files, a full disk and close:
-// tst_unit_store_errors.cpp.
+// later statements of the same transaction seeing them; a slow completion not holding up the
+// next group's commit, completions still running in commit order. Failing transactions, corrupt
+// files, a full disk and close: tst_unit_store_errors.cpp; deleted topics' batches:
+// tst_unit_store_purge.cpp.
 #include "sqlite_store_fixture.h"
 
 #include "batch_codec.h"
@@ -57,21 +57,6 @@ std::vector<Record> decoded(const RecordBatch &batch)
     return out;
 }
 
-// One purgeOrphanBatches(limit) on the writer thread: how many rows it deleted, -1 on error.
-int purgeOrphans(SqliteStore &store, int limit)
-{
-    auto purged = std::make_shared<int>(-1);
-    const bool ok = store.submitAndWait([purged, limit](StoreWriter &w) -> Result<void> {
-                             auto n = w.purgeOrphanBatches(limit);
-                             if (!n)
-                                 return n.error();
-                             *purged = *n;
-                             return {};
-                         })
-                        .ok();
-    return ok ? *purged : -1;
-}
-
 } // namespace
 
 class TestUnitStore : public QObject, SqliteStoreFixture
@@ -89,8 +74,6 @@ private slots:
     void logStartAndDeleteBatchesBelow();
     void smallBatchesShareARow();
     void statementsSeeEarlierBatches();
-    void deletedTopicIdsNotReused();
-    void orphanPurgeSparesLiveTopics();
     void completionsDoNotHoldUpTheNextCommit();
 };
 
@@ -600,80 +583,6 @@ void TestUnitStore::statementsSeeEarlierBatches()
     auto rows = store->oldestBatches(1, 0, 0, 10);
     QCOMPARE(rows->size(), std::size_t(1));
     QCOMPARE(rows->front().baseOffset, int64_t(10));
-}
-
-void TestUnitStore::deletedTopicIdsNotReused()
-{
-    auto store = openStore(dbPath());
-    QVERIFY(store);
-    QVERIFY(store->submitAndWait([](StoreWriter &w) -> Result<void> {
-                      if (auto x = w.insertTopic(1, spec("a", 1), 0); !x)
-                          return x;
-                      if (auto x = w.insertTopic(2, spec("b", 1), 0); !x)
-                          return x;
-                      if (auto x = w.insertBatch(2, 0, makeBatch(0, filler(2, 2), 1)); !x)
-                          return x;
-                      return w.upsertOffset({"g", "b", 0, 1, "", 0});
-                  })
-                .ok());
-    QVERIFY(store->submitAndWait([](StoreWriter &w) { return w.deleteTopic(2, "b"); }).ok());
-    auto loaded = store->load();
-    QVERIFY(loaded.ok());
-    QCOMPARE(loaded->topics.size(), std::size_t(1));
-    QVERIFY(loaded->offsets.empty()); // the deleted topic's committed offsets went with it
-    // Its batches are still there, so id 2 must not be handed out again.
-    QCOMPARE(loaded->nextTopicId, int64_t(3));
-
-    QCOMPARE(purgeOrphans(*store, 100), 1);
-    QCOMPARE(store->load()->nextTopicId, int64_t(2));
-}
-
-void TestUnitStore::orphanPurgeSparesLiveTopics()
-{
-    // Deleted topics between and after live ones: the purge finds them by their ids, takes at
-    // most its limit of rows per call across them, and never a row of a live topic.
-    auto store = openStore(dbPath());
-    QVERIFY(store);
-    QVERIFY(store->submitAndWait([](StoreWriter &w) -> Result<void> {
-                      for (int64_t t = 1; t <= 4; ++t) {
-                          if (auto x = w.insertTopic(t, spec("t" + std::to_string(t), 2), 0); !x)
-                              return x;
-                          // Producer batches are never merged: one row each, 2 per partition.
-                          for (int32_t p = 0; p < 2; ++p)
-                              for (int i = 0; i < 2; ++i)
-                                  if (auto x = w.insertBatch(
-                                          t, p, makeBatch(i, filler(1, 10), 1, 10 * t + p, i));
-                                      !x)
-                                      return x;
-                      }
-                      return {};
-                  })
-                .ok());
-    QVERIFY(store->submitAndWait([](StoreWriter &w) -> Result<void> {
-                      if (auto x = w.deleteTopic(2, "t2"); !x)
-                          return x;
-                      return w.deleteTopic(4, "t4");
-                  })
-                .ok());
-    std::vector<int> purged;
-    for (int call = 0; call < 4; ++call)
-        purged.push_back(purgeOrphans(*store, 3));
-    QCOMPARE(purged, (std::vector<int>{3, 3, 2, 0})); // 8 orphan rows, 3 at most per call
-    for (int64_t t : {1, 3})
-        for (int32_t p = 0; p < 2; ++p) {
-            auto rows = store->oldestBatches(t, p, 0, 10);
-            QVERIFY(rows.ok());
-            QCOMPARE(rows->size(), std::size_t(2));
-        }
-    for (int64_t t : {2, 4}) {
-        auto rows = store->oldestBatches(t, 0, 0, 10);
-        QVERIFY(rows.ok());
-        QVERIFY(rows->empty());
-    }
-    auto loaded = store->load();
-    QVERIFY(loaded.ok());
-    QCOMPARE(loaded->topics.size(), std::size_t(2));
-    QCOMPARE(loaded->topics[1].partitions[1].endOffset, int64_t(2));
 }
 
 void TestUnitStore::completionsDoNotHoldUpTheNextCommit()
