@@ -58,7 +58,13 @@ int runBroker(const QStringList &args)
     QCommandLineOption pubWithoutAuth("pub-without-auth",
                                       "With --auth: serve the live stream anyway (anyone who can "
                                       "reach it reads every record).");
-    parser.addOptions({faulty, auth, pubWithoutAuth});
+    QCommandLineOption kafka("kafka-listen", "Kafka wire-protocol listener, host:port or tcp:// URL "
+                                             "(repeatable; none by default), for kcat, librdkafka "
+                                             "and other Kafka clients.", "url");
+    QCommandLineOption kafkaHost("kafka-advertised-host", "Host the Kafka listener tells clients "
+                                                          "to connect to (default: the address "
+                                                          "each client used).", "host");
+    parser.addOptions({faulty, auth, pubWithoutAuth, kafka, kafkaHost});
     parser.addOptions({dataDir, durability, flush, listen, pub, allowRemote, tlsCert, tlsKey, tlsCa,
                        tlsRequire});
     parser.process(args);
@@ -98,6 +104,10 @@ int runBroker(const QStringList &args)
     }
     for (const auto &url : parser.values(faulty))
         serverOptions.faultyListen.push_back(url.toStdString());
+    for (const auto &url : parser.values(kafka))
+        serverOptions.kafkaListen.push_back(url.contains("://") ? url.toStdString()
+                                                                : "tcp://" + url.toStdString());
+    serverOptions.kafkaAdvertisedHost = parser.value(kafkaHost).toStdString();
     serverOptions.requests.tls.certFile = parser.value(tlsCert).toStdString();
     serverOptions.requests.tls.keyFile = parser.value(tlsKey).toStdString();
     serverOptions.requests.tls.caFile = parser.value(tlsCa).toStdString();
@@ -119,6 +129,7 @@ int runBroker(const QStringList &args)
     std::vector<std::string> all = serverOptions.requests.listen;
     all.insert(all.end(), serverOptions.publish.begin(), serverOptions.publish.end());
     all.insert(all.end(), serverOptions.faultyListen.begin(), serverOptions.faultyListen.end());
+    all.insert(all.end(), serverOptions.kafkaListen.begin(), serverOptions.kafkaListen.end());
     for (const auto &url : all) {
         if (eddy::net::isLoopbackUrl(url))
             continue;
@@ -159,6 +170,8 @@ int runBroker(const QStringList &args)
         std::printf("eddy broker: requests on %s\n", url.c_str());
     for (const auto &url : (*server)->faultyUrls())
         std::printf("eddy broker: fault-injecting endpoint on %s\n", url.c_str());
+    for (const auto &url : (*server)->kafkaUrls())
+        std::printf("eddy broker: Kafka clients on %s\n", url.c_str());
     for (const auto &url : (*server)->publishUrls())
         std::printf("eddy broker: live stream on %s%s\n", url.c_str(),
                     serverOptions.auth ? " (not authenticated)" : "");

@@ -7,6 +7,7 @@ EDDY_PACKAGES=(
     build-essential cmake ninja-build ccache pkg-config lld
     qt6-base-dev libqcustomplot-dev libgl-dev
     libnng-dev libmbedtls-dev nng-utils libsqlite3-dev nlohmann-json3-dev
+    kcat # a real Kafka client (librdkafka) for the Kafka listener's tests
     libgoogle-perftools-dev # tcmalloc_minimal, the allocator of eddy and eddy-studio
     xvfb xauth openssl
     jq

@@ -40,6 +40,10 @@ Result<std::unique_ptr<BrokerServer>> BrokerServer::start(Broker &broker,
                          "the live stream cannot authenticate its subscribers: with access "
                          "control on, serve no stream or allow it explicitly "
                          "(--pub-without-auth)");
+    if (options.auth && !options.kafkaListen.empty())
+        return makeError(Errc::InvalidConfig,
+                         "the Kafka listener has no authentication (no SASL): it cannot be "
+                         "served with access control on");
     std::unique_ptr<BrokerServer> s(new BrokerServer(broker, options));
     if (!options.publish.empty()) {
         auto pub = LivePublisher::start(options.publish);
@@ -93,6 +97,23 @@ Result<std::unique_ptr<BrokerServer>> BrokerServer::start(Broker &broker,
         }
         s->m_faultyServer = std::move(*faultyServer);
     }
+    if (!options.kafkaListen.empty()) {
+        kafka::KafkaServerOptions kafkaOptions;
+        kafkaOptions.listen = options.kafkaListen;
+        kafkaOptions.advertisedHost = options.kafkaAdvertisedHost;
+        kafkaOptions.clusterId = options.brokerId;
+        kafkaOptions.maxFrameBytes = options.requests.maxMessageBytes;
+        auto kafkaServer = kafka::KafkaServer::start(broker, kafkaOptions);
+        if (!kafkaServer) {
+            if (s->m_faultyServer)
+                s->m_faultyServer->stop();
+            s->m_server->stop();
+            broker.setRecordListener({});
+            broker.setEventListener({});
+            return kafkaServer.error();
+        }
+        s->m_kafkaServer = std::move(*kafkaServer);
+    }
     if (s->m_publisher)
         s->m_thread = std::thread([raw = s.get()] { raw->publishLoop(); });
     return s;
@@ -118,6 +139,8 @@ void BrokerServer::stop()
         m_broker.setRecordListener({});
         m_broker.setEventListener({});
     }
+    if (m_kafkaServer)
+        m_kafkaServer->stop();
     if (m_faultyServer)
         m_faultyServer->stop();
     if (m_server)
@@ -134,6 +157,11 @@ void BrokerServer::stop()
     if (m_faultySink)
         m_faultySink->stop();
     m_publisher.reset();
+}
+
+std::vector<std::string> BrokerServer::kafkaUrls() const
+{
+    return m_kafkaServer ? m_kafkaServer->urls() : std::vector<std::string>{};
 }
 
 std::vector<std::string> BrokerServer::faultyUrls() const

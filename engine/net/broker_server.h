@@ -2,6 +2,7 @@
 
 #include "broker.h"
 #include "fault_sink.h"
+#include "kafka_server.h"
 #include "live_publisher.h"
 #include "nng_server.h"
 #include "protocol_handler.h"
@@ -29,6 +30,11 @@ struct BrokerServerOptions {
     // principal: with `auth` set, start() refuses a `publish` endpoint unless this says the
     // stream may be read by anyone who can reach it.
     bool publishWithoutAuth = false;
+    // Kafka wire-protocol listener(s) (tcp:// or host:port) in front of the same broker
+    // (kafka_server.h); empty: none. It has no authentication (no SASL), so start() refuses it
+    // together with `auth`.
+    std::vector<std::string> kafkaListen;
+    std::string kafkaAdvertisedHost; // see KafkaServerOptions::advertisedHost
 };
 
 // Serves a Broker to the network: the request endpoint, the live stream (records under their
@@ -46,6 +52,8 @@ public:
     std::vector<std::string> publishUrls() const;
     // The URLs the faulty endpoint listens on (tcp port 0 resolved); empty without faultyListen.
     std::vector<std::string> faultyUrls() const;
+    // The URLs the Kafka listener listens on; empty without kafkaListen.
+    std::vector<std::string> kafkaUrls() const;
     std::vector<ClientInfo> clients() const { return m_handler.clients(); }
 
     // Sets the faults of the faulty endpoint (see NetworkFault); NetworkFault{} clears them.
@@ -66,6 +74,7 @@ private:
     std::unique_ptr<NngServer> m_server;
     std::unique_ptr<FaultySink> m_faultySink;   // wraps m_handler for m_faultyServer
     std::unique_ptr<NngServer> m_faultyServer;
+    std::unique_ptr<kafka::KafkaServer> m_kafkaServer;
     std::mutex m_mutex;
     std::condition_variable m_cv;
     bool m_stopping = false;

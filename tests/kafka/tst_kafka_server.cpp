@@ -1,0 +1,636 @@
+// The Kafka listener over loopback TCP, driven by hand-framed requests: ApiVersions (and its
+// fallback for a newer client), Metadata, CreateTopics, Produce with each acks level, Fetch with
+// long-poll, ListOffsets, and the unhappy paths: errors per partition that keep the connection,
+// malformed or oversized frames that close only their own connection (and are logged), a
+// client that vanishes mid-request, and stop() with a fetch parked in the engine.
+#include "broker.h"
+#include "broker_server.h"
+#include "kafka_records.h"
+#include "kafka_test_client.h"
+
+#include <QElapsedTimer>
+#include <QTemporaryDir>
+#include <QtTest>
+
+#include <future>
+
+using namespace eddy;
+using namespace eddy::kafka;
+
+class TestKafkaServer : public QObject
+{
+    Q_OBJECT
+
+private slots:
+    void initTestCase();
+    void cleanupTestCase();
+    void apiVersionsAndFallback();
+    void metadataListsTopics();
+    void createTopics();
+    void produceEachAcksThenFetch();
+    void produceErrorsKeepTheConnection();
+    void fetchLongPollWakesOnProduce();
+    void fetchErrorsAndEmptyWait();
+    void listOffsets();
+    void malformedFramesCloseOnlyTheirConnection();
+    void clientVanishingMidRequest();
+    void stopWithParkedFetch();
+
+private:
+    int port() const;
+
+    QTemporaryDir m_dir;
+    std::unique_ptr<Broker> m_broker;
+    std::unique_ptr<net::BrokerServer> m_server;
+};
+
+namespace {
+
+std::string produceBody(int16_t acks, const std::string &topic, int32_t partition,
+                        const std::string &set)
+{
+    std::string b;
+    KafkaWriter w(b);
+    w.nullableString(std::nullopt); // transactional_id
+    w.i16(acks);
+    w.i32(5000);
+    w.arrayLength(1);
+    w.string(topic);
+    w.arrayLength(1);
+    w.i32(partition);
+    w.nullableBytes(std::string_view(set));
+    return b;
+}
+
+std::string recordSet(const std::vector<std::string> &values)
+{
+    std::vector<Record> records;
+    for (std::size_t i = 0; i < values.size(); ++i) {
+        Record r;
+        r.offset = static_cast<int64_t>(i);
+        r.timestamp = 1700000000000 + static_cast<int64_t>(i);
+        r.key = "key-" + std::to_string(i);
+        r.value = values[i];
+        r.headers = {{"h", "v" + std::to_string(i)}};
+        records.push_back(std::move(r));
+    }
+    std::string set;
+    appendRecordBatch(set, records, 0, records.size());
+    return set;
+}
+
+struct ProduceReply {
+    std::string topic;
+    int32_t partition = -1;
+    int16_t error = -100;
+    int64_t baseOffset = -2;
+    std::optional<std::string> message;
+};
+
+// A Produce v8 response with one topic and one partition.
+ProduceReply parseProduce(const std::string &body)
+{
+    KafkaReader r(body);
+    ProduceReply p;
+    r.arrayLength();
+    p.topic = std::string(r.string());
+    r.arrayLength();
+    p.partition = r.i32();
+    p.error = r.i16();
+    p.baseOffset = r.i64();
+    r.i64(); // log_append_time_ms
+    r.i64(); // log_start_offset
+    r.arrayLength(0); // record_errors
+    if (auto m = r.nullableString())
+        p.message = std::string(*m);
+    r.i32(); // throttle
+    if (!r.ok() || !r.atEnd())
+        p.error = -100;
+    return p;
+}
+
+std::string fetchBody(const std::string &topic, int32_t partition, int64_t offset,
+                      int32_t maxWaitMs)
+{
+    std::string b;
+    KafkaWriter w(b);
+    w.i32(-1);        // replica_id
+    w.i32(maxWaitMs);
+    w.i32(1);         // min_bytes
+    w.i32(1 << 20);   // max_bytes
+    w.i8(0);          // isolation_level
+    w.i32(0);         // session_id
+    w.i32(-1);        // session_epoch
+    w.arrayLength(1);
+    w.string(topic);
+    w.arrayLength(1);
+    w.i32(partition);
+    w.i32(-1);        // current_leader_epoch
+    w.i64(offset);
+    w.i64(-1);        // log_start_offset
+    w.i32(1 << 20);   // partition_max_bytes
+    w.arrayLength(0); // forgotten_topics_data
+    w.string("");     // rack_id
+    return b;
+}
+
+struct FetchReply {
+    int16_t topError = -100;
+    int16_t error = -100;
+    int64_t highWatermark = -2;
+    std::vector<Record> records;
+    std::vector<int64_t> offsets;
+};
+
+// A Fetch v11 response with one topic and one partition; its record batches decoded.
+FetchReply parseFetch(const std::string &body)
+{
+    KafkaReader r(body);
+    FetchReply f;
+    r.i32(); // throttle
+    f.topError = r.i16();
+    r.i32(); // session_id
+    if (r.arrayLength() != 1)
+        return f;
+    r.string();
+    r.arrayLength();
+    r.i32();
+    f.error = r.i16();
+    f.highWatermark = r.i64();
+    r.i64(); // last_stable_offset
+    r.i64(); // log_start_offset
+    r.arrayLength(0, true);
+    r.i32(); // preferred_read_replica
+    auto set = r.nullableBytes();
+    if (!r.ok())
+        f.error = -100;
+    if (set && !set->empty()) {
+        KafkaReader head(*set);
+        const int64_t base = head.i64();
+        if (decodeRecordSet(*set, f.records).code != KafkaError::None)
+            f.error = -101;
+        for (std::size_t i = 0; i < f.records.size(); ++i)
+            f.offsets.push_back(base + static_cast<int64_t>(i));
+    }
+    return f;
+}
+
+std::string metadataBody(const std::optional<std::vector<std::string>> &topics)
+{
+    std::string b;
+    KafkaWriter w(b);
+    if (!topics) {
+        w.arrayLength(-1);
+    } else {
+        w.arrayLength(static_cast<int32_t>(topics->size()));
+        for (const auto &t : *topics)
+            w.string(t);
+    }
+    w.boolean(false);
+    w.boolean(false);
+    w.boolean(false);
+    return b;
+}
+
+std::string createTopicBody(const std::string &name, int32_t partitions, int16_t replication,
+                            const std::vector<std::pair<std::string, std::string>> &configs,
+                            bool validateOnly)
+{
+    std::string b;
+    KafkaWriter w(b);
+    w.arrayLength(1);
+    w.string(name);
+    w.i32(partitions);
+    w.i16(replication);
+    w.arrayLength(0);
+    w.arrayLength(static_cast<int32_t>(configs.size()));
+    for (const auto &[k, v] : configs) {
+        w.string(k);
+        w.nullableString(std::string_view(v));
+    }
+    w.i32(5000);
+    w.boolean(validateOnly);
+    return b;
+}
+
+// The error code of a CreateTopics v4 response's one topic.
+int16_t createTopicError(const std::string &body)
+{
+    KafkaReader r(body);
+    r.i32();
+    r.arrayLength();
+    r.string();
+    const int16_t e = r.i16();
+    r.nullableString();
+    return r.ok() && r.atEnd() ? e : int16_t(-100);
+}
+
+bool waitFor(const std::function<bool()> &done, int ms = 5000)
+{
+    QElapsedTimer t;
+    t.start();
+    while (!done()) {
+        if (t.elapsed() > ms)
+            return false;
+        QThread::msleep(10);
+    }
+    return true;
+}
+
+} // namespace
+
+void TestKafkaServer::initTestCase()
+{
+    BrokerConfig config;
+    config.dataDir = m_dir.path().toStdString();
+    config.durability = Durability::Durable;
+    auto broker = Broker::open(config);
+    QVERIFY(broker);
+    m_broker = std::move(*broker);
+    net::BrokerServerOptions options;
+    options.requests.listen = {"tcp://127.0.0.1:0"};
+    options.publish = {};
+    options.kafkaListen = {"127.0.0.1:0"};
+    auto server = net::BrokerServer::start(*m_broker, options);
+    QVERIFY(server);
+    m_server = std::move(*server);
+    QCOMPARE(m_server->kafkaUrls().size(), std::size_t(1));
+    QVERIFY(port() > 0);
+    QVERIFY(m_broker->createTopic({"orders", 2, {}}));
+}
+
+void TestKafkaServer::cleanupTestCase()
+{
+    m_server.reset();
+    m_broker.reset();
+}
+
+int TestKafkaServer::port() const
+{
+    const auto url = m_server->kafkaUrls().at(0);
+    return std::stoi(url.substr(url.rfind(':') + 1));
+}
+
+void TestKafkaServer::apiVersionsAndFallback()
+{
+    KafkaTestClient c(port());
+    QVERIFY(c.connected());
+    std::string body;
+    KafkaWriter w(body);
+    w.compactString("eddy-test");
+    w.compactString("1.0");
+    w.noTaggedFields();
+    auto v3 = c.request(18, 3, body);
+    QVERIFY(v3);
+    KafkaReader r(*v3);
+    QCOMPARE(r.i16(), int16_t(0));
+    const int32_t n = r.compactArrayLength(7);
+    QVERIFY(n >= 5);
+    std::map<int16_t, std::pair<int16_t, int16_t>> ranges;
+    for (int32_t i = 0; i < n; ++i) {
+        const int16_t key = r.i16();
+        const int16_t lo = r.i16();
+        const int16_t hi = r.i16();
+        r.skipTaggedFields();
+        ranges[key] = {lo, hi};
+    }
+    r.i32();
+    r.skipTaggedFields();
+    QVERIFY(r.ok() && r.atEnd());
+    QCOMPARE(ranges[0], std::make_pair(int16_t(3), int16_t(8)));  // Produce
+    QCOMPARE(ranges[1], std::make_pair(int16_t(4), int16_t(11))); // Fetch
+    QCOMPARE(ranges[3], std::make_pair(int16_t(0), int16_t(8)));  // Metadata
+    // A client newer than the listener: answered in v0 with UNSUPPORTED_VERSION and the
+    // ranges, on the same connection, so it can retry.
+    auto v9 = c.request(18, 9, "anything newer");
+    QVERIFY(v9);
+    KafkaReader r0(*v9);
+    QCOMPARE(r0.i16(), int16_t(35));
+    QCOMPARE(r0.arrayLength(6), n);
+    auto v0 = c.request(18, 0, "");
+    QVERIFY(v0);
+    QCOMPARE(KafkaReader(*v0).i16(), int16_t(0));
+}
+
+void TestKafkaServer::metadataListsTopics()
+{
+    KafkaTestClient c(port());
+    auto all = c.request(3, 8, metadataBody(std::nullopt));
+    QVERIFY(all);
+    KafkaReader r(*all);
+    r.i32(); // throttle
+    QCOMPARE(r.arrayLength(), 1);
+    QCOMPARE(r.i32(), 0);
+    QCOMPARE(std::string(r.string()), std::string("127.0.0.1"));
+    QCOMPARE(r.i32(), port()); // the address the client used
+    r.nullableString();
+    QCOMPARE(std::string(*r.nullableString()), std::string("eddy-1"));
+    QCOMPARE(r.i32(), 0); // controller
+    const int32_t topics = r.arrayLength();
+    bool sawOrders = false;
+    for (int32_t t = 0; t < topics; ++t) {
+        QCOMPARE(r.i16(), int16_t(0));
+        const std::string name(r.string());
+        r.boolean();
+        const int32_t parts = r.arrayLength();
+        if (name == "orders") {
+            sawOrders = true;
+            QCOMPARE(parts, 2);
+        }
+        for (int32_t p = 0; p < parts; ++p) {
+            r.i16();
+            r.i32();
+            QCOMPARE(r.i32(), 0); // leader
+            r.i32();
+            QCOMPARE(r.arrayLength(), 1);
+            r.i32();
+            QCOMPARE(r.arrayLength(), 1);
+            r.i32();
+            QCOMPARE(r.arrayLength(), 0);
+        }
+        r.i32();
+    }
+    r.i32();
+    QVERIFY(r.ok() && r.atEnd());
+    QVERIFY(sawOrders);
+
+    auto unknown = c.request(3, 1, [] {
+        std::string b;
+        KafkaWriter w(b);
+        w.arrayLength(1);
+        w.string("nosuch");
+        return b;
+    }());
+    QVERIFY(unknown);
+    KafkaReader u(*unknown);
+    u.arrayLength();
+    u.i32();
+    u.string();
+    u.i32();
+    u.nullableString();
+    u.i32();
+    QCOMPARE(u.arrayLength(), 1);
+    QCOMPARE(u.i16(), int16_t(3)); // UNKNOWN_TOPIC_OR_PARTITION
+}
+
+void TestKafkaServer::createTopics()
+{
+    KafkaTestClient c(port());
+    auto made = c.request(19, 4, createTopicBody("made", 3, -1, {{"retention.ms", "60000"}}, false));
+    QVERIFY(made);
+    QCOMPARE(createTopicError(*made), int16_t(0));
+    auto info = m_broker->describeTopic("made");
+    QVERIFY(info);
+    QCOMPARE(info->partitions, 3);
+    QCOMPARE(info->retention.maxAgeMs, int64_t(60000));
+    auto again = c.request(19, 4, createTopicBody("made", 3, 1, {}, false));
+    QCOMPARE(createTopicError(*again), int16_t(36)); // TOPIC_ALREADY_EXISTS
+    auto replicated = c.request(19, 4, createTopicBody("rf3", 1, 3, {}, false));
+    QCOMPARE(createTopicError(*replicated), int16_t(38)); // INVALID_REPLICATION_FACTOR
+    auto config = c.request(19, 4, createTopicBody("cfg", 1, 1, {{"cleanup.policy", "compact"}},
+                                                   false));
+    QCOMPARE(createTopicError(*config), int16_t(40)); // INVALID_CONFIG
+    auto name = c.request(19, 4, createTopicBody("bad name!", 1, 1, {}, false));
+    QCOMPARE(createTopicError(*name), int16_t(17)); // INVALID_TOPIC_EXCEPTION
+    auto dry = c.request(19, 4, createTopicBody("dry", 1, 1, {}, true));
+    QCOMPARE(createTopicError(*dry), int16_t(0));
+    QVERIFY(!m_broker->describeTopic("dry")); // validate_only created nothing
+    QVERIFY(!m_broker->describeTopic("rf3"));
+}
+
+void TestKafkaServer::produceEachAcksThenFetch()
+{
+    QVERIFY(m_broker->createTopic({"acks", 1, {}}));
+    KafkaTestClient c(port());
+    // acks=all: answered after the store committed it (the broker is in durable mode).
+    auto all = c.request(0, 8, produceBody(-1, "acks", 0, recordSet({"a", "b", "c"})));
+    QVERIFY(all);
+    auto p = parseProduce(*all);
+    QCOMPARE(p.topic, std::string("acks"));
+    QCOMPARE(p.error, int16_t(0));
+    QCOMPARE(p.baseOffset, int64_t(0));
+    auto one = c.request(0, 3, [] {
+        std::string b;
+        KafkaWriter w(b);
+        w.nullableString(std::nullopt);
+        w.i16(1);
+        w.i32(5000);
+        w.arrayLength(1);
+        w.string("acks");
+        w.arrayLength(1);
+        w.i32(0);
+        const std::string set = recordSet({"d"});
+        w.nullableBytes(std::string_view(set));
+        return b;
+    }());
+    QVERIFY(one); // v3: no log_start_offset, no record_errors
+    KafkaReader r3(*one);
+    r3.arrayLength();
+    r3.string();
+    r3.arrayLength();
+    r3.i32();
+    QCOMPARE(r3.i16(), int16_t(0));
+    QCOMPARE(r3.i64(), int64_t(3));
+    // acks=0: no response at all; the next request's response is the next thing read.
+    QVERIFY(c.send(0, 8, produceBody(0, "acks", 0, recordSet({"e"}))) > 0);
+    auto meta = c.request(3, 8, metadataBody(std::vector<std::string>{"acks"}));
+    QVERIFY(meta);
+    QVERIFY(waitFor([&] { return m_broker->describeTopic("acks")->partitionInfo[0].highWatermark == 5; }));
+
+    auto fetched = c.request(1, 11, fetchBody("acks", 0, 0, 0));
+    QVERIFY(fetched);
+    auto f = parseFetch(*fetched);
+    QCOMPARE(f.topError, int16_t(0));
+    QCOMPARE(f.error, int16_t(0));
+    QCOMPARE(f.highWatermark, int64_t(5));
+    QCOMPARE(f.records.size(), std::size_t(5));
+    QCOMPARE(f.records[0].value, std::string("a"));
+    QCOMPARE(f.records[0].key, std::optional<std::string>("key-0"));
+    QCOMPARE(f.records[0].headers.at(0).value, std::string("v0"));
+    QCOMPARE(f.records[0].timestamp, int64_t(1700000000000));
+    QCOMPARE(f.records[4].value, std::string("e"));
+    QCOMPARE(f.offsets.back(), int64_t(4));
+    // The same records through the engine's own API: one log, whichever protocol wrote it.
+    FetchRequest req;
+    req.topic = "acks";
+    auto engine = m_broker->fetchSync(req);
+    QVERIFY(engine);
+    QCOMPARE(engine->records.size(), std::size_t(5));
+    QCOMPARE(engine->records[2].value, std::string("c"));
+    QCOMPARE(engine->records[2].headers.at(0).key, std::string("h"));
+}
+
+void TestKafkaServer::produceErrorsKeepTheConnection()
+{
+    KafkaTestClient c(port());
+    auto unknown = parseProduce(*c.request(0, 8, produceBody(1, "nosuch", 0, recordSet({"x"}))));
+    QCOMPARE(unknown.error, int16_t(3));
+    QVERIFY(unknown.message && !unknown.message->empty());
+    auto partition = parseProduce(*c.request(0, 8, produceBody(1, "orders", 7, recordSet({"x"}))));
+    QCOMPARE(partition.error, int16_t(3));
+    std::string corrupt = recordSet({"x"});
+    corrupt.back() ^= 0x55;
+    auto crc = parseProduce(*c.request(0, 8, produceBody(1, "orders", 0, corrupt)));
+    QCOMPARE(crc.error, int16_t(2)); // CORRUPT_MESSAGE
+    auto acks = parseProduce(*c.request(0, 8, produceBody(2, "orders", 0, recordSet({"x"}))));
+    QCOMPARE(acks.error, int16_t(21)); // INVALID_REQUIRED_ACKS
+    const std::string big(2 << 20, 'b'); // over the broker's 1 MiB record limit
+    auto large = parseProduce(*c.request(0, 8, produceBody(1, "orders", 0, recordSet({big}))));
+    QCOMPARE(large.error, int16_t(10)); // MESSAGE_TOO_LARGE
+    // Nothing of any of them was appended, and the connection still serves.
+    QCOMPARE(m_broker->describeTopic("orders")->partitionInfo[0].highWatermark, int64_t(0));
+    auto ok = parseProduce(*c.request(0, 8, produceBody(1, "orders", 0, recordSet({"fine"}))));
+    QCOMPARE(ok.error, int16_t(0));
+    QCOMPARE(ok.partition, 0);
+}
+
+void TestKafkaServer::fetchLongPollWakesOnProduce()
+{
+    QVERIFY(m_broker->createTopic({"poll", 1, {}}));
+    KafkaTestClient consumer(port());
+    QElapsedTimer t;
+    t.start();
+    const int32_t id = consumer.send(1, 11, fetchBody("poll", 0, 0, 10000));
+    QVERIFY(id > 0);
+    QThread::msleep(200);
+    KafkaTestClient producer(port());
+    QCOMPARE(parseProduce(*producer.request(0, 8, produceBody(-1, "poll", 0, recordSet({"woke"}))))
+                 .error,
+             int16_t(0));
+    auto body = consumer.receive(id);
+    QVERIFY(body);
+    const auto f = parseFetch(*body);
+    QCOMPARE(f.records.size(), std::size_t(1));
+    QCOMPARE(f.records[0].value, std::string("woke"));
+    QVERIFY2(t.elapsed() < 8000, "the fetch waited out its max_wait instead of waking");
+}
+
+void TestKafkaServer::fetchErrorsAndEmptyWait()
+{
+    KafkaTestClient c(port());
+    auto past = parseFetch(*c.request(1, 11, fetchBody("orders", 1, 1000, 0)));
+    QCOMPARE(past.error, int16_t(1)); // OFFSET_OUT_OF_RANGE
+    auto unknown = parseFetch(*c.request(1, 11, fetchBody("nosuch", 0, 0, 5000)));
+    QCOMPARE(unknown.error, int16_t(3)); // answered at once: an error does not wait
+    QElapsedTimer t;
+    t.start();
+    auto empty = parseFetch(*c.request(1, 11, fetchBody("orders", 1, 0, 300)));
+    QCOMPARE(empty.error, int16_t(0));
+    QVERIFY(empty.records.empty());
+    QVERIFY2(t.elapsed() >= 250, "an empty fetch did not wait for its max_wait");
+}
+
+void TestKafkaServer::listOffsets()
+{
+    QVERIFY(m_broker->createTopic({"offsets", 1, {}}));
+    KafkaTestClient c(port());
+    QCOMPARE(parseProduce(*c.request(0, 8, produceBody(-1, "offsets", 0, recordSet({"0", "1", "2"}))))
+                 .error,
+             int16_t(0));
+    auto query = [&](int64_t timestamp) {
+        std::string b;
+        KafkaWriter w(b);
+        w.i32(-1);
+        w.i8(0);
+        w.arrayLength(1);
+        w.string("offsets");
+        w.arrayLength(1);
+        w.i32(0);
+        w.i32(-1);
+        w.i64(timestamp);
+        const auto body = c.request(2, 5, b);
+        if (!body)
+            return int64_t(-200);
+        KafkaReader r(*body);
+        r.i32();
+        r.arrayLength();
+        r.string();
+        r.arrayLength();
+        r.i32();
+        const int16_t error = r.i16();
+        r.i64();
+        const int64_t offset = r.i64();
+        r.i32();
+        return r.ok() && r.atEnd() && error == 0 ? offset : int64_t(-100);
+    };
+    QCOMPARE(query(-2), int64_t(0));                 // earliest
+    QCOMPARE(query(-1), int64_t(3));                 // latest
+    QCOMPARE(query(1700000000001), int64_t(1));      // the first at or after the time
+    QCOMPARE(query(1800000000000), int64_t(-1));     // none as new: Kafka's -1
+}
+
+void TestKafkaServer::malformedFramesCloseOnlyTheirConnection()
+{
+    KafkaTestClient bystander(port());
+    QVERIFY(bystander.request(18, 0, ""));
+    const auto eventsBefore = m_broker->recentEvents().size();
+    {
+        KafkaTestClient c(port());
+        c.send(0, 8, "\x00\x01truncated"); // a Produce that ends inside its first field
+        QVERIFY(c.closedByServer());
+    }
+    {
+        KafkaTestClient c(port());
+        c.send(99, 0, ""); // an API the listener does not have
+        QVERIFY(c.closedByServer());
+    }
+    {
+        KafkaTestClient c(port());
+        c.send(1, 3, ""); // Fetch older than v4
+        QVERIFY(c.closedByServer());
+    }
+    {
+        KafkaTestClient c(port());
+        c.sendRaw(std::string("\x7f\xff\xff\xff", 4)); // a 2 GiB frame
+        QVERIFY(c.closedByServer());
+    }
+    {
+        KafkaTestClient c(port());
+        c.sendRaw(std::string("\xff\xff\xff\xfe", 4)); // a negative size
+        QVERIFY(c.closedByServer());
+    }
+    QVERIFY(waitFor([&] { return m_broker->recentEvents().size() >= eventsBefore + 5; }));
+    const auto events = m_broker->recentEvents();
+    int reported = 0;
+    for (const auto &e : events)
+        if (e.kind == "kafka_client" && e.subject.rfind("tcp://127.0.0.1:", 0) == 0)
+            ++reported;
+    QVERIFY(reported >= 5);
+    QVERIFY(QString::fromStdString(events.back().detail).contains("frame")
+            || QString::fromStdString(events.back().detail).contains("malformed")
+            || QString::fromStdString(events.back().detail).contains("not supported"));
+    // The other client was served throughout.
+    QVERIFY(bystander.request(3, 8, metadataBody(std::vector<std::string>{"orders"})));
+}
+
+void TestKafkaServer::clientVanishingMidRequest()
+{
+    {
+        KafkaTestClient c(port());
+        c.sendRaw(std::string("\x00\x00\x01\x00\x00\x03", 6)); // half a frame, then gone
+    }
+    {
+        KafkaTestClient c(port());
+        // A long-poll whose client leaves before it is answered.
+        c.send(1, 11, fetchBody("orders", 1, 0, 2000));
+    }
+    QVERIFY(waitFor([&] { return m_server->kafkaUrls().size() == 1; }));
+    KafkaTestClient c(port());
+    QVERIFY(c.request(18, 2, ""));
+}
+
+void TestKafkaServer::stopWithParkedFetch()
+{
+    KafkaTestClient c(port(), 15000);
+    const int32_t id = c.send(1, 11, fetchBody("orders", 1, 0, 20000));
+    QVERIFY(id > 0);
+    QThread::msleep(200);
+    QElapsedTimer t;
+    t.start();
+    m_server->stop();
+    QVERIFY2(t.elapsed() < 5000, "stop() waited for a parked fetch");
+    QVERIFY(!c.receive(id)); // closed, not answered
+}
+
+QTEST_GUILESS_MAIN(TestKafkaServer)
+#include "tst_kafka_server.moc"
