@@ -128,6 +128,11 @@ int runBench(const QStringList &args)
     QCommandLineOption topic("topic", "Topic (default: a fresh one, deleted after).", "name");
     QCommandLineOption keep("keep-topic", "Do not delete the generated topic after the run.");
     QCommandLineOption quiet("quiet", "No progress lines on stderr.");
+    QCommandLineOption kafka("kafka", "produce: over Kafka's wire protocol (the embedded broker's "
+                                      "Kafka listener, or --kafka-bootstrap with --broker).");
+    QCommandLineOption kafkaBootstrap("kafka-bootstrap", "--kafka with --broker: the broker's "
+                                                         "Kafka listener.", "host:port");
+    parser.addOptions({kafka, kafkaBootstrap});
     QCommandLineOption token("token", "--broker: access-control token (default: $EDDY_TOKEN).",
                              "token");
     parser.addOptions({broker, json, records, size, batch, acks, partitions, topics, connections,
@@ -208,6 +213,12 @@ int runBench(const QStringList &args)
         o.token = tokenValue(parser, token);
     o.topic = parser.value(topic).toStdString();
     o.keepTopic = parser.isSet(keep);
+    o.kafka = parser.isSet(kafka);
+    o.kafkaBootstrap = parser.value(kafkaBootstrap).toStdString();
+    if (o.kafka && o.workload != eddy::sim::BenchWorkload::Produce)
+        return usage(kBenchCommand, "--kafka measures the produce workload only");
+    if (o.kafka && !o.brokerUrl.empty() && o.kafkaBootstrap.empty())
+        return usage(kBenchCommand, "--kafka with --broker needs --kafka-bootstrap host:port");
     if (!parser.isSet(quiet)) {
         o.progress = [workload = pos.at(0).toStdString()](int64_t done, int64_t total,
                                                           double seconds) {

@@ -8,6 +8,7 @@
 #include "bench_load.h"
 
 #include "batch_codec.h"
+#include "kafka_bench_load.h"
 
 #include "admin.h"
 #include "binary_codec.h"
@@ -582,6 +583,8 @@ Result<std::unique_ptr<Embedded>> startEmbedded(const BenchOptions &o)
         std::max(server.requests.maxInFlightPerConnection,
                  std::max(1, o.inflight) + o.partitions + 16);
     server.publish.clear();
+    if (o.kafka)
+        server.kafkaListen = {"tcp://127.0.0.1:0"};
     auto started = net::BrokerServer::start(*e->broker, server);
     if (!started)
         return started.error();
@@ -614,6 +617,17 @@ Result<BenchResult> runBench(const BenchOptions &options)
         o.batch = 1;
         o.inflight = 1;
     }
+    if (o.kafka && o.workload != BenchWorkload::Produce)
+        return makeError(Errc::InvalidRequest, "--kafka measures the produce workload only");
+    KafkaTarget kafkaTarget;
+    if (o.kafka && !o.brokerUrl.empty()) {
+        const auto colon = o.kafkaBootstrap.rfind(':');
+        if (colon == std::string::npos)
+            return makeError(Errc::InvalidRequest,
+                             "--kafka with --broker needs --kafka-bootstrap host:port");
+        kafkaTarget.host = o.kafkaBootstrap.substr(0, colon);
+        kafkaTarget.port = std::atoi(o.kafkaBootstrap.c_str() + colon + 1);
+    }
     std::unique_ptr<Embedded> embedded;
     std::string url = o.brokerUrl;
     std::string transport;
@@ -627,8 +641,18 @@ Result<BenchResult> runBench(const BenchOptions &options)
                                                           ? "durable"
                                                           : "fast")
                     + "), " + url + ", binary encoding";
+        if (o.kafka) {
+            const auto kafkaUrl = embedded->server->kafkaUrls().front();
+            kafkaTarget.port = std::atoi(kafkaUrl.c_str() + kafkaUrl.rfind(':') + 1);
+            transport = "embedded broker (" + std::string(o.durability == Durability::Durable
+                                                              ? "durable"
+                                                              : "fast")
+                        + "), " + kafkaUrl + ", Kafka protocol (Produce v8)";
+        }
     } else {
         transport = "broker at " + url + ", binary encoding";
+        if (o.kafka)
+            transport = "broker at " + o.kafkaBootstrap + ", Kafka protocol (Produce v8)";
     }
 
     client::ConnectionOptions connection;
@@ -664,7 +688,11 @@ Result<BenchResult> runBench(const BenchOptions &options)
         topics.push_back(std::move(*info));
     }
 
-    auto result = measure(o, connection, topics);
+    std::vector<std::string> names;
+    for (const auto &t : topics)
+        names.push_back(t.name);
+    auto result = o.kafka ? measureKafkaProduce(o, kafkaTarget, names)
+                          : measure(o, connection, topics);
     cleanup();
     if (result)
         result->transport = transport;

@@ -44,6 +44,11 @@ struct BenchOptions {
     double rate = 1000;               // e2e: records per second, over all connections
     int fetchWaitMs = 500;            // e2e: long-poll wait of the consumers' fetches
     bool keepTopic = false;           // leave a generated topic in place after the run
+    // Produce over Kafka's wire protocol instead of Eddy's binary encoding (produce workload
+    // only): to the embedded broker's Kafka listener, or with brokerUrl (still used to create
+    // the topics) to kafkaBootstrap ("host:port", IPv4).
+    bool kafka = false;
+    std::string kafkaBootstrap;
     // Called about once a second during the measured phase (from the calling thread).
     std::function<void(int64_t done, int64_t total, double seconds)> progress;
 };

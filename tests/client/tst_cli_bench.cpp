@@ -77,6 +77,26 @@ private slots:
                 100, j);
     }
 
+    void produceOverKafka()
+    {
+        nlohmann::json j;
+        runJson({"produce", "--kafka", "--records", "2000", "--batch", "10", "--connections", "3",
+                 "--inflight", "2", "--acks", "durable", "--durability", "durable",
+                 "--partitions", "2"},
+                2000, 100, j);
+        if (QTest::currentTestFailed())
+            return;
+        QCOMPARE(j["requests"].get<int64_t>(), 200);
+        QVERIFY2(j["transport"].get<std::string>().find("Kafka protocol") != std::string::npos,
+                 j["transport"].get<std::string>().c_str());
+        ChildRun r = eddy({"consume", "--kafka"});
+        QCOMPARE(r.exitCode, 2);
+        QVERIFY2(r.err.contains("produce workload only"), qPrintable(r.err));
+        r = eddy({"produce", "--kafka", "--broker", "tcp://127.0.0.1:9"});
+        QCOMPARE(r.exitCode, 2);
+        QVERIFY2(r.err.contains("--kafka-bootstrap"), qPrintable(r.err));
+    }
+
     void roundtripAndE2e()
     {
         nlohmann::json j;

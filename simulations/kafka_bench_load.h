@@ -1,0 +1,25 @@
+#pragma once
+
+#include "bench_load.h"
+
+#include <string>
+#include <vector>
+
+namespace eddy::sim {
+
+// Where a Kafka-protocol bench connects: an IPv4 address and port.
+struct KafkaTarget {
+    std::string host = "127.0.0.1";
+    int port = 9092;
+};
+
+// The produce workload over Kafka's wire protocol: o.connections connections (connection c to
+// topic c % topics.size(), partition (c / topics.size()) % o.partitions), each sending Produce v8
+// requests of o.batch records of o.recordSize bytes with o.acks (none: 0, leader: 1, durable:
+// -1) and up to o.inflight of them pipelined, until o.records are acknowledged. The topics must
+// exist. Latencies are per request, from its send to its response; a failed request counts in
+// errors, not in records.
+Result<BenchResult> measureKafkaProduce(const BenchOptions &o, const KafkaTarget &target,
+                                        const std::vector<std::string> &topics);
+
+} // namespace eddy::sim
