@@ -310,13 +310,7 @@ void summarise(BenchResult &r, std::vector<std::unique_ptr<Lane>> &lanes)
     std::vector<int64_t> all;
     for (auto &lane : lanes)
         all.insert(all.end(), lane->latenciesNs.begin(), lane->latenciesNs.end());
-    std::sort(all.begin(), all.end());
-    r.p50Us = percentile(all, 0.50);
-    r.p99Us = percentile(all, 0.99);
-    r.p999Us = percentile(all, 0.999);
-    r.maxUs = all.empty() ? 0 : static_cast<double>(all.back()) / 1000.0;
-    r.recordsPerS = r.seconds > 0 ? static_cast<double>(r.records) / r.seconds : 0;
-    r.mbPerS = r.seconds > 0 ? static_cast<double>(r.bytes) / 1e6 / r.seconds : 0;
+    summariseLatencies(r, all);
 }
 
 // A Producer as the producer workload configures it: `batch` records per batch at most, the
@@ -593,6 +587,18 @@ Result<std::unique_ptr<Embedded>> startEmbedded(const BenchOptions &o)
 }
 
 } // namespace
+
+void summariseLatencies(BenchResult &r, std::vector<int64_t> &latenciesNs)
+{
+    auto &all = latenciesNs;
+    std::sort(all.begin(), all.end());
+    r.p50Us = percentile(all, 0.50);
+    r.p99Us = percentile(all, 0.99);
+    r.p999Us = percentile(all, 0.999);
+    r.maxUs = all.empty() ? 0 : static_cast<double>(all.back()) / 1000.0;
+    r.recordsPerS = r.seconds > 0 ? static_cast<double>(r.records) / r.seconds : 0;
+    r.mbPerS = r.seconds > 0 ? static_cast<double>(r.bytes) / 1e6 / r.seconds : 0;
+}
 
 const char *benchWorkloadName(BenchWorkload workload)
 {

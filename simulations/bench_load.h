@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <vector>
 
 namespace eddy::sim {
 
@@ -74,6 +75,10 @@ struct BenchResult {
 // started or reached or the topic cannot be created; failed requests during the measured phase
 // are counted in errors instead.
 Result<BenchResult> runBench(const BenchOptions &options);
+
+// Fills r's latency percentiles and maximum from latenciesNs (sorted here) and its rates from
+// r.records, r.bytes and r.seconds: the summary every workload ends with.
+void summariseLatencies(BenchResult &r, std::vector<int64_t> &latenciesNs);
 
 // The workload's name as the command line spells it ("produce", "consume", ...).
 const char *benchWorkloadName(BenchWorkload workload);

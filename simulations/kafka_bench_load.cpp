@@ -217,15 +217,6 @@ void runConnection(const BenchOptions &o, const KafkaTarget &target, const std::
     shared.latenciesNs.insert(shared.latenciesNs.end(), latencies.begin(), latencies.end());
 }
 
-double percentileUs(const std::vector<int64_t> &sorted, double p)
-{
-    if (sorted.empty())
-        return 0;
-    const auto rank = std::min(sorted.size() - 1,
-                               static_cast<std::size_t>(p * static_cast<double>(sorted.size())));
-    return static_cast<double>(sorted[rank]) / 1000.0;
-}
-
 } // namespace
 
 Result<BenchResult> measureKafkaProduce(const BenchOptions &o, const KafkaTarget &target,
@@ -272,15 +263,8 @@ Result<BenchResult> measureKafkaProduce(const BenchOptions &o, const KafkaTarget
     r.errors = shared.errors.load();
     r.firstError = shared.firstError;
     r.seconds = seconds;
-    r.recordsPerS = seconds > 0 ? static_cast<double>(r.records) / seconds : 0;
-    r.mbPerS = seconds > 0 ? static_cast<double>(r.bytes) / seconds / 1e6 : 0;
-    auto &l = shared.latenciesNs;
-    r.requests = static_cast<int64_t>(l.size());
-    std::sort(l.begin(), l.end());
-    r.p50Us = percentileUs(l, 0.50);
-    r.p99Us = percentileUs(l, 0.99);
-    r.p999Us = percentileUs(l, 0.999);
-    r.maxUs = l.empty() ? 0 : static_cast<double>(l.back()) / 1000.0;
+    r.requests = static_cast<int64_t>(shared.latenciesNs.size());
+    summariseLatencies(r, shared.latenciesNs);
     return r;
 }
 

@@ -164,6 +164,11 @@ std::vector<std::string> BrokerServer::kafkaUrls() const
     return m_kafkaServer ? m_kafkaServer->urls() : std::vector<std::string>{};
 }
 
+std::size_t BrokerServer::kafkaConnectionCount() const
+{
+    return m_kafkaServer ? m_kafkaServer->connectionCount() : 0;
+}
+
 std::vector<std::string> BrokerServer::faultyUrls() const
 {
     return m_faultyServer ? m_faultyServer->urls() : std::vector<std::string>{};

@@ -54,6 +54,8 @@ public:
     std::vector<std::string> faultyUrls() const;
     // The URLs the Kafka listener listens on; empty without kafkaListen.
     std::vector<std::string> kafkaUrls() const;
+    // Kafka clients connected now (0 without kafkaListen).
+    std::size_t kafkaConnectionCount() const;
     std::vector<ClientInfo> clients() const { return m_handler.clients(); }
 
     // Sets the faults of the faulty endpoint (see NetworkFault); NetworkFault{} clears them.

@@ -3,8 +3,7 @@
 // long-poll, ListOffsets, and the unhappy paths: errors per partition that keep the connection,
 // malformed or oversized frames that close only their own connection (and are logged), a
 // client that vanishes mid-request, and stop() with a fetch parked in the engine.
-#include "broker.h"
-#include "broker_server.h"
+#include "kafka_fixture.h"
 #include "kafka_records.h"
 #include "kafka_test_client.h"
 
@@ -37,11 +36,11 @@ private slots:
     void stopWithParkedFetch();
 
 private:
-    int port() const;
+    int port() const { return m_fixture.port(); }
 
-    QTemporaryDir m_dir;
-    std::unique_ptr<Broker> m_broker;
-    std::unique_ptr<net::BrokerServer> m_server;
+    KafkaBrokerFixture m_fixture;
+    Broker *m_broker = nullptr;
+    net::BrokerServer *m_server = nullptr;
 };
 
 namespace {
@@ -241,34 +240,16 @@ bool waitFor(const std::function<bool()> &done, int ms = 5000)
 
 void TestKafkaServer::initTestCase()
 {
-    BrokerConfig config;
-    config.dataDir = m_dir.path().toStdString();
-    config.durability = Durability::Durable;
-    auto broker = Broker::open(config);
-    QVERIFY(broker);
-    m_broker = std::move(*broker);
-    net::BrokerServerOptions options;
-    options.requests.listen = {"tcp://127.0.0.1:0"};
-    options.publish = {};
-    options.kafkaListen = {"127.0.0.1:0"};
-    auto server = net::BrokerServer::start(*m_broker, options);
-    QVERIFY(server);
-    m_server = std::move(*server);
-    QCOMPARE(m_server->kafkaUrls().size(), std::size_t(1));
+    QVERIFY(m_fixture.start(Durability::Durable));
+    m_broker = m_fixture.broker.get();
+    m_server = m_fixture.server.get();
     QVERIFY(port() > 0);
     QVERIFY(m_broker->createTopic({"orders", 2, {}}));
 }
 
 void TestKafkaServer::cleanupTestCase()
 {
-    m_server.reset();
-    m_broker.reset();
-}
-
-int TestKafkaServer::port() const
-{
-    const auto url = m_server->kafkaUrls().at(0);
-    return std::stoi(url.substr(url.rfind(':') + 1));
+    m_fixture.stop();
 }
 
 void TestKafkaServer::apiVersionsAndFallback()
@@ -614,7 +595,8 @@ void TestKafkaServer::clientVanishingMidRequest()
         // A long-poll whose client leaves before it is answered.
         c.send(1, 11, fetchBody("orders", 1, 0, 2000));
     }
-    QVERIFY(waitFor([&] { return m_server->kafkaUrls().size() == 1; }));
+    // Both connections end on the server's side too (nothing leaks per vanished client).
+    QVERIFY(waitFor([&] { return m_server->kafkaConnectionCount() == 0; }));
     KafkaTestClient c(port());
     QVERIFY(c.request(18, 2, ""));
 }

@@ -2,9 +2,8 @@
 // Eddy: it lists the cluster, produces keyed records with headers and acks=all, consumes them
 // back from the beginning, waits in a long-poll for a record the engine appends later, and fails
 // cleanly (non-zero exit, nothing created) when it produces to a topic that does not exist.
-#include "broker.h"
-#include "broker_server.h"
 #include "child_process.h"
+#include "kafka_fixture.h"
 
 #include <QTemporaryDir>
 #include <QtTest>
@@ -26,34 +25,22 @@ private slots:
 private:
     QStringList base() const { return {"-b", m_bootstrap, "-X", "socket.timeout.ms=5000"}; }
 
-    QTemporaryDir m_dir;
-    std::unique_ptr<Broker> m_broker;
-    std::unique_ptr<net::BrokerServer> m_server;
+    KafkaBrokerFixture m_fixture;
+    Broker *m_broker = nullptr;
     QString m_bootstrap;
 };
 
 void TestKcat::initTestCase()
 {
-    BrokerConfig config;
-    config.dataDir = m_dir.path().toStdString();
-    auto broker = Broker::open(config);
-    QVERIFY(broker);
-    m_broker = std::move(*broker);
-    net::BrokerServerOptions options;
-    options.requests.listen = {"tcp://127.0.0.1:0"};
-    options.publish = {};
-    options.kafkaListen = {"tcp://127.0.0.1:0"};
-    auto server = net::BrokerServer::start(*m_broker, options);
-    QVERIFY(server);
-    m_server = std::move(*server);
-    m_bootstrap = QString::fromStdString(m_server->kafkaUrls().at(0)).mid(6); // host:port
+    QVERIFY(m_fixture.start(Durability::Fast));
+    m_broker = m_fixture.broker.get();
+    m_bootstrap = QString::fromStdString(m_fixture.bootstrap());
     QVERIFY(m_broker->createTopic({"kc", 2, {}}));
 }
 
 void TestKcat::cleanupTestCase()
 {
-    m_server.reset();
-    m_broker.reset();
+    m_fixture.stop();
 }
 
 void TestKcat::listsTheCluster()
