@@ -627,38 +627,31 @@ Result<BenchResult> runBench(const BenchOptions &options)
         return makeError(Errc::InvalidRequest, "--kafka measures the produce workload only");
     KafkaTarget kafkaTarget;
     if (o.kafka && !o.brokerUrl.empty()) {
-        const auto colon = o.kafkaBootstrap.rfind(':');
-        if (colon == std::string::npos)
+        if (o.kafkaBootstrap.find(':') == std::string::npos)
             return makeError(Errc::InvalidRequest,
                              "--kafka with --broker needs --kafka-bootstrap host:port");
-        kafkaTarget.host = o.kafkaBootstrap.substr(0, colon);
-        kafkaTarget.port = std::atoi(o.kafkaBootstrap.c_str() + colon + 1);
+        kafkaTarget = kafkaTargetOf(o.kafkaBootstrap);
     }
     std::unique_ptr<Embedded> embedded;
     std::string url = o.brokerUrl;
     std::string transport;
+    const std::string encoding = o.kafka ? ", Kafka protocol (Produce v8)" : ", binary encoding";
     if (url.empty()) {
         auto e = startEmbedded(o);
         if (!e)
             return e.error();
         embedded = std::move(*e);
         url = embedded->server->requestUrls().front();
-        transport = "embedded broker (" + std::string(o.durability == Durability::Durable
-                                                          ? "durable"
-                                                          : "fast")
-                    + "), " + url + ", binary encoding";
+        std::string endpoint = url;
         if (o.kafka) {
-            const auto kafkaUrl = embedded->server->kafkaUrls().front();
-            kafkaTarget.port = std::atoi(kafkaUrl.c_str() + kafkaUrl.rfind(':') + 1);
-            transport = "embedded broker (" + std::string(o.durability == Durability::Durable
-                                                              ? "durable"
-                                                              : "fast")
-                        + "), " + kafkaUrl + ", Kafka protocol (Produce v8)";
+            endpoint = embedded->server->kafkaUrls().front();
+            kafkaTarget = kafkaTargetOf(endpoint);
         }
+        transport = std::string("embedded broker (")
+                    + (o.durability == Durability::Durable ? "durable" : "fast") + "), "
+                    + endpoint + encoding;
     } else {
-        transport = "broker at " + url + ", binary encoding";
-        if (o.kafka)
-            transport = "broker at " + o.kafkaBootstrap + ", Kafka protocol (Produce v8)";
+        transport = "broker at " + (o.kafka ? o.kafkaBootstrap : url) + encoding;
     }
 
     client::ConnectionOptions connection;
@@ -694,10 +687,7 @@ Result<BenchResult> runBench(const BenchOptions &options)
         topics.push_back(std::move(*info));
     }
 
-    std::vector<std::string> names;
-    for (const auto &t : topics)
-        names.push_back(t.name);
-    auto result = o.kafka ? measureKafkaProduce(o, kafkaTarget, names)
+    auto result = o.kafka ? measureKafkaProduce(o, kafkaTarget, topics)
                           : measure(o, connection, topics);
     cleanup();
     if (result)

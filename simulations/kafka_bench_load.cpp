@@ -219,8 +219,19 @@ void runConnection(const BenchOptions &o, const KafkaTarget &target, const std::
 
 } // namespace
 
+KafkaTarget kafkaTargetOf(const std::string &address)
+{
+    const std::string bare =
+        address.rfind("tcp://", 0) == 0 ? address.substr(6) : address;
+    KafkaTarget t;
+    const auto colon = bare.rfind(':');
+    t.host = bare.substr(0, colon);
+    t.port = std::atoi(bare.c_str() + colon + 1);
+    return t;
+}
+
 Result<BenchResult> measureKafkaProduce(const BenchOptions &o, const KafkaTarget &target,
-                                        const std::vector<std::string> &topics)
+                                        const std::vector<TopicInfo> &topics)
 {
     if (topics.empty())
         return makeError(Errc::InvalidRequest, "no topic to produce to");
@@ -229,7 +240,7 @@ Result<BenchResult> measureKafkaProduce(const BenchOptions &o, const KafkaTarget
     std::vector<std::thread> threads;
     const int connections = std::max(1, o.connections);
     for (int c = 0; c < connections; ++c) {
-        const auto &topic = topics[static_cast<std::size_t>(c) % topics.size()];
+        const auto &topic = topics[static_cast<std::size_t>(c) % topics.size()].name;
         const int32_t partition =
             (c / static_cast<int>(topics.size())) % std::max(1, o.partitions);
         threads.emplace_back([&o, &target, &topic, partition, &shared] {

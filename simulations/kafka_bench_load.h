@@ -13,6 +13,9 @@ struct KafkaTarget {
     int port = 9092;
 };
 
+// The target of "host:port" or "tcp://host:port" (the port after the last ':').
+KafkaTarget kafkaTargetOf(const std::string &address);
+
 // The produce workload over Kafka's wire protocol: o.connections connections (connection c to
 // topic c % topics.size(), partition (c / topics.size()) % o.partitions), each sending Produce v8
 // requests of o.batch records of o.recordSize bytes with o.acks (none: 0, leader: 1, durable:
@@ -20,6 +23,6 @@ struct KafkaTarget {
 // exist. Latencies are per request, from its send to its response; a failed request counts in
 // errors, not in records.
 Result<BenchResult> measureKafkaProduce(const BenchOptions &o, const KafkaTarget &target,
-                                        const std::vector<std::string> &topics);
+                                        const std::vector<TopicInfo> &topics);
 
 } // namespace eddy::sim
