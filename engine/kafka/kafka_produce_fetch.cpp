@@ -44,10 +44,12 @@ struct ProduceState {
     std::vector<ProduceTopic> topics;
     std::atomic<int> pending{1}; // one for the issuing loop, released when it ends
     KafkaRespond respond;
+    std::string begun; // the response's size and correlation id, written before the loop
 };
 
-void finishProduce(const std::shared_ptr<ProduceState> &s, std::string begun)
+void finishProduce(const std::shared_ptr<ProduceState> &s)
 {
+    std::string begun = std::move(s->begun);
     KafkaWriter w(begun);
     w.arrayLength(static_cast<int32_t>(s->topics.size()));
     for (const auto &t : s->topics) {
@@ -111,7 +113,7 @@ void KafkaHandler::produce(const Header &h, KafkaReader &r, KafkaRespond &respon
     const bool noResponse = acks == 0;
     if (!noResponse)
         s->respond = std::move(respond);
-    std::string begun = beginResponse(h);
+    s->begun = beginResponse(h);
     for (std::size_t t = 0; t < s->topics.size(); ++t) {
         auto &topic = s->topics[t];
         for (std::size_t p = 0; p < topic.parts.size(); ++p) {
@@ -135,7 +137,7 @@ void KafkaHandler::produce(const Header &h, KafkaReader &r, KafkaRespond &respon
             }
             s->pending.fetch_add(1);
             // part stays where it is: s->topics is not resized once the loop started.
-            m_broker.produce(std::move(req), [s, &part, begun, noResponse](
+            m_broker.produce(std::move(req), [s, &part, noResponse](
                                                  Result<ProduceResult> result) {
                 if (noResponse)
                     return;
@@ -146,7 +148,7 @@ void KafkaHandler::produce(const Header &h, KafkaReader &r, KafkaRespond &respon
                     part.baseOffset = result->placements.front().baseOffset;
                 }
                 if (s->pending.fetch_sub(1) == 1)
-                    finishProduce(s, begun);
+                    finishProduce(s);
             });
         }
     }
@@ -156,7 +158,7 @@ void KafkaHandler::produce(const Header &h, KafkaReader &r, KafkaRespond &respon
         return respond(std::move(o));
     }
     if (s->pending.fetch_sub(1) == 1)
-        finishProduce(s, std::move(begun));
+        finishProduce(s);
 }
 
 namespace {
@@ -283,34 +285,29 @@ void onPartFetched(Broker &broker, const std::shared_ptr<FetchState> &s, FetchPa
 // Reads every partition without an error (waitMs 0: the first round).
 void startRound(Broker &broker, const std::shared_ptr<FetchState> &s, int32_t waitMs)
 {
-    std::vector<FetchPart *> parts;
+    // The partitions to read, with their topic names, taken before any read is issued.
+    std::vector<std::pair<const std::string *, FetchPart *>> parts;
     {
         std::lock_guard lock(s->mutex);
         for (auto &t : s->topics)
             for (auto &p : t.parts)
                 if (p.error == KafkaError::None)
-                    parts.push_back(&p);
+                    parts.emplace_back(&t.name, &p);
         s->pending = static_cast<int>(parts.size()) + 1; // + this loop
     }
     int32_t budget = s->maxBytes;
-    std::size_t t = 0;
-    for (auto &topic : s->topics) {
-        for (auto &p : topic.parts) {
-            if (t >= parts.size() || parts[t] != &p)
-                continue;
-            ++t;
-            FetchRequest req;
-            req.topic = topic.name;
-            req.partition = p.index;
-            req.offset = p.offset;
-            req.maxRecords = kFetchMaxRecords;
-            req.maxBytes = static_cast<std::size_t>(std::max(1, std::min(p.maxBytes, budget)));
-            req.waitMs = waitMs;
-            budget = std::max(1, budget - p.maxBytes);
-            broker.fetch(std::move(req), [&broker, s, &p, waitMs](Result<FetchResult> result) {
-                onPartFetched(broker, s, p, waitMs > 0, std::move(result));
-            });
-        }
+    for (auto [topic, p] : parts) {
+        FetchRequest req;
+        req.topic = *topic;
+        req.partition = p->index;
+        req.offset = p->offset;
+        req.maxRecords = kFetchMaxRecords;
+        req.maxBytes = static_cast<std::size_t>(std::max(1, std::min(p->maxBytes, budget)));
+        req.waitMs = waitMs;
+        budget = std::max(1, budget - p->maxBytes);
+        broker.fetch(std::move(req), [&broker, s, p, waitMs](Result<FetchResult> result) {
+            onPartFetched(broker, s, *p, waitMs > 0, std::move(result));
+        });
     }
     // The loop's own count: a round whose reads all completed inline ends here.
     std::unique_lock lock(s->mutex);
