@@ -296,9 +296,11 @@ void startRound(Broker &broker, const std::shared_ptr<FetchState> &s, int32_t wa
         s->pending = static_cast<int>(parts.size()) + 1; // + this loop
     }
     int32_t budget = s->maxBytes;
-    for (auto [topic, p] : parts) {
+    // A plain pair, not a structured binding: clang before 16 cannot capture one in a lambda.
+    for (const auto &entry : parts) {
+        FetchPart *p = entry.second;
         FetchRequest req;
-        req.topic = *topic;
+        req.topic = *entry.first;
         req.partition = p->index;
         req.offset = p->offset;
         req.maxRecords = kFetchMaxRecords;
