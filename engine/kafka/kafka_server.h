@@ -25,16 +25,18 @@ struct KafkaServerOptions {
     // A client that leaves a response untaken this long is disconnected: its connection holds
     // the response and, since Kafka answers in order, every request behind it.
     int sendTimeoutMs = 30000;
+    // Threads serving connections (each an epoll loop; connections are dealt to them in turn).
+    int ioThreads = 1;
 };
 
 class KafkaServerImpl;
 
 // A Kafka wire-protocol listener in front of a Broker, so Kafka's own clients (kcat,
-// librdkafka, kafkajs, the Java client) produce to and fetch from Eddy's topics unchanged. Each
-// connection is one nng_stream with one nng_aio and a state machine (RECV_SIZE -> RECV_BODY ->
-// HANDLE -> SEND -> RECV_SIZE), the shape of nng's demo/async/server.c over a byte stream: a
-// connection's requests are answered one at a time and in order, as Kafka's broker does, and a
-// request waiting on the engine (a durable produce, a long-poll fetch) holds no thread. A
+// librdkafka, kafkajs, the Java client) produce to and fetch from Eddy's topics unchanged.
+// Connections are non-blocking sockets served by epoll loops (ioThreads); a connection's
+// requests are answered one at a time and in order, as Kafka's broker does, a few read ahead
+// while one is handled. A request waiting on the engine (a durable produce, a long-poll fetch)
+// holds no thread, and its response is written by the engine thread that completes it. A
 // request that cannot be parsed closes its connection and is reported in the broker's event log
 // ("kafka_client"); everyone else is served on. The broker must outlive the server.
 class KafkaServer

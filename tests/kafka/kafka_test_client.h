@@ -19,9 +19,13 @@
 class KafkaTestClient
 {
 public:
-    explicit KafkaTestClient(int port, int timeoutMs = 5000)
+    // receiveBuffer > 0 shrinks the socket's receive buffer (before connecting, so the window
+    // offered is small too): a client that reads slowly.
+    explicit KafkaTestClient(int port, int timeoutMs = 5000, int receiveBuffer = 0)
     {
         m_fd = ::socket(AF_INET, SOCK_STREAM, 0);
+        if (receiveBuffer > 0)
+            ::setsockopt(m_fd, SOL_SOCKET, SO_RCVBUF, &receiveBuffer, sizeof receiveBuffer);
         sockaddr_in a{};
         a.sin_family = AF_INET;
         a.sin_port = htons(static_cast<uint16_t>(port));
@@ -62,6 +66,15 @@ public:
     int32_t send(int16_t apiKey, int16_t version, const std::string &body)
     {
         std::string frame;
+        const int32_t id = appendFrame(frame, apiKey, version, body);
+        return sendRaw(frame) ? id : -1;
+    }
+
+    // Appends a request frame to out without sending it (requests pipelined in one write);
+    // returns its correlation id.
+    int32_t appendFrame(std::string &out, int16_t apiKey, int16_t version, const std::string &body)
+    {
+        std::string frame;
         eddy::kafka::KafkaWriter w(frame);
         w.i32(0);
         w.i16(apiKey);
@@ -73,7 +86,8 @@ public:
             w.noTaggedFields();
         w.raw(body);
         w.patchI32(0, static_cast<int32_t>(frame.size() - 4));
-        return sendRaw(frame) ? id : -1;
+        out += frame;
+        return id;
     }
 
     // Reads one response frame; returns its body after the correlation id, which must be

@@ -2,9 +2,11 @@
 // fallback for a newer client), Metadata, CreateTopics, Produce with each acks level, Fetch with
 // long-poll, ListOffsets, and the unhappy paths: errors per partition that keep the connection,
 // malformed or oversized frames that close only their own connection (and are logged), a
-// client that vanishes mid-request, and stop() with a fetch parked in the engine.
+// client that vanishes mid-request, requests pipelined past the read-ahead limit, a client that
+// does not read its response, and stop() with a fetch parked in the engine.
 #include "kafka_fixture.h"
 #include "kafka_records.h"
+#include "kafka_server.h"
 #include "kafka_test_client.h"
 
 #include <QElapsedTimer>
@@ -33,6 +35,8 @@ private slots:
     void listOffsets();
     void malformedFramesCloseOnlyTheirConnection();
     void clientVanishingMidRequest();
+    void pipelinedRequestsAnsweredInOrder();
+    void unreadResponseTimesOut();
     void stopWithParkedFetch();
 
 private:
@@ -109,14 +113,14 @@ ProduceReply parseProduce(const std::string &body)
 }
 
 std::string fetchBody(const std::string &topic, int32_t partition, int64_t offset,
-                      int32_t maxWaitMs)
+                      int32_t maxWaitMs, int32_t maxBytes = 1 << 20)
 {
     std::string b;
     KafkaWriter w(b);
     w.i32(-1);        // replica_id
     w.i32(maxWaitMs);
     w.i32(1);         // min_bytes
-    w.i32(1 << 20);   // max_bytes
+    w.i32(maxBytes);  // max_bytes
     w.i8(0);          // isolation_level
     w.i32(0);         // session_id
     w.i32(-1);        // session_epoch
@@ -127,7 +131,7 @@ std::string fetchBody(const std::string &topic, int32_t partition, int64_t offse
     w.i32(-1);        // current_leader_epoch
     w.i64(offset);
     w.i64(-1);        // log_start_offset
-    w.i32(1 << 20);   // partition_max_bytes
+    w.i32(maxBytes);  // partition_max_bytes
     w.arrayLength(0); // forgotten_topics_data
     w.string("");     // rack_id
     return b;
@@ -599,6 +603,78 @@ void TestKafkaServer::clientVanishingMidRequest()
     QVERIFY(waitFor([&] { return m_server->kafkaConnectionCount() == 0; }));
     KafkaTestClient c(port());
     QVERIFY(c.request(18, 2, ""));
+}
+
+void TestKafkaServer::pipelinedRequestsAnsweredInOrder()
+{
+    QVERIFY(m_broker->createTopic({"pipelined", 1, {}}));
+    // Durable produces (answered later, from the store's completion thread) with other requests
+    // between them, all in one write: more than the listener reads ahead of a busy request
+    // (1 MiB), so reading pauses and resumes as the responses go out.
+    const std::string value(4096, 'v');
+    std::string frames;
+    std::vector<std::pair<int32_t, bool>> sent; // id, is a produce
+    KafkaTestClient c(port(), 15000);
+    for (int i = 0; i < 300; ++i) {
+        if (i % 50 == 25)
+            sent.emplace_back(c.appendFrame(frames, 3, 8, metadataBody(std::nullopt)), false);
+        sent.emplace_back(c.appendFrame(frames, 0, 8,
+                                        produceBody(-1, "pipelined", 0, recordSet({value}))),
+                          true);
+    }
+    QVERIFY(frames.size() > (1u << 20));
+    auto writer = std::async(std::launch::async, [&] { return c.sendRaw(frames); });
+    int64_t expected = 0;
+    for (const auto &[id, isProduce] : sent) {
+        const auto reply = c.receive(id); // nullopt for an answer out of order
+        QVERIFY2(reply, qPrintable(QString("no answer in order for request %1").arg(id)));
+        if (isProduce) {
+            const auto p = parseProduce(*reply);
+            QCOMPARE(p.error, int16_t(0));
+            QCOMPARE(p.baseOffset, expected++);
+        }
+    }
+    QVERIFY(writer.get());
+    QCOMPARE(m_broker->describeTopic("pipelined")->partitionInfo[0].highWatermark, int64_t(300));
+}
+
+void TestKafkaServer::unreadResponseTimesOut()
+{
+    // A listener of its own with a short send timeout, on the same broker.
+    KafkaServerOptions options;
+    options.listen = {"127.0.0.1:0"};
+    options.sendTimeoutMs = 300;
+    auto server = KafkaServer::start(*m_broker, options);
+    QVERIFY(server);
+    const std::string url = (*server)->urls().at(0);
+    const int serverPort = std::stoi(url.substr(url.rfind(':') + 1));
+    // 12 MiB to fetch: more than the server's socket buffer and the client's small window hold.
+    QVERIFY(m_broker->createTopic({"unread", 1, {}}));
+    for (int i = 0; i < 24; ++i) {
+        ProduceRequest req;
+        req.topic = "unread";
+        Record r;
+        r.value = std::string(512 << 10, char('a' + i % 26));
+        req.records.push_back(std::move(r));
+        QVERIFY(m_broker->produceSync(std::move(req)));
+    }
+    const auto eventsBefore = m_broker->recentEvents().size();
+    KafkaTestClient slow(serverPort, 5000, 4096);
+    KafkaTestClient bystander(serverPort);
+    QVERIFY(waitFor([&] { return (*server)->connectionCount() == 2; }));
+    QVERIFY(slow.send(1, 11, fetchBody("unread", 0, 0, 0, 16 << 20)) > 0);
+    // Not read: the server gives up on it after the timeout and closes it.
+    QVERIFY(waitFor([&] { return (*server)->connectionCount() == 1; }));
+    QVERIFY(waitFor([&] {
+        for (const auto &e : m_broker->recentEvents())
+            if (e.kind == "kafka_client"
+                && QString::fromStdString(e.detail).contains("did not read its response"))
+                return true;
+        return false;
+    }));
+    QVERIFY(m_broker->recentEvents().size() > eventsBefore);
+    // The other client is still served.
+    QVERIFY(bystander.request(18, 0, ""));
 }
 
 void TestKafkaServer::stopWithParkedFetch()
