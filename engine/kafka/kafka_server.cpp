@@ -258,19 +258,18 @@ void respond(const ConnectionPtr &cp, KafkaOutcome outcome)
     bool ended = false;
     switch (outcome.kind) {
     case KafkaOutcome::Kind::Respond: {
-        const bool wasPending = c.outDone < c.out.size();
-        if (c.out.empty())
-            c.out = std::move(outcome.bytes);
-        else
-            c.out += outcome.bytes; // behind a response the socket has not taken whole yet
-        if (!wasPending) {
-            const WriteResult w = writeSome(c);
-            if (w == WriteResult::Failed) {
-                endLocked(c, {}); // the client went away: not news
-                ended = true;
-            } else if (w == WriteResult::Pending) {
-                c.outSince = Clock::now();
-            }
+        // out is empty: the next request is handed over only once a response was sent whole.
+        c.out = std::move(outcome.bytes);
+        c.outDone = 0;
+        const WriteResult w = writeSome(c);
+        if (w == WriteResult::Failed) {
+            endLocked(c, {}); // the client went away: not news
+            ended = true;
+        } else if (w == WriteResult::Pending) {
+            // The loop sends the rest when the socket has room, and goes on from there.
+            c.outSince = Clock::now();
+            c.loop->updateInterestLocked(c);
+            return;
         }
         break;
     }
@@ -485,7 +484,7 @@ void IoLoop::onReadable(Connection &c)
             std::lock_guard lock(c.mutex);
             if (c.closed)
                 break;
-            if (c.busy && c.inEnd - c.inStart >= kReadAheadBytes) {
+            if ((c.busy || c.outDone < c.out.size()) && c.inEnd - c.inStart >= kReadAheadBytes) {
                 c.readPaused = true;
                 updateInterestLocked(c);
                 break;
@@ -543,7 +542,10 @@ void IoLoop::process(Connection &c)
             std::lock_guard lock(c.mutex);
             if (c.closed)
                 return;
-            if (c.busy) {
+            // One request at a time, its response sent whole before the next is handed over (as
+            // Kafka's broker mutes a connection): a client that pipelines requests and does
+            // not read makes the server hold one response, not one per request.
+            if (c.busy || c.outDone < c.out.size()) {
                 c.pendingInput = true;
                 return;
             }
@@ -575,12 +577,20 @@ void IoLoop::onWritable(Connection &c)
     std::unique_lock lock(c.mutex);
     if (c.closed)
         return;
-    if (writeSome(c) == WriteResult::Failed) {
+    const WriteResult w = writeSome(c);
+    if (w == WriteResult::Failed) {
         c.closed = true;
         lock.unlock();
         return finish(c, {});
     }
+    if (w == WriteResult::Pending)
+        return;
+    c.readPaused = false;
     updateInterestLocked(c);
+    const bool next = c.pendingInput;
+    lock.unlock();
+    if (next)
+        onReadable(c); // reads what the pause left in the socket, then hands over the next
 }
 
 void IoLoop::finish(Connection &c, const std::string &why)
