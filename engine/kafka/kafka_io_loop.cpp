@@ -20,6 +20,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <utility>
 
 namespace eddy::kafka {
 
@@ -293,6 +294,12 @@ void IoLoop::run()
         }
         if (Clock::now() >= nextSweep) {
             sweepSendTimeouts();
+            for (const int fd : std::exchange(m_resting, {})) {
+                epoll_event ev{};
+                ev.events = EPOLLIN;
+                ev.data.fd = fd;
+                epoll_ctl(m_epoll, EPOLL_CTL_ADD, fd, &ev);
+            }
             nextSweep = Clock::now() + std::chrono::milliseconds(kSweepMs);
         }
     }
@@ -305,9 +312,14 @@ void IoLoop::acceptAll(int listenFd)
         if (fd < 0) {
             if (errno == EINTR || errno == ECONNABORTED)
                 continue;
-            // EAGAIN: all taken. Anything else (out of descriptors) costs only the connection
-            // that could not be taken; the listener is read again at its next event.
-            return;
+            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+                // Out of descriptors or memory: the pending connection stays in the backlog and
+                // the listener stays readable, so watching it now would spin. It is set aside
+                // until the next sweep (kSweepMs) and tried again then.
+                epoll_ctl(m_epoll, EPOLL_CTL_DEL, listenFd, nullptr);
+                m_resting.push_back(listenFd);
+            }
+            return; // EAGAIN: all taken
         }
         m_shared.accepted(fd);
     }

@@ -97,6 +97,7 @@ private:
     int m_epoll = -1;
     int m_wakeFd = -1;
     std::vector<int> m_listeners;
+    std::vector<int> m_resting; // listeners unwatched until the next sweep (accept failed)
     std::thread m_thread;
     std::atomic<std::thread::id> m_threadId{};
     std::unordered_map<int, ConnectionPtr> m_conns; // loop thread only
