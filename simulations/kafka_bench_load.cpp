@@ -1,28 +1,31 @@
-// The produce workload of `eddy bench` over Kafka's wire protocol (`--kafka`): each connection
-// is one blocking TCP socket on a thread of its own speaking Produce v8, as a thin Kafka client
-// does, to the broker's Kafka listener. Requests of `batch` records are encoded once per
-// connection (the records are alike; timestamps are left to the broker), so the client's cost
-// per request is a send and a receive, like redis-benchmark's against Redis. Up to `inflight`
-// requests are pipelined per connection; Kafka answers them in order.
+// The produce workload of `eddy bench` over Kafka's wire protocol (`--kafka`): every connection
+// is a non-blocking TCP socket speaking Produce v8 to the broker's Kafka listener, and one
+// thread drives them all from an epoll loop, as redis-benchmark drives its clients against Redis.
+// A thread per connection blocked in recv cost a context switch per response on each side,
+// about a third of both cores with 50 unbatched connections (docs/performance.md, item 19): the
+// load generator took the CPU the broker was being measured on. Requests of `batch` records are
+// encoded once per connection (the records are alike; timestamps are left to the broker), so
+// the client's cost per request is a send and a receive. Up to `inflight` requests are pipelined
+// per connection; Kafka answers them in order.
 #include "kafka_bench_load.h"
 
 #include "kafka_codec.h"
 #include "kafka_records.h"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
-#include <sys/time.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <cstring>
 #include <deque>
-#include <mutex>
-#include <thread>
+#include <memory>
 
 namespace eddy::sim {
 
@@ -31,7 +34,9 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using namespace kafka;
 
-constexpr int kReceiveTimeoutS = 60;
+// A connection with requests outstanding and no response for this long fails them.
+constexpr auto kResponseTimeout = std::chrono::seconds(60);
+constexpr std::size_t kReadChunk = 64 << 10;
 
 int16_t kafkaAcks(Acks acks)
 {
@@ -75,33 +80,9 @@ std::string produceFrame(const std::string &topic, int32_t partition, int16_t ac
     return frame;
 }
 
-bool sendAll(int fd, const std::string &bytes)
-{
-    std::size_t done = 0;
-    while (done < bytes.size()) {
-        const ssize_t n = ::send(fd, bytes.data() + done, bytes.size() - done, MSG_NOSIGNAL);
-        if (n <= 0)
-            return false;
-        done += static_cast<std::size_t>(n);
-    }
-    return true;
-}
-
-bool readAll(int fd, std::string &buf)
-{
-    std::size_t done = 0;
-    while (done < buf.size()) {
-        const ssize_t n = ::recv(fd, buf.data() + done, buf.size() - done, 0);
-        if (n <= 0)
-            return false;
-        done += static_cast<std::size_t>(n);
-    }
-    return true;
-}
-
 // The error code of a one-partition Produce v8 response body (after the correlation id), and
 // its message; -100 when it does not parse.
-int16_t produceError(const std::string &body, std::string &message)
+int16_t produceError(std::string_view body, std::string &message)
 {
     KafkaReader r(body);
     r.arrayLength();
@@ -118,103 +99,276 @@ int16_t produceError(const std::string &body, std::string &message)
     return r.ok() ? error : int16_t(-100);
 }
 
-struct Shared {
-    std::atomic<int64_t> claimed{0};
-    std::atomic<int64_t> done{0};
-    std::atomic<int64_t> errors{0};
-    std::mutex mutex; // guards firstError and the latencies merged at the end
-    std::string firstError;
-    std::vector<int64_t> latenciesNs;
+// A request sent and not yet answered (acks=0: sent and not yet wholly written).
+struct Outstanding {
+    int32_t id = 0;
+    int count = 0;
+    Clock::time_point sentAt;
+    std::size_t endOfFrame = 0; // acks=0: where the frame ends in the connection's output
+};
 
-    void fail(const std::string &why)
+struct KafkaConnection {
+    int fd = -1;
+    std::string topic;
+    int32_t partition = 0;
+    std::string full;        // the frame of a whole batch
+    std::string out;         // bytes to write, from outPos
+    std::size_t outPos = 0;
+    std::string in;          // bytes read and not yet parsed
+    std::deque<Outstanding> outstanding;
+    int32_t nextId = 0;
+    bool exhausted = false;  // every record is claimed
+    bool broken = false;
+    bool writing = false;    // registered for EPOLLOUT
+    Clock::time_point lastResponse;
+
+    bool finished() const
     {
-        errors.fetch_add(1);
-        std::lock_guard lock(mutex);
-        if (firstError.empty())
-            firstError = why;
+        return broken || (exhausted && outstanding.empty() && outPos == out.size());
     }
 };
 
-void runConnection(const BenchOptions &o, const KafkaTarget &target, const std::string &topic,
-                   int32_t partition, Shared &shared)
+class Driver
 {
-    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+public:
+    Driver(const BenchOptions &o) : m_o(o), m_acks(kafkaAcks(o.acks)), m_value(o.recordSize, 'x')
+    {
+    }
+    ~Driver()
+    {
+        for (auto &c : m_connections)
+            if (c->fd >= 0)
+                ::close(c->fd);
+        if (m_epoll >= 0)
+            ::close(m_epoll);
+    }
+
+    Result<void> connect(const KafkaTarget &target, const std::vector<TopicInfo> &topics);
+    void run();
+
+    int64_t done = 0;
+    int64_t errors = 0;
+    std::string firstError;
+    std::vector<int64_t> latenciesNs;
+
+private:
+    void fail(KafkaConnection &c, const std::string &why, bool breaks);
+    // Claims records and queues requests until the window is full or nothing is left.
+    void refill(KafkaConnection &c);
+    void flush(KafkaConnection &c);
+    void readable(KafkaConnection &c);
+    void parse(KafkaConnection &c);
+    void watch(KafkaConnection &c);
+
+    const BenchOptions &m_o;
+    const int16_t m_acks;
+    const std::string m_value;
+    int m_epoll = -1;
+    int64_t m_claimed = 0;
+    std::vector<std::unique_ptr<KafkaConnection>> m_connections;
+};
+
+Result<void> Driver::connect(const KafkaTarget &target, const std::vector<TopicInfo> &topics)
+{
+    m_epoll = ::epoll_create1(EPOLL_CLOEXEC);
+    if (m_epoll < 0)
+        return makeError(Errc::Internal, std::string("epoll_create1: ") + std::strerror(errno));
     sockaddr_in a{};
     a.sin_family = AF_INET;
     a.sin_port = htons(static_cast<uint16_t>(target.port));
-    ::inet_pton(AF_INET, target.host.c_str(), &a.sin_addr);
-    int one = 1;
-    ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    timeval tv{kReceiveTimeoutS, 0};
-    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    if (::connect(fd, reinterpret_cast<sockaddr *>(&a), sizeof a) != 0) {
-        shared.fail("cannot connect to " + target.host + ":" + std::to_string(target.port));
-        ::close(fd);
-        return;
+    if (::inet_pton(AF_INET, target.host.c_str(), &a.sin_addr) != 1)
+        return makeError(Errc::InvalidRequest, "not an IPv4 address: " + target.host);
+    const int connections = std::max(1, m_o.connections);
+    for (int i = 0; i < connections; ++i) {
+        auto c = std::make_unique<KafkaConnection>();
+        c->topic = topics[static_cast<std::size_t>(i) % topics.size()].name;
+        c->partition = (i / static_cast<int>(topics.size())) % std::max(1, m_o.partitions);
+        c->full = produceFrame(c->topic, c->partition, m_acks, m_value, m_o.batch);
+        // Connected while still blocking (loopback answers at once), then non-blocking.
+        c->fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (c->fd < 0 || ::connect(c->fd, reinterpret_cast<sockaddr *>(&a), sizeof a) != 0)
+            return makeError(Errc::Timeout, "cannot connect to " + target.host + ":"
+                                                    + std::to_string(target.port) + ": "
+                                                    + std::strerror(errno));
+        int one = 1;
+        ::setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        ::fcntl(c->fd, F_SETFL, ::fcntl(c->fd, F_GETFL) | O_NONBLOCK);
+        epoll_event ev{};
+        ev.events = EPOLLIN;
+        ev.data.ptr = c.get();
+        ::epoll_ctl(m_epoll, EPOLL_CTL_ADD, c->fd, &ev);
+        m_connections.push_back(std::move(c));
     }
-    const int16_t acks = kafkaAcks(o.acks);
-    const std::string value(o.recordSize, 'x');
-    const std::string full = produceFrame(topic, partition, acks, value, o.batch);
-    std::vector<int64_t> latencies;
-    std::deque<std::pair<int32_t, Clock::time_point>> outstanding; // correlation id, sent at
-    std::deque<int64_t> outstandingRecords;
-    int32_t nextId = 0;
-    std::string size(4, '\0');
-    std::string body;
-    bool broken = false;
-    const auto receiveOne = [&] {
-        if (!readAll(fd, size)) {
-            broken = true;
-            return shared.fail("connection closed or timed out waiting for a response");
-        }
-        KafkaReader sr(size);
-        body.resize(static_cast<std::size_t>(std::max(4, sr.i32())));
-        if (!readAll(fd, body)) {
-            broken = true;
-            return shared.fail("connection closed inside a response");
-        }
-        const auto [id, sentAt] = outstanding.front();
-        outstanding.pop_front();
-        const int64_t records = outstandingRecords.front();
-        outstandingRecords.pop_front();
-        KafkaReader br(body);
-        std::string message;
-        const int16_t error = br.i32() == id ? produceError(body.substr(4), message) : -100;
-        if (error != 0)
-            return shared.fail("produce failed with Kafka error " + std::to_string(error)
-                               + (message.empty() ? "" : ": " + message));
-        latencies.push_back((Clock::now() - sentAt).count());
-        shared.done.fetch_add(records);
-    };
-    while (!broken) {
-        const int64_t start = shared.claimed.fetch_add(o.batch);
-        if (start >= o.records)
-            break;
-        const int count = static_cast<int>(std::min<int64_t>(o.batch, o.records - start));
-        std::string frame = count == o.batch
-                                ? full
-                                : produceFrame(topic, partition, acks, value, count);
-        const int32_t id = ++nextId;
-        KafkaWriter(frame).patchI32(8, id);
-        const auto sentAt = Clock::now();
-        if (!sendAll(fd, frame)) {
-            shared.fail("connection closed while sending");
+    return {};
+}
+
+void Driver::fail(KafkaConnection &c, const std::string &why, bool breaks)
+{
+    ++errors;
+    if (firstError.empty())
+        firstError = why;
+    if (breaks && !c.broken) {
+        c.broken = true;
+        // The requests still outstanding on it are lost with it: each is a failed request.
+        errors += static_cast<int64_t>(c.outstanding.size());
+        c.outstanding.clear();
+        ::epoll_ctl(m_epoll, EPOLL_CTL_DEL, c.fd, nullptr);
+    }
+}
+
+void Driver::refill(KafkaConnection &c)
+{
+    const std::size_t window = static_cast<std::size_t>(std::max(1, m_o.inflight));
+    while (!c.broken && !c.exhausted && c.outstanding.size() < window) {
+        const int64_t start = m_claimed;
+        if (start >= m_o.records) {
+            c.exhausted = true;
             break;
         }
-        if (acks == 0) {
-            shared.done.fetch_add(count);
+        const int count = static_cast<int>(std::min<int64_t>(m_o.batch, m_o.records - start));
+        m_claimed += count;
+        const std::size_t at = c.out.size();
+        if (count == m_o.batch)
+            c.out += c.full;
+        else
+            c.out += produceFrame(c.topic, c.partition, m_acks, m_value, count);
+        const int32_t id = ++c.nextId;
+        KafkaWriter(c.out).patchI32(at + 8, id);
+        c.outstanding.push_back({id, count, Clock::now(), c.out.size()});
+    }
+    flush(c);
+}
+
+void Driver::flush(KafkaConnection &c)
+{
+    while (!c.broken && c.outPos < c.out.size()) {
+        const ssize_t n =
+            ::send(c.fd, c.out.data() + c.outPos, c.out.size() - c.outPos, MSG_NOSIGNAL);
+        if (n > 0) {
+            c.outPos += static_cast<std::size_t>(n);
             continue;
         }
-        outstanding.emplace_back(id, sentAt);
-        outstandingRecords.push_back(count);
-        if (static_cast<int>(outstanding.size()) >= std::max(1, o.inflight))
-            receiveOne();
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            break;
+        return fail(c, "connection closed while sending", true);
     }
-    while (!broken && !outstanding.empty())
-        receiveOne();
-    ::close(fd);
-    std::lock_guard lock(shared.mutex);
-    shared.latenciesNs.insert(shared.latenciesNs.end(), latencies.begin(), latencies.end());
+    // acks=0 has no response: a request counts once it is wholly written.
+    if (m_acks == 0) {
+        while (!c.outstanding.empty() && c.outstanding.front().endOfFrame <= c.outPos) {
+            done += c.outstanding.front().count;
+            c.outstanding.pop_front();
+        }
+    }
+    if (c.outPos == c.out.size()) {
+        c.out.clear();
+        c.outPos = 0;
+        for (auto &o : c.outstanding)
+            o.endOfFrame = 0;
+    }
+    watch(c);
+}
+
+void Driver::watch(KafkaConnection &c)
+{
+    const bool want = !c.broken && c.outPos < c.out.size();
+    if (want == c.writing || c.broken)
+        return;
+    c.writing = want;
+    epoll_event ev{};
+    ev.events = EPOLLIN | (want ? EPOLLOUT : 0u);
+    ev.data.ptr = &c;
+    ::epoll_ctl(m_epoll, EPOLL_CTL_MOD, c.fd, &ev);
+}
+
+void Driver::readable(KafkaConnection &c)
+{
+    // Level-triggered: one read per wake-up keeps the connections fair; what is left wakes
+    // the next epoll_wait.
+    const std::size_t had = c.in.size();
+    c.in.resize(had + kReadChunk);
+    const ssize_t n = ::recv(c.fd, c.in.data() + had, kReadChunk, 0);
+    if (n <= 0) {
+        c.in.resize(had);
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+            return;
+        return fail(c, n == 0 ? "connection closed by the broker" : "connection failed: "
+                                    + std::string(std::strerror(errno)),
+                    true);
+    }
+    c.in.resize(had + static_cast<std::size_t>(n));
+    parse(c);
+}
+
+void Driver::parse(KafkaConnection &c)
+{
+    std::size_t pos = 0;
+    while (!c.broken && c.in.size() - pos >= 4) {
+        KafkaReader sr(std::string_view(c.in).substr(pos, 4));
+        const int32_t size = sr.i32();
+        if (size < 4)
+            return fail(c, "malformed response: size " + std::to_string(size), true);
+        if (c.in.size() - pos - 4 < static_cast<std::size_t>(size))
+            break;
+        const std::string_view body(c.in.data() + pos + 4, static_cast<std::size_t>(size));
+        pos += 4 + static_cast<std::size_t>(size);
+        if (c.outstanding.empty())
+            return fail(c, "a response to no request", true);
+        const Outstanding o = c.outstanding.front();
+        c.outstanding.pop_front();
+        c.lastResponse = Clock::now();
+        KafkaReader br(body);
+        std::string message;
+        const int16_t error = br.i32() == o.id ? produceError(body.substr(4), message) : -100;
+        if (error != 0) {
+            fail(c, "produce failed with Kafka error " + std::to_string(error)
+                        + (message.empty() ? "" : ": " + message), false);
+            continue;
+        }
+        latenciesNs.push_back((c.lastResponse - o.sentAt).count());
+        done += o.count;
+    }
+    c.in.erase(0, pos);
+    refill(c);
+}
+
+void Driver::run()
+{
+    const auto started = Clock::now();
+    auto nextTick = started + std::chrono::seconds(1);
+    for (auto &c : m_connections) {
+        c->lastResponse = started;
+        refill(*c);
+    }
+    std::vector<epoll_event> events(m_connections.size());
+    for (;;) {
+        std::size_t active = 0;
+        for (const auto &c : m_connections)
+            active += c->finished() ? 0 : 1;
+        if (active == 0)
+            break;
+        const int n = ::epoll_wait(m_epoll, events.data(), static_cast<int>(events.size()), 100);
+        for (int i = 0; i < n; ++i) {
+            auto &c = *static_cast<KafkaConnection *>(events[static_cast<std::size_t>(i)].data.ptr);
+            if (c.broken)
+                continue;
+            if (events[static_cast<std::size_t>(i)].events & EPOLLOUT)
+                flush(c);
+            if (!c.broken
+                && (events[static_cast<std::size_t>(i)].events & (EPOLLIN | EPOLLHUP | EPOLLERR)))
+                readable(c);
+        }
+        // Once a second: progress, and connections whose broker stopped answering.
+        const auto now = Clock::now();
+        if (now < nextTick)
+            continue;
+        nextTick = now + std::chrono::seconds(1);
+        for (auto &c : m_connections)
+            if (!c->finished() && !c->outstanding.empty()
+                && now - c->lastResponse > kResponseTimeout)
+                fail(*c, "timed out waiting for a response", true);
+        if (m_o.progress)
+            m_o.progress(done, m_o.records, std::chrono::duration<double>(now - started).count());
+    }
 }
 
 } // namespace
@@ -235,47 +389,20 @@ Result<BenchResult> measureKafkaProduce(const BenchOptions &o, const KafkaTarget
 {
     if (topics.empty())
         return makeError(Errc::InvalidRequest, "no topic to produce to");
-    Shared shared;
+    Driver driver(o);
+    if (auto r = driver.connect(target, topics); !r)
+        return r.error();
     const auto started = Clock::now();
-    std::vector<std::thread> threads;
-    const int connections = std::max(1, o.connections);
-    for (int c = 0; c < connections; ++c) {
-        const auto &topic = topics[static_cast<std::size_t>(c) % topics.size()].name;
-        const int32_t partition =
-            (c / static_cast<int>(topics.size())) % std::max(1, o.partitions);
-        threads.emplace_back([&o, &target, &topic, partition, &shared] {
-            runConnection(o, target, topic, partition, shared);
-        });
-    }
-    // Progress about once a second while the connections run.
-    std::atomic<bool> finished{false};
-    std::thread progress;
-    if (o.progress) {
-        progress = std::thread([&] {
-            while (!finished.load()) {
-                for (int i = 0; i < 10 && !finished.load(); ++i)
-                    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-                if (!finished.load())
-                    o.progress(shared.done.load(), o.records,
-                               std::chrono::duration<double>(Clock::now() - started).count());
-            }
-        });
-    }
-    for (auto &t : threads)
-        t.join();
-    const double seconds = std::chrono::duration<double>(Clock::now() - started).count();
-    finished = true;
-    if (progress.joinable())
-        progress.join();
+    driver.run();
     BenchResult r;
     r.workload = "produce";
-    r.records = shared.done.load();
+    r.records = driver.done;
     r.bytes = r.records * static_cast<int64_t>(o.recordSize);
-    r.errors = shared.errors.load();
-    r.firstError = shared.firstError;
-    r.seconds = seconds;
-    r.requests = static_cast<int64_t>(shared.latenciesNs.size());
-    summariseLatencies(r, shared.latenciesNs);
+    r.errors = driver.errors;
+    r.firstError = driver.firstError;
+    r.seconds = std::chrono::duration<double>(Clock::now() - started).count();
+    r.requests = static_cast<int64_t>(driver.latenciesNs.size());
+    summariseLatencies(r, driver.latenciesNs);
     return r;
 }
 
