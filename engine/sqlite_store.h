@@ -282,7 +282,6 @@ private:
     std::condition_variable m_idleCv;
     std::deque<StoreOp> m_queue;
     bool m_urgent = false;
-    std::size_t m_gatherTarget = 0; // durable mode: the group size the writer waits for (0: none)
     bool m_closing = false;
     bool m_closed = false;
     uint64_t m_submitted = 0;
