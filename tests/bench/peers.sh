@@ -186,8 +186,8 @@ for run in $(seq "$runs"); do
         bench producer_durable50 producer --durability durable --acks durable \
             --records "$n_durable_producer" --connections 50 --partitions 4 --inflight 64 \
             --linger-ms 0
-        # The same 50 unbatched producers over the Kafka listener (thin blocking clients speaking
-        # Produce v8, as redis-benchmark is to Redis), durable and not.
+        # The same 50 unbatched producers over the Kafka listener (50 connections speaking
+        # Produce v8 from one epoll thread, as redis-benchmark's are to Redis), durable and not.
         bench kafka_durable50 produce --kafka --durability durable --acks durable \
             --records "$n_durable" --batch 1 --connections 50 --partitions 4
         bench kafka_unbatched50 produce --kafka --records "$n_durable" --batch 1 --connections 50 \
