@@ -74,8 +74,9 @@ void walChecksum(const unsigned char *data, std::size_t size, bool bigEndian, ui
 {
     const auto word = [&](std::size_t i) {
         const unsigned char *b = data + i;
-        return bigEndian ? (uint32_t(b[0]) << 24 | uint32_t(b[1]) << 16 | uint32_t(b[2]) << 8 | b[3])
-                         : (uint32_t(b[3]) << 24 | uint32_t(b[2]) << 16 | uint32_t(b[1]) << 8 | b[0]);
+        return bigEndian
+                   ? (uint32_t(b[0]) << 24 | uint32_t(b[1]) << 16 | uint32_t(b[2]) << 8 | b[3])
+                   : (uint32_t(b[3]) << 24 | uint32_t(b[2]) << 16 | uint32_t(b[1]) << 8 | b[0]);
     };
     for (std::size_t i = 0; i + 8 <= size; i += 8) {
         s0 += word(i) + s1;
@@ -122,7 +123,8 @@ Result<void> checkWal(const std::string &walPath)
     uint32_t s0 = 0;
     uint32_t s1 = 0;
     walChecksum(data, 24, big, s0, s1);
-    const bool headerOk = headerMagic && s0 == bigEndian32(data + 24) && s1 == bigEndian32(data + 28);
+    const bool headerOk =
+        headerMagic && s0 == bigEndian32(data + 24) && s1 == bigEndian32(data + 28);
     // The salts every frame of the current WAL generation carries.
     const unsigned char *salts = headerOk ? data + 16 : (frames ? frameAt(0) + 8 : nullptr);
     if (!salts)
@@ -286,7 +288,8 @@ Result<void> SqliteStore::openConnections()
         return r;
     m_writer.reset(new StoreWriter(m_writeDb));
 
-    rc = sqlite3_open_v2(m_options.path.c_str(), &m_readDb, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX,
+    rc = sqlite3_open_v2(m_options.path.c_str(), &m_readDb,
+                         SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX,
                          nullptr);
     if (rc != SQLITE_OK)
         return sqliteError(m_readDb, rc, "open for reading " + m_options.path);
@@ -331,7 +334,8 @@ Result<StoreContents> SqliteStore::load()
     {
         Stmt s(db, "SELECT MAX(topic_id) FROM batches");
         if (s.prepared() && sqlite3_step(s.get()) == SQLITE_ROW)
-            out.nextTopicId = std::max<int64_t>(out.nextTopicId, sqlite3_column_int64(s.get(), 0) + 1);
+            out.nextTopicId =
+                std::max<int64_t>(out.nextTopicId, sqlite3_column_int64(s.get(), 0) + 1);
     }
     Stmt part(db, "SELECT log_start FROM partitions WHERE topic_id=? AND partition=?");
     Stmt ends(db, "SELECT MAX(end_offset), SUM(bytes) FROM batches WHERE topic_id=? AND "
@@ -373,7 +377,8 @@ Result<StoreContents> SqliteStore::load()
         }
     }
     {
-        Stmt s(db, "SELECT group_id, topic, partition, committed, metadata, commit_ms FROM offsets");
+        Stmt s(db,
+               "SELECT group_id, topic, partition, committed, metadata, commit_ms FROM offsets");
         if (!s.prepared())
             return s.error("load offsets");
         while (sqlite3_step(s.get()) == SQLITE_ROW) {

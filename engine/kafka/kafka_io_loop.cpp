@@ -20,6 +20,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <optional>
 #include <utility>
 
 namespace eddy::kafka {
@@ -77,6 +78,15 @@ void endLocked(Connection &c, std::string why)
 {
     c.closed = true;
     c.endReason = std::move(why);
+}
+
+// The reason c was ended by another thread, if it was (its loop then finishes it).
+std::optional<std::string> endedElsewhere(Connection &c)
+{
+    std::lock_guard lock(c.mutex);
+    if (!c.closed)
+        return std::nullopt;
+    return c.endReason;
 }
 
 // The response to c's busy request, from whichever thread made it.
@@ -282,14 +292,10 @@ void IoLoop::run()
             const auto it = m_conns.find(c->fd);
             if (it == m_conns.end() || it->second != c)
                 continue; // already finished (its descriptor maybe reused since)
-            std::unique_lock lock(c->mutex);
-            if (c->closed) {
-                const std::string why = c->endReason;
-                lock.unlock();
-                finish(*c, why);
+            if (auto why = endedElsewhere(*c)) {
+                finish(*c, *why);
                 continue;
             }
-            lock.unlock();
             onReadable(*c); // re-reads only when the socket has data; hands over what waits
         }
         if (Clock::now() >= nextSweep) {
@@ -406,12 +412,8 @@ void IoLoop::process(Connection &c)
         m_shared.handler.handle(frame, c.self,
                                   [self](KafkaOutcome o) { respond(self, std::move(o)); });
         c.inStart += 4 + static_cast<std::size_t>(n);
-        std::unique_lock lock(c.mutex);
-        if (c.closed) {
-            const std::string why = c.endReason;
-            lock.unlock();
-            return finish(c, why);
-        }
+        if (auto why = endedElsewhere(c))
+            return finish(c, *why);
     }
     if (c.inStart == c.inEnd) {
         c.inStart = c.inEnd = 0;
