@@ -270,7 +270,9 @@ void Driver::flush(KafkaConnection &c)
 
 void Driver::watch(KafkaConnection &c)
 {
-    const bool want = !c.broken && c.outPos < c.out.size();
+    // acks=0 has no response to wake the connection for its next requests: it waits for room
+    // in the socket instead, as long as records are left.
+    const bool want = !c.broken && (c.outPos < c.out.size() || (m_acks == 0 && !c.exhausted));
     if (want == c.writing || c.broken)
         return;
     c.writing = want;
@@ -352,7 +354,7 @@ void Driver::run()
             if (c.broken)
                 continue;
             if (events[static_cast<std::size_t>(i)].events & EPOLLOUT)
-                flush(c);
+                refill(c); // writes what is left, and with acks=0 queues the next requests
             if (!c.broken
                 && (events[static_cast<std::size_t>(i)].events & (EPOLLIN | EPOLLHUP | EPOLLERR)))
                 readable(c);

@@ -65,6 +65,7 @@ public:
     }
     int port() const { return m_port; }
     int requests() const { return m_requests.load(); }
+    int seen() const { return m_seen.load(); }
     int mostHeld() const { return m_mostHeld.load(); }
 
 private:
@@ -86,6 +87,7 @@ private:
             fr.i16();
             fr.i16();
             held.push_back(fr.i32());
+            ++m_seen;
             m_mostHeld = std::max<int>(m_mostHeld.load(), static_cast<int>(held.size()));
             // Hold requests until holdUntil are waiting (the client pipelines that many), or
             // the script's last answer is near.
@@ -139,6 +141,7 @@ private:
     int m_listen = -1;
     int m_port = 0;
     std::atomic<int> m_requests{0};
+    std::atomic<int> m_seen{0};
     std::atomic<int> m_mostHeld{0};
     std::thread m_thread;
 };
@@ -220,6 +223,20 @@ private slots:
         QVERIFY(r->errors >= 1);
         QVERIFY2(r->firstError.find("malformed response") != std::string::npos,
                  r->firstError.c_str());
+    }
+
+    void acksNoneSendsEverythingWithoutWaiting()
+    {
+        // A broker that never answers: with acks=0 nothing waits for it.
+        ScriptedBroker broker([](int) { return Answer::Ok; }, 1000000);
+        BenchOptions o = options(50, 2);
+        o.acks = Acks::None;
+        auto r = measureKafkaProduce(o, {"127.0.0.1", broker.port()}, oneTopic());
+        QVERIFY(r.ok());
+        QCOMPARE(r->records, 50);
+        QCOMPARE(r->errors, 0);
+        QTRY_COMPARE(broker.seen(), 50);
+        QCOMPARE(broker.requests(), 0);
     }
 
     void nothingListeningIsAnError()
