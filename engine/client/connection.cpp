@@ -31,6 +31,9 @@ using Clock = std::chrono::steady_clock;
 // How long open() waits for the broker to answer `auth`.
 constexpr int kAuthTimeoutMs = 5000;
 
+// How long the destructor gives an abandoned close to finish before it stops the aios.
+constexpr int kAbandonedCloseGraceMs = 2000;
+
 struct Slot {
     enum class Stage { Idle, Send, Recv };
     ConnectionImpl *owner = nullptr;
@@ -59,6 +62,7 @@ public:
     // can take seconds on a loaded machine.
     int closeTimeoutMs = 30000;
     std::atomic<bool> closeAbandoned = false; // read by a concurrent close()
+    std::shared_ptr<PendingClose> pendingClose; // the abandoned close, still running
 
     std::mutex mutex;
     bool closed = false;
@@ -68,6 +72,14 @@ public:
     ~ConnectionImpl()
     {
         close();
+        // An abandoned close that is still making progress frees the socket's state while the
+        // aios below are stopped, and stopping one calls into that state: NNG 1.5.2 then
+        // panicked on a destroyed mutex (client_tst_client_produce
+        // abandonedCloseFreesUnsentRequests, once). A close that finishes within this grace
+        // period no longer races; one still running after it is stuck in NNG's reaper (see
+        // bounded_close.h), which frees nothing while stuck.
+        if (closeAbandoned && pendingClose)
+            pendingClose->waitFor(kAbandonedCloseGraceMs);
         // After an abandoned close NNG may not have reached the contexts yet, so their
         // operations can still be pending here. Stopping an aio cancels what it has pending and
         // waits for its callback: a request NNG had not sent yet is handed back to the aio
@@ -97,7 +109,7 @@ public:
             closed = true;
         }
         // Closing the socket completes every pending aio with NNG_ECLOSED.
-        if (socketOpen && !closeSocketBounded(socket, closeTimeoutMs))
+        if (socketOpen && !closeSocketBounded(socket, closeTimeoutMs, {}, &pendingClose))
             closeAbandoned = true;
         return !closeAbandoned;
     }

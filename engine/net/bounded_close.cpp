@@ -6,40 +6,34 @@
 
 #include <algorithm>
 #include <chrono>
-#include <condition_variable>
-#include <mutex>
 #include <thread>
 
 namespace eddy {
 
-namespace {
-
-struct CloseWait {
-    std::mutex mutex;
-    std::condition_variable cv;
-    bool finished = false;
-};
-
-} // namespace
-
-bool closeSocketBounded(nng_socket socket, int timeoutMs, std::shared_ptr<void> keep)
+bool PendingClose::waitFor(int timeoutMs)
 {
-    auto wait = std::make_shared<CloseWait>();
+    std::unique_lock lock(m_mutex);
+    return m_cv.wait_for(lock, std::chrono::milliseconds(std::max(0, timeoutMs)),
+                         [&] { return m_finished; });
+}
+
+bool closeSocketBounded(nng_socket socket, int timeoutMs, std::shared_ptr<void> keep,
+                        std::shared_ptr<PendingClose> *pending)
+{
+    auto wait = std::make_shared<PendingClose>();
     std::thread closer([socket, wait, keep = std::move(keep)] {
         nng_close(socket);
-        std::lock_guard lock(wait->mutex);
-        wait->finished = true;
-        wait->cv.notify_all();
+        std::lock_guard lock(wait->m_mutex);
+        wait->m_finished = true;
+        wait->m_cv.notify_all();
     });
-    std::unique_lock lock(wait->mutex);
-    if (wait->cv.wait_for(lock, std::chrono::milliseconds(std::max(0, timeoutMs)),
-                          [&] { return wait->finished; })) {
-        lock.unlock();
+    if (wait->waitFor(timeoutMs)) {
         closer.join();
         return true;
     }
-    lock.unlock();
     closer.detach();
+    if (pending)
+        *pending = wait;
     return false;
 }
 
