@@ -1,6 +1,6 @@
-// `eddy bench produce|consume|roundtrip|e2e|producer`: argument handling and printing around the load
-// generator of simulations/bench_load.h. By default it measures a broker embedded in this process
-// and served on a loopback tcp port; --broker measures any other.
+// `eddy bench produce|consume|roundtrip|e2e|producer`: argument handling and printing around the
+// load generator of simulations/bench_load.h. By default it measures a broker embedded in this
+// process and served on a loopback tcp port; --broker measures any other.
 #include "bench_load.h"
 #include "cli_commands.h"
 #include "cli_common.h"
@@ -142,8 +142,9 @@ int runBench(const QStringList &args)
 
     const QStringList pos = parser.positionalArguments();
     if (pos.size() != 1)
-        return usage(kBenchCommand, "exactly one workload is required: produce, consume, roundtrip, "
-                               "e2e or producer");
+        return usage(kBenchCommand,
+                     "exactly one workload is required: produce, consume, roundtrip, "
+                     "e2e or producer");
     auto workload = parseWorkload(pos.at(0));
     if (!workload)
         return usage(kBenchCommand, "unknown workload '" + pos.at(0).toStdString()
@@ -186,9 +187,10 @@ int runBench(const QStringList &args)
     for (std::size_t i = 0; i < std::size(checks); ++i) {
         auto v = count(checks[i].second, single ? 1 : 1000);
         if (!v)
-            return usage(kBenchCommand, std::string("--") + checks[i].first + " needs an integer from "
-                                       + std::to_string(checks[i].second.min) + " to "
-                                       + std::to_string(checks[i].second.max));
+            return usage(kBenchCommand, std::string("--") + checks[i].first
+                                            + " needs an integer from "
+                                            + std::to_string(checks[i].second.min) + " to "
+                                            + std::to_string(checks[i].second.max));
         values[i] = *v;
     }
     o.records = values[0];

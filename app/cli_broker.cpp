@@ -58,9 +58,11 @@ int runBroker(const QStringList &args)
     QCommandLineOption pubWithoutAuth("pub-without-auth",
                                       "With --auth: serve the live stream anyway (anyone who can "
                                       "reach it reads every record).");
-    QCommandLineOption kafka("kafka-listen", "Kafka wire-protocol listener, host:port or tcp:// URL "
-                                             "(repeatable; none by default), for kcat, librdkafka "
-                                             "and other Kafka clients.", "url");
+    QCommandLineOption kafka("kafka-listen",
+                             "Kafka wire-protocol listener, host:port or tcp:// URL "
+                             "(repeatable; none by default), for kcat, librdkafka "
+                             "and other Kafka clients.",
+                             "url");
     QCommandLineOption kafkaHost("kafka-advertised-host", "Host the Kafka listener tells clients "
                                                           "to connect to (default: the address "
                                                           "each client used).", "host");

@@ -1,7 +1,7 @@
 // `eddy fault start|stop KIND [TARGET] [--param name=value]...`: starts or ends a fault on a
 // running broker through the `fault` op -- broker-side faults (partition-offline, broker-stall,
-// disk-slow, disk-full, io-error) and the network faults of its fault-injecting endpoint (latency, drop,
-// disconnect; see `eddy broker --faulty-listen`).
+// disk-slow, disk-full, io-error) and the network faults of its fault-injecting endpoint (latency,
+// drop, disconnect; see `eddy broker --faulty-listen`).
 #include "cli_commands.h"
 #include "cli_common.h"
 

@@ -73,7 +73,8 @@ int runGroup(const QStringList &args)
 
     const QStringList pos = parser.positionalArguments();
     if (pos.isEmpty())
-        return usage(kGroupCommand, "an action is required: list, describe, reset-offsets or delete");
+        return usage(kGroupCommand,
+                     "an action is required: list, describe, reset-offsets or delete");
     const QString action = pos.at(0);
     const bool json = parser.isSet(common.json);
     if (action != "list" && pos.size() < 2)
@@ -86,7 +87,8 @@ int runGroup(const QStringList &args)
         if (!parser.isSet(topic))
             return usage(kGroupCommand, "reset-offsets needs --topic");
         if (parser.isSet(to) == parser.isSet(toTimestamp))
-            return usage(kGroupCommand, "reset-offsets needs exactly one of --to and --to-timestamp");
+            return usage(kGroupCommand,
+                         "reset-offsets needs exactly one of --to and --to-timestamp");
         if (parser.isSet(toTimestamp)) {
             auto ms = parseCount(parser.value(toTimestamp));
             if (!ms)
@@ -108,7 +110,8 @@ int runGroup(const QStringList &args)
             for (const QString &p : parser.value(partitions).split(',', Qt::SkipEmptyParts)) {
                 auto id = parseCount(p.trimmed());
                 if (!id || *id > INT32_MAX)
-                    return usage(kGroupCommand, "--partitions needs comma-separated partition numbers");
+                    return usage(kGroupCommand,
+                                 "--partitions needs comma-separated partition numbers");
                 partitionIds.push_back(static_cast<int32_t>(*id));
             }
         }

@@ -91,7 +91,8 @@ int runTopic(const QStringList &args)
 
     const QStringList pos = parser.positionalArguments();
     if (pos.isEmpty())
-        return usage(kTopicCommand, "an action is required: create, list, describe, alter or delete");
+        return usage(kTopicCommand,
+                     "an action is required: create, list, describe, alter or delete");
     const QString action = pos.at(0);
     const bool json = parser.isSet(common.json);
     if (action != "list" && pos.size() < 2)

@@ -35,7 +35,8 @@ int main(int argc, char **argv)
                               "Request endpoint for external clients (repeatable; default "
                               "tcp://127.0.0.1:7650).",
                               "url");
-    QCommandLineOption pub("pub", "Live-stream endpoint (repeatable; default tcp://127.0.0.1:7651).",
+    QCommandLineOption pub("pub",
+                           "Live-stream endpoint (repeatable; default tcp://127.0.0.1:7651).",
                            "url");
     QCommandLineOption noNetwork("no-network", "Serve no network endpoints.");
     QCommandLineOption connectTo("connect", "Use the remote broker at URL instead of hosting one.",

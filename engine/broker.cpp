@@ -52,7 +52,8 @@ Result<std::unique_ptr<Broker>> Broker::open(BrokerConfig config)
     const auto lockPath = (std::filesystem::path(d->m_config.dataDir) / "eddy.lock").string();
     d->m_lockFd = ::open(lockPath.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
     if (d->m_lockFd < 0)
-        return makeError(Errc::StorageError, "cannot open " + lockPath + ": " + std::strerror(errno));
+        return makeError(Errc::StorageError,
+                         "cannot open " + lockPath + ": " + std::strerror(errno));
     if (::flock(d->m_lockFd, LOCK_EX | LOCK_NB) != 0)
         return makeError(Errc::StorageError, "data directory " + d->m_config.dataDir
                                                  + " is in use by another broker");
@@ -109,7 +110,8 @@ Result<std::unique_ptr<Broker>> Broker::open(BrokerConfig config)
     hooks.event = [d](const std::string &group, const std::string &what) {
         d->emitEvent("group", group, what);
     };
-    d->m_groups = std::make_unique<GroupCoordinator>(std::move(hooks), d->m_config.minSessionTimeoutMs,
+    d->m_groups = std::make_unique<GroupCoordinator>(std::move(hooks),
+                                                     d->m_config.minSessionTimeoutMs,
                                                      d->m_config.maxSessionTimeoutMs);
     d->m_groups->restore(contents->groups, contents->offsets);
 
@@ -159,8 +161,10 @@ Result<TopicInfo> Broker::createTopic(const TopicSpec &spec)
     topic->name = spec.name;
     topic->retention = spec.retention;
     topic->createdMs = wallClockMs();
-    if (auto r = d->m_store->submitAndWait([id = topic->id, spec, created = topic->createdMs](
-                                               StoreWriter &w) { return w.insertTopic(id, spec, created); });
+    if (auto r = d->m_store->submitAndWait(
+            [id = topic->id, spec, created = topic->createdMs](StoreWriter &w) {
+                return w.insertTopic(id, spec, created);
+            });
         !r)
         return r.error();
     for (int32_t p = 0; p < spec.partitions; ++p)
@@ -357,7 +361,8 @@ Result<std::optional<int64_t>> BrokerImpl::findTimestamp(const Topic &topic, Par
 {
     const int64_t start = log.logStartOffset();
     const int64_t persisted = std::min(log.persistedEnd(), log.highWatermark());
-    auto stored = m_store->offsetForTimestamp(topic.id, log.partition(), start, persisted, timestampMs);
+    auto stored = m_store->offsetForTimestamp(topic.id, log.partition(), start, persisted,
+                                              timestampMs);
     if (!stored || stored->has_value())
         return stored;
     // The unflushed tail lives only in memory (fast mode).

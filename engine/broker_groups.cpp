@@ -111,7 +111,8 @@ void BrokerImpl::poll(PollRequest req, PollCallback done, bool mayPark)
     // With nothing usable yet (partitions still pending hand-over), wait out a heartbeat
     // interval for the assignment to settle rather than answering at once.
     const int32_t waitMs = parkOn.empty()
-                               ? std::min(req.waitMs, std::max(1, out.assignment.heartbeatIntervalMs))
+                               ? std::min(req.waitMs,
+                                          std::max(1, out.assignment.heartbeatIntervalMs))
                                : req.waitMs;
 
     auto timer = std::make_shared<std::atomic<Scheduler::TaskId>>(0);

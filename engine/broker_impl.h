@@ -330,7 +330,8 @@ public:
                 const int64_t now = wallClockUs();
                 for (auto &us : appendUs)
                     us = now - us;
-                m_collector.recordConsume(topic.name, req.group, out.records.size(), bytes, appendUs);
+                m_collector.recordConsume(topic.name, req.group, out.records.size(), bytes,
+                                          appendUs);
             }
         }
         return out;

@@ -111,8 +111,10 @@ void BrokerImpl::metricsTick()
         }
         for (const auto &gm : snap->groups)
             row("group/" + gm.name, gm.rates, gm.totalLag, gm.latency);
-        m_store->submit({[rows = std::move(rows)](StoreWriter &w) { return w.insertHistory(1, rows); },
-                         {}, false});
+        m_store->submit(
+            {[rows = std::move(rows)](StoreWriter &w) { return w.insertHistory(1, rows); },
+             {},
+             false});
         const int64_t minute = nowMs - nowMs % 60000;
         if (m_lastDownsampleMs == 0)
             m_lastDownsampleMs = minute;
@@ -211,12 +213,14 @@ void BrokerImpl::retentionPass()
                         sizes = std::move(*read);
                     }
                     int64_t n = 0;
-                    for (int64_t o = std::max(from, b.baseOffset); o < std::min(to, b.endOffset); ++o)
+                    for (int64_t o = std::max(from, b.baseOffset); o < std::min(to, b.endOffset);
+                         ++o)
                         n += (*sizes)[std::size_t(o - b.baseOffset)];
                     return n;
                 };
                 int64_t from = std::max(cut, b.baseOffset);
-                const bool old = policy.maxAgeMs > 0 && b.appendTimeUs < nowUs - policy.maxAgeMs * 1000;
+                const bool old = policy.maxAgeMs > 0
+                                 && b.appendTimeUs < nowUs - policy.maxAgeMs * 1000;
                 int64_t to = old ? b.endOffset : std::clamp(newStart, from, b.endOffset);
                 const int64_t dropped = bytesOf(from, to);
                 if (unreadable)

@@ -59,8 +59,9 @@ void BrokerImpl::produce(ProduceRequest req, ProduceCallback done)
                               "producer id " + std::to_string(req.producerId)
                                   + " was not issued by this broker (use initProducerId)"));
     if (idempotent && (!req.partition || req.baseSequence < 0))
-        return done(makeError(Errc::InvalidRequest,
-                              "idempotent produce needs an explicit partition and a sequence >= 0"));
+        return done(
+            makeError(Errc::InvalidRequest,
+                      "idempotent produce needs an explicit partition and a sequence >= 0"));
 
     // Only the logs this request appends to are taken from the topic, under its lock: copying
     // the whole partition list per produce cost O(partitions) atomic reference counts, which

@@ -54,7 +54,8 @@ void GroupCoordinator::restore(const std::vector<StoredGroup> &groups,
     for (const auto &g : groups) {
         auto &group = m_groups[g.group];
         group.name = g.group;
-        group.assignor = g.assignor == "roundrobin" ? AssignorKind::RoundRobin : AssignorKind::Range;
+        group.assignor = g.assignor == "roundrobin" ? AssignorKind::RoundRobin
+                                                    : AssignorKind::Range;
         group.createdMs = g.createdMs;
     }
     for (const auto &o : offsets) {
@@ -166,7 +167,8 @@ Result<MemberAssignment> GroupCoordinator::join(const JoinGroupRequest &request,
     if (memberId.empty()) {
         static thread_local std::mt19937_64 rng{std::random_device{}()};
         char buf[40];
-        std::snprintf(buf, sizeof buf, "m-%llu-%08llx", static_cast<unsigned long long>(++m_memberSeq),
+        std::snprintf(buf, sizeof buf, "m-%llu-%08llx",
+                      static_cast<unsigned long long>(++m_memberSeq),
                       static_cast<unsigned long long>(rng() & 0xffffffffu));
         memberId = buf;
     }
@@ -223,8 +225,9 @@ Result<MemberAssignment> GroupCoordinator::heartbeat(const std::string &groupId,
         return makeError(Errc::UnknownMember, "member '" + memberId + "' is not in group '"
                                                   + groupId + "' (it left or its session expired)");
     if (generation > group.generation || generation < 0)
-        return makeError(Errc::InvalidRequest, "generation " + std::to_string(generation)
-                                                   + " was never issued by group '" + groupId + "'");
+        return makeError(Errc::InvalidRequest,
+                         "generation " + std::to_string(generation)
+                             + " was never issued by group '" + groupId + "'");
     auto &member = m->second;
     member.lastHeartbeatMs = nowMs;
     // Acknowledging the generation means the member stopped consuming what it lost.
@@ -241,7 +244,8 @@ Result<void> GroupCoordinator::leave(const std::string &groupId, const std::stri
     if (g == m_groups.end())
         return makeError(Errc::UnknownGroup, "group '" + groupId + "' does not exist");
     if (!g->second.members.erase(memberId))
-        return makeError(Errc::UnknownMember, "member '" + memberId + "' is not in group '" + groupId + "'");
+        return makeError(Errc::UnknownMember,
+                         "member '" + memberId + "' is not in group '" + groupId + "'");
     rebalanceLocked(g->second, "member " + memberId + " left");
     return {};
 }
@@ -299,14 +303,16 @@ Result<void> GroupCoordinator::seek(const std::string &groupId, const std::strin
                                     const TopicPartition &partition, int64_t offset)
 {
     if (offset < 0)
-        return makeError(Errc::InvalidOffset, "seek offset " + std::to_string(offset) + " is negative");
+        return makeError(Errc::InvalidOffset,
+                         "seek offset " + std::to_string(offset) + " is negative");
     std::lock_guard lock(m_mutex);
     auto g = m_groups.find(groupId);
     if (g == m_groups.end())
         return makeError(Errc::UnknownGroup, "group '" + groupId + "' does not exist");
     auto m = g->second.members.find(memberId);
     if (m == g->second.members.end())
-        return makeError(Errc::UnknownMember, "member '" + memberId + "' is not in group '" + groupId + "'");
+        return makeError(Errc::UnknownMember,
+                         "member '" + memberId + "' is not in group '" + groupId + "'");
     auto &target = m->second.target;
     if (std::find(target.begin(), target.end(), partition) == target.end())
         return makeError(Errc::NotAssigned, "member '" + memberId + "' is not assigned "
@@ -398,7 +404,8 @@ void GroupCoordinator::commit(const CommitRequest &request, int64_t nowMs,
         auto g = m_groups.find(request.group);
         if (!request.memberId.empty()) {
             if (g == m_groups.end())
-                return fail(makeError(Errc::UnknownGroup, "group '" + request.group + "' does not exist"));
+                return fail(
+                    makeError(Errc::UnknownGroup, "group '" + request.group + "' does not exist"));
             auto m = g->second.members.find(request.memberId);
             if (m == g->second.members.end())
                 return fail(makeError(Errc::UnknownMember, "member '" + request.memberId
@@ -418,7 +425,8 @@ void GroupCoordinator::commit(const CommitRequest &request, int64_t nowMs,
                 const TopicPartition tp{e.topic, e.partition};
                 const auto &target = m->second.target;
                 const bool inTarget = current
-                                      && std::find(target.begin(), target.end(), tp) != target.end();
+                                      && std::find(target.begin(), target.end(), tp)
+                                             != target.end();
                 const bool inOwned = acked && m->second.owned.count(tp);
                 if (!inTarget && !inOwned)
                     return fail(makeError(Errc::NotAssigned,
@@ -520,7 +528,8 @@ std::vector<CommittedOffset> GroupCoordinator::offsetsLocked(const Group &group,
                 c.metadata = it->second.metadata;
                 c.commitMs = it->second.commitMs;
             }
-            const int64_t from = c.offset >= 0 ? std::max(c.offset, c.logStartOffset) : c.logStartOffset;
+            const int64_t from = c.offset >= 0 ? std::max(c.offset, c.logStartOffset)
+                                               : c.logStartOffset;
             c.lag = std::max<int64_t>(0, c.highWatermark - from);
             out.push_back(std::move(c));
         }

@@ -24,9 +24,11 @@ class GroupCoordinator
 public:
     struct Hooks {
         // Partition counts of those of the named topics that exist.
-        std::function<std::map<std::string, int32_t>(const std::vector<std::string> &)> partitionCounts;
+        std::function<std::map<std::string, int32_t>(const std::vector<std::string> &)>
+            partitionCounts;
         // (log-start offset, high watermark) of a partition, if it exists.
-        std::function<std::optional<std::pair<int64_t, int64_t>>(const std::string &, int32_t)> watermarks;
+        std::function<std::optional<std::pair<int64_t, int64_t>>(const std::string &, int32_t)>
+            watermarks;
         // Hands a write to the store.
         std::function<void(StoreOp)> persist;
         // Reports a membership change (for the event log and metrics); may be empty.

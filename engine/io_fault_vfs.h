@@ -13,10 +13,10 @@ namespace eddy {
 // An SQLite VFS of its own for one connection, wrapping the default VFS, that fails writes and
 // syncs on demand: while writes fail, every xWrite of a file opened through it answers
 // SQLITE_IOERR_WRITE, and while syncs fail every xSync answers SQLITE_IOERR_FSYNC, as a disk
-// returning EIO would; reads, locks and the WAL index are untouched. It exists for fault injection (the `io-error` fault);
-// with the switch off it only forwards. Each instance registers under a unique name (the
-// switch belongs to one store, not to every connection in the process) and unregisters when
-// destroyed, which must happen after the connection using it was closed.
+// returning EIO would; reads, locks and the WAL index are untouched. It exists for fault injection
+// (the `io-error` fault); with the switch off it only forwards. Each instance registers under a
+// unique name (the switch belongs to one store, not to every connection in the process) and
+// unregisters when destroyed, which must happen after the connection using it was closed.
 class IoFaultVfs
 {
 public:

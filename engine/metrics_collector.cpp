@@ -60,7 +60,8 @@ Rates MetricsCollector::rates(RateWindow &samples, uint64_t recordsIn, uint64_t 
             samples.clear();
     }
     samples.push_back({nowMs, recordsIn, bytesIn, recordsOut, bytesOut});
-    while (samples.size() > kWindowTicks + 1 || (samples.size() > 1 && nowMs - samples.front().ms > 1500))
+    while (samples.size() > kWindowTicks + 1
+           || (samples.size() > 1 && nowMs - samples.front().ms > 1500))
         samples.pop_front();
     Rates r;
     r.recordsInTotal = recordsIn;

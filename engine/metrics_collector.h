@@ -42,8 +42,8 @@ public:
 
     // Rates of entity given its current totals: the difference to the oldest sample within the
     // window, divided by the time between them.
-    Rates rates(const std::string &entity, uint64_t recordsIn, uint64_t bytesIn, uint64_t recordsOut,
-                uint64_t bytesOut, int64_t nowMs);
+    Rates rates(const std::string &entity, uint64_t recordsIn, uint64_t bytesIn,
+                uint64_t recordsOut, uint64_t bytesOut, int64_t nowMs);
     // The same over a window the caller owns and touches from one thread only.
     static Rates rates(RateWindow &window, uint64_t recordsIn, uint64_t bytesIn,
                        uint64_t recordsOut, uint64_t bytesOut, int64_t nowMs);

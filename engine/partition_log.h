@@ -32,7 +32,8 @@ struct ProducerBatchMeta {
 struct AppendOutcome {
     int64_t baseOffset = 0;
     int32_t count = 0;
-    bool duplicate = false; // a retry of a stored batch: nothing was appended, offsets are the original
+    bool duplicate
+        = false; // a retry of a stored batch: nothing was appended, offsets are the original
     BatchPtr batch;         // the appended batch (null for a duplicate)
     uint64_t epoch = 0;     // log epoch the batch was appended in (see truncateToPersisted)
 };

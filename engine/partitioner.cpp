@@ -15,7 +15,9 @@ int32_t murmur2(std::string_view data)
     const int r = 24;
     uint32_t h = seed ^ length;
     const uint32_t length4 = length / 4;
-    const auto byteAt = [&](uint32_t i) { return static_cast<uint32_t>(static_cast<uint8_t>(data[i])); };
+    const auto byteAt = [&](uint32_t i) {
+        return static_cast<uint32_t>(static_cast<uint8_t>(data[i]));
+    };
 
     for (uint32_t i = 0; i < length4; ++i) {
         const uint32_t i4 = i * 4;

@@ -37,7 +37,8 @@ private:
 inline std::string columnText(sqlite3_stmt *s, int col)
 {
     const auto *p = reinterpret_cast<const char *>(sqlite3_column_text(s, col));
-    return p ? std::string(p, static_cast<std::size_t>(sqlite3_column_bytes(s, col))) : std::string();
+    return p ? std::string(p, static_cast<std::size_t>(sqlite3_column_bytes(s, col)))
+             : std::string();
 }
 
 // Column col of the current row as bytes, valid until the statement steps or resets (empty

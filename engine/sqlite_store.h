@@ -127,7 +127,8 @@ class StoreWriter
 public:
     Result<void> insertTopic(int64_t id, const TopicSpec &spec, int64_t createdMs);
     Result<void> updateTopic(int64_t id, const TopicSpec &spec);
-    Result<void> deleteTopic(int64_t id, const std::string &name); // metadata + offsets; batches purged later
+    Result<void> deleteTopic(int64_t id,
+                             const std::string &name); // metadata + offsets; batches purged later
     // Stores batch (copied when kept for merging: it may go once this returns). An error of a
     // batch kept for merging comes from a later statement or from the end of the transaction,
     // and fails the transaction all the same.
@@ -219,7 +220,8 @@ public:
 
     // Reads persisted records of [fromOffset, toOffset) up to the limits (at least one record).
     Result<std::vector<std::pair<Record, int64_t>>> readRecords(int64_t topicId, int32_t partition,
-                                                                int64_t fromOffset, int64_t toOffset,
+                                                                int64_t fromOffset,
+                                                                int64_t toOffset,
                                                                 std::size_t maxRecords,
                                                                 std::size_t maxBytes);
     // The first offset in [fromOffset, toOffset) whose record timestamp is >= timestampMs, if any.

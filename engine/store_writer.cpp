@@ -72,7 +72,8 @@ Result<void> StoreWriter::updateTopic(int64_t id, const TopicSpec &spec)
 {
     if (auto r = writePending(); !r)
         return r;
-    auto *s = stmt("UPDATE topics SET partitions=?, ret_records=?, ret_bytes=?, ret_ms=? WHERE id=?");
+    auto *s = stmt(
+        "UPDATE topics SET partitions=?, ret_records=?, ret_bytes=?, ret_ms=? WHERE id=?");
     if (!s)
         return run(s);
     sqlite3_bind_int64(s, 1, spec.partitions);
@@ -82,7 +83,8 @@ Result<void> StoreWriter::updateTopic(int64_t id, const TopicSpec &spec)
     sqlite3_bind_int64(s, 5, id);
     if (auto r = run(s); !r)
         return r;
-    auto *p = stmt("INSERT OR IGNORE INTO partitions(topic_id, partition, log_start) VALUES(?,?,0)");
+    auto *p = stmt(
+        "INSERT OR IGNORE INTO partitions(topic_id, partition, log_start) VALUES(?,?,0)");
     for (int32_t i = 0; i < spec.partitions; ++i) {
         if (!p)
             return run(p);
@@ -99,8 +101,9 @@ Result<void> StoreWriter::deleteTopic(int64_t id, const std::string &name)
 {
     if (auto r = writePending(); !r)
         return r;
-    for (const char *sql : {"DELETE FROM topics WHERE id=?", "DELETE FROM partitions WHERE topic_id=?",
-                            "DELETE FROM producers WHERE topic_id=?"}) {
+    for (const char *sql :
+         {"DELETE FROM topics WHERE id=?", "DELETE FROM partitions WHERE topic_id=?",
+          "DELETE FROM producers WHERE topic_id=?"}) {
         auto *s = stmt(sql);
         if (!s)
             return run(s);
@@ -261,10 +264,11 @@ Result<void> StoreWriter::upsertOffset(const StoredOffset &o)
 {
     if (auto r = writePending(); !r)
         return r;
-    auto *s = stmt("INSERT INTO offsets(group_id, topic, partition, committed, metadata, commit_ms) "
-                   "VALUES(?,?,?,?,?,?) ON CONFLICT(group_id, topic, partition) DO UPDATE SET "
-                   "committed=excluded.committed, metadata=excluded.metadata, "
-                   "commit_ms=excluded.commit_ms");
+    auto *s = stmt(
+        "INSERT INTO offsets(group_id, topic, partition, committed, metadata, commit_ms) "
+        "VALUES(?,?,?,?,?,?) ON CONFLICT(group_id, topic, partition) DO UPDATE SET "
+        "committed=excluded.committed, metadata=excluded.metadata, "
+        "commit_ms=excluded.commit_ms");
     if (!s)
         return run(s);
     sqlite3_bind_text(s, 1, o.group.data(), static_cast<int>(o.group.size()), SQLITE_TRANSIENT);
@@ -333,8 +337,9 @@ Result<void> StoreWriter::insertHistory(int resolutionS, const std::vector<Histo
 {
     if (auto r = writePending(); !r)
         return r;
-    auto *s = stmt("INSERT OR REPLACE INTO history(resolution, entity, ts_ms, rin, bin, rout, bout, "
-                   "lag, p50, p99) VALUES(?,?,?,?,?,?,?,?,?,?)");
+    auto *s = stmt(
+        "INSERT OR REPLACE INTO history(resolution, entity, ts_ms, rin, bin, rout, bout, "
+        "lag, p50, p99) VALUES(?,?,?,?,?,?,?,?,?,?)");
     for (const auto &row : rows) {
         if (!s)
             return run(s);
@@ -361,10 +366,11 @@ Result<void> StoreWriter::downsampleHistory(int64_t fromMs, int64_t toMs, int64_
 {
     if (auto r = writePending(); !r)
         return r;
-    auto *s = stmt("INSERT OR REPLACE INTO history(resolution, entity, ts_ms, rin, bin, rout, bout, "
-                   "lag, p50, p99) SELECT 60, entity, ?1, AVG(rin), AVG(bin), AVG(rout), AVG(bout), "
-                   "MAX(lag), CAST(AVG(p50) AS INTEGER), MAX(p99) FROM history "
-                   "WHERE resolution=1 AND ts_ms >= ?1 AND ts_ms < ?2 GROUP BY entity");
+    auto *s = stmt(
+        "INSERT OR REPLACE INTO history(resolution, entity, ts_ms, rin, bin, rout, bout, "
+        "lag, p50, p99) SELECT 60, entity, ?1, AVG(rin), AVG(bin), AVG(rout), AVG(bout), "
+        "MAX(lag), CAST(AVG(p50) AS INTEGER), MAX(p99) FROM history "
+        "WHERE resolution=1 AND ts_ms >= ?1 AND ts_ms < ?2 GROUP BY entity");
     if (!s)
         return run(s);
     sqlite3_bind_int64(s, 1, fromMs);

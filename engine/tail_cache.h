@@ -38,11 +38,11 @@ public:
     void released(std::size_t bytes, std::size_t batches);
 
     // Gives freed memory back to the system (tcmalloc's ReleaseFreeMemory when the program
-    // allocates with tcmalloc, else glibc's malloc_trim) when at least minBytes of batches
-    // entered or left the tails since the last call that did: both allocators keep freed memory
-    // (glibc in its per-thread arenas, tcmalloc in its page heap), and evicted batches (and the
-    // produce requests that made them) are freed in the middle of it. Called periodically (retention pass); an idle broker
-    // does not trim.
+    // allocates with tcmalloc, else glibc's malloc_trim) when at least minBytes of batches entered
+    // or left the tails since the last call that did: both allocators keep freed memory (glibc in
+    // its per-thread arenas, tcmalloc in its page heap), and evicted batches (and the produce
+    // requests that made them) are freed in the middle of it. Called periodically (retention pass);
+    // an idle broker does not trim.
     void returnFreedMemory(std::size_t minBytes);
 
     // Evicts the oldest persisted batches broker-wide until usedBytes() <= limitBytes() or the

@@ -16,8 +16,8 @@ Result<void> validateTopicName(std::string_view name)
         return makeError(Errc::InvalidTopicName, "topic name cannot be '.' or '..'");
     for (std::size_t i = 0; i < name.size(); ++i) {
         const unsigned char c = static_cast<unsigned char>(name[i]);
-        const bool okChar = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')
-                            || c == '.' || c == '_' || c == '-';
+        const bool okChar = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
+                            || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
         if (!okChar)
             return makeError(Errc::InvalidTopicName,
                              "topic name has a character outside [A-Za-z0-9._-] at position "

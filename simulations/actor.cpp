@@ -36,7 +36,8 @@ void Actor::nap(double ms)
 {
     const auto until = Clock::now() + std::chrono::microseconds(static_cast<int64_t>(ms * 1000));
     while (running() && Clock::now() < until)
-        std::this_thread::sleep_until(std::min(until, Clock::now() + std::chrono::milliseconds(20)));
+        std::this_thread::sleep_until(
+            std::min(until, Clock::now() + std::chrono::milliseconds(20)));
 }
 
 bool Actor::crossNetwork()

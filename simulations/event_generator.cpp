@@ -68,7 +68,8 @@ EventGenerator::EventGenerator(const ServiceSpec &service, uint64_t seed)
     , m_random(seed)
 {
     if (service.keys.skew == KeySpec::Skew::Zipf)
-        m_zipf = std::make_unique<ZipfSampler>(static_cast<uint64_t>(std::max<int64_t>(1, service.keys.cardinality)),
+        m_zipf = std::make_unique<ZipfSampler>(static_cast<uint64_t>(
+                                                   std::max<int64_t>(1, service.keys.cardinality)),
                                                service.keys.zipfExponent);
     for (const auto &e : service.events)
         m_totalWeight += std::max(0.0, e.weight);
@@ -89,7 +90,10 @@ std::string EventGenerator::field(const std::string &generator, int64_t sequence
     }
     if (kind == "int" && parts.size() == 3) {
         const long long lo = std::atoll(parts[1].c_str()), hi = std::atoll(parts[2].c_str());
-        const long long v = hi > lo ? lo + static_cast<long long>(m_random.below(static_cast<uint64_t>(hi - lo + 1))) : lo;
+        const long long v = hi > lo ? lo
+                                          + static_cast<long long>(
+                                              m_random.below(static_cast<uint64_t>(hi - lo + 1)))
+                                    : lo;
         return std::to_string(v);
     }
     if (kind == "name")
@@ -154,7 +158,9 @@ EventGenerator::Event EventGenerator::next(int64_t sequence, int64_t nowMs)
     case KeySpec::Skew::None:
         break;
     case KeySpec::Skew::Uniform:
-        out.key = "key-" + std::to_string(m_random.below(static_cast<uint64_t>(std::max<int64_t>(1, m_service.keys.cardinality))));
+        out.key = "key-"
+                  + std::to_string(m_random.below(
+                      static_cast<uint64_t>(std::max<int64_t>(1, m_service.keys.cardinality))));
         break;
     case KeySpec::Skew::Zipf:
         out.key = "key-" + std::to_string(m_zipf->sample(m_random));

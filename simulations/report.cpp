@@ -170,10 +170,10 @@ nlohmann::json reportToJson(const Report &r)
                                  {"duplicate_samples", g.duplicateSamples},
                                  {"reorder_samples", g.reorderSamples}});
     json expectations = json::array();
-    for (const auto &e : r.expectations)
-        expectations.push_back({{"expect", e.text},
-                                {"actual", std::isfinite(e.actual) ? json(e.actual) : json(nullptr)},
-                                {"ok", e.ok}});
+    for (const auto &e : r.expectations) {
+        const json actual = std::isfinite(e.actual) ? json(e.actual) : json(nullptr);
+        expectations.push_back({{"expect", e.text}, {"actual", actual}, {"ok", e.ok}});
+    }
     json timeline = json::array();
     for (const auto &p : r.timeline)
         timeline.push_back({p.elapsedS, p.produced, p.acknowledged, p.consumed, p.totalLag});
@@ -201,7 +201,8 @@ nlohmann::json reportToJson(const Report &r)
                   {"unknown", r.verdict.unknown},
                   {"groups", verdictGroups}}},
                 {"expectations", expectations},
-                {"timeline_columns", {"elapsed_s", "produced", "acknowledged", "consumed", "total_lag"}},
+                {"timeline_columns",
+                 {"elapsed_s", "produced", "acknowledged", "consumed", "total_lag"}},
                 {"timeline", timeline}};
 }
 

@@ -57,8 +57,9 @@ uint64_t ZipfSampler::sample(SeededRandom &random) const
 {
     const double u = random.uniform();
     const auto it = std::lower_bound(m_cumulative.begin(), m_cumulative.end(), u);
-    return static_cast<uint64_t>(std::min<std::ptrdiff_t>(it - m_cumulative.begin(),
-                                                          static_cast<std::ptrdiff_t>(m_cumulative.size()) - 1));
+    return static_cast<uint64_t>(
+        std::min<std::ptrdiff_t>(it - m_cumulative.begin(),
+                                 static_cast<std::ptrdiff_t>(m_cumulative.size()) - 1));
 }
 
 } // namespace eddy::sim

@@ -144,7 +144,8 @@ MainWindow::MainWindow(BrokerBridge *bridge, QWidget *parent)
     connect(m_document->undoStack(), &QUndoStack::cleanChanged, this, [this] { updateTitle(); });
     connect(m_scene, &TopologyScene::selectionRefChanged, m_properties,
             [this](const std::optional<NodeRef> &ref) { m_properties->showNode(ref); });
-    connect(m_properties, &PropertyPanel::message, this, [this](const QString &m) { showMessage(m); });
+    connect(m_properties, &PropertyPanel::message, this,
+            [this](const QString &m) { showMessage(m); });
     connect(m_properties, &PropertyPanel::renamed, this, [this](const NodeRef &ref) {
         if (auto *n = m_scene->node(NodeItem::keyOf(ref))) {
             m_scene->clearSelection();
@@ -342,7 +343,8 @@ void MainWindow::refreshOutline()
                                                         .arg(s.instances)});
         item->setData(0, Qt::UserRole, "service:" + QString::fromStdString(s.name));
     }
-    auto *faults = new QTreeWidgetItem(root, {QString("Scheduled faults (%1)").arg(sc.faults.size())});
+    auto *faults = new QTreeWidgetItem(root,
+                                       {QString("Scheduled faults (%1)").arg(sc.faults.size())});
     for (const auto &f : sc.faults)
         new QTreeWidgetItem(faults, {QString("%1 s  %2 %3")
                                          .arg(f.atSeconds)

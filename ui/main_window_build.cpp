@@ -90,7 +90,8 @@ void MainWindow::buildActions()
     edit->addAction(del);
 
     m_viewMenu = menuBar()->addMenu("&View");
-    auto *zoomIn = make("actionZoomIn", "Zoom &in", QKeySequence::ZoomIn, [this] { m_view->zoomIn(); });
+    auto *zoomIn = make("actionZoomIn", "Zoom &in", QKeySequence::ZoomIn,
+                        [this] { m_view->zoomIn(); });
     auto *zoomOut = make("actionZoomOut", "Zoom &out", QKeySequence::ZoomOut,
                          [this] { m_view->zoomOut(); });
     auto *fit = make("actionZoomFit", "Zoom to &fit", QKeySequence("Ctrl+0"),

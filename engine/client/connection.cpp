@@ -24,7 +24,8 @@
 
 namespace eddy::client {
 
-namespace {
+// Named rather than anonymous: ConnectionImpl, which has external linkage, holds a Slot.
+namespace connection_detail {
 
 using Clock = std::chrono::steady_clock;
 
@@ -47,7 +48,9 @@ struct Slot {
 
 void onSlot(void *arg);
 
-} // namespace
+} // namespace connection_detail
+
+using namespace connection_detail;
 
 class ConnectionImpl
 {
@@ -203,7 +206,7 @@ public:
     }
 };
 
-namespace {
+namespace connection_detail {
 
 void onSlot(void *arg)
 {
@@ -266,7 +269,7 @@ std::optional<std::string> readFile(const std::string &path)
     return std::string(std::istreambuf_iterator<char>(in), {});
 }
 
-} // namespace
+} // namespace connection_detail
 
 Result<std::shared_ptr<Connection>> Connection::open(const std::string &url)
 {

@@ -28,7 +28,10 @@ public:
     void u32(uint32_t v) { fixed(v); }
     void boolean(bool v) { i8(v ? 1 : 0); }
     void uvarint(uint64_t v);
-    void varint(int64_t v) { uvarint((static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63)); }
+    void varint(int64_t v)
+    {
+        uvarint((static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63));
+    }
     // STRING / NULLABLE_STRING (int16 length) and their compact forms.
     void string(std::string_view s);
     void nullableString(const std::optional<std::string_view> &s);

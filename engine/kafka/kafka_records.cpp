@@ -108,9 +108,9 @@ RecordSetError decodeBatch(std::string_view batch, std::vector<Record> &out)
         return failed(KafkaError::CorruptMessage,
                       "record count " + std::to_string(count) + " does not fit the batch");
     if (lastOffsetDelta != count - 1)
-        return failed(KafkaError::InvalidRecord, "lastOffsetDelta " + std::to_string(lastOffsetDelta)
-                                                     + " does not match " + std::to_string(count)
-                                                     + " records");
+        return failed(KafkaError::InvalidRecord,
+                      "lastOffsetDelta " + std::to_string(lastOffsetDelta) + " does not match "
+                          + std::to_string(count) + " records");
     out.reserve(out.size() + static_cast<std::size_t>(count));
     for (int32_t i = 0; i < count; ++i) {
         const int32_t length = r.varint32();

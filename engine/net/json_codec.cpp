@@ -105,7 +105,8 @@ Result<bool> optionalBool(const Json &j, const char *name, bool fallback)
 Json errorReply(const Error &error)
 {
     return Json{{"ok", false},
-                {"error", {{"code", std::string(errcName(error.code))}, {"message", error.message}}}};
+                {"error",
+                 {{"code", std::string(errcName(error.code))}, {"message", error.message}}}};
 }
 
 Json okReply()

@@ -59,7 +59,8 @@ Result<RetentionPolicy> retentionField(const Json &j, RetentionPolicy policy)
     auto bytes = optionalInt(*it, "bytes", policy.maxBytes);
     auto ms = optionalInt(*it, "ms", policy.maxAgeMs);
     if (!records || !bytes || !ms)
-        return makeError(Errc::InvalidRequest, "retention fields records, bytes and ms must be integers");
+        return makeError(Errc::InvalidRequest,
+                         "retention fields records, bytes and ms must be integers");
     return RetentionPolicy{*records, *bytes, *ms};
 }
 
@@ -204,10 +205,10 @@ Result<FetchRequest> fetchFromJson(const Json &j)
     auto maxBytes = optionalInt(j, "max_bytes", 1 << 20);
     auto waitMs = optionalInt(j, "wait_ms", 0);
     auto group = optionalString(j, "group", "");
-    for (const Error *e : {partition ? nullptr : &partition.error(), offset ? nullptr : &offset.error(),
-                           maxRecords ? nullptr : &maxRecords.error(),
-                           maxBytes ? nullptr : &maxBytes.error(), waitMs ? nullptr : &waitMs.error(),
-                           group ? nullptr : &group.error()})
+    for (const Error *e :
+         {partition ? nullptr : &partition.error(), offset ? nullptr : &offset.error(),
+          maxRecords ? nullptr : &maxRecords.error(), maxBytes ? nullptr : &maxBytes.error(),
+          waitMs ? nullptr : &waitMs.error(), group ? nullptr : &group.error()})
         if (e)
             return *e;
     if (*maxRecords < 1 || *maxBytes < 1 || *waitMs < 0 || *waitMs > 600000)
@@ -447,8 +448,9 @@ void opResetOffsets(Broker &b, const Json &j, Reply reply)
                                               "field 'partitions' must be an array of integers")));
         for (const auto &p : *it) {
             if (!p.is_number_integer())
-                return reply(errorReply(makeError(Errc::InvalidRequest,
-                                                  "field 'partitions' must be an array of integers")));
+                return reply(
+                    errorReply(makeError(Errc::InvalidRequest,
+                                         "field 'partitions' must be an array of integers")));
             req.partitions.push_back(p.get<int32_t>());
         }
     }

@@ -36,7 +36,8 @@ Result<std::unique_ptr<LivePublisher>> LivePublisher::start(const std::vector<st
     for (const auto &url : urls) {
         nng_listener l;
         if (int rv = nng_listen(s, url.c_str(), &l, 0); rv != 0)
-            return makeError(Errc::InvalidConfig, "cannot publish on " + url + ": " + nng_strerror(rv));
+            return makeError(Errc::InvalidConfig,
+                             "cannot publish on " + url + ": " + nng_strerror(rv));
         std::string bound = url;
         nng_sockaddr sa;
         if (url.find("tcp://") != std::string::npos

@@ -84,7 +84,8 @@ bool isLoopbackUrl(std::string_view url)
            && host.find_first_not_of("0123456789.") == std::string_view::npos;
 }
 
-namespace {
+// Named rather than anonymous: NngServerImpl, which has external linkage, holds these types.
+namespace server_detail {
 
 // A work item is the reply target of the request it holds: the sink's ReplyFn counts it, and
 // the server's list holds one count, so an item outlives the server while a reply may still
@@ -324,7 +325,9 @@ private:
     std::thread m_thread;
 };
 
-} // namespace
+} // namespace server_detail
+
+using namespace server_detail;
 
 class NngServerImpl
 {
@@ -443,7 +446,8 @@ Result<std::unique_ptr<NngServer>> NngServer::start(const ServerOptions &options
                     return makeError(Errc::InvalidConfig, "cannot read TLS certificate "
                                                               + tls.certFile + " or key "
                                                               + tls.keyFile);
-                if (int rv = nng_tls_config_own_cert(impl->tls, cert->c_str(), key->c_str(), nullptr);
+                if (int rv = nng_tls_config_own_cert(impl->tls, cert->c_str(), key->c_str(),
+                                                     nullptr);
                     rv != 0)
                     return fail("TLS certificate " + tls.certFile, rv);
                 if (!tls.caFile.empty()) {

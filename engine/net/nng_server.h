@@ -23,7 +23,8 @@ struct TlsOptions {
 using SlowClientHandler = std::function<void(const Peer &peer, const std::string &why)>;
 
 struct ServerOptions {
-    std::vector<std::string> listen{"tcp://127.0.0.1:7650"}; // tcp://, ipc://, inproc://, tls+tcp://
+    // tcp://, ipc://, inproc://, tls+tcp://
+    std::vector<std::string> listen{"tcp://127.0.0.1:7650"};
     int workers = 256;                   // requests in flight at once (parked long-polls included)
     std::size_t maxMessageBytes = 68 << 20; // NNG_OPT_RECVMAXSZ: larger frames close the pipe
     TlsOptions tls;
@@ -62,7 +63,8 @@ class NngServer
 public:
     // Opens the socket and starts every listener; fails with InvalidConfig naming the URL that
     // could not be listened on.
-    static Result<std::unique_ptr<NngServer>> start(const ServerOptions &options, RequestSink &sink);
+    static Result<std::unique_ptr<NngServer>> start(const ServerOptions &options,
+                                                    RequestSink &sink);
     ~NngServer();
     // Closes the socket; requests still being handled are answered into the void. Idempotent.
     // Returns within ServerOptions::closeTimeoutMs even when NNG's close does not (NNG 1.5.2

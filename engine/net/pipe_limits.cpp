@@ -36,14 +36,14 @@ void disconnect(nng_pipe pipe)
 constexpr int kUnreadReplyBytes = 64 << 10;
 
 // The minimum rate at which a client must take its replies while they wait for it: a connection
-// whose socket held reply bytes the client had not acknowledged for kDrainWindow (at every look
-// but never two in a row: it never caught up), and whose client acknowledged less than kMinDrainBytesPerSecond on
-// average over that window, is closed as a slow consumer. Without it a client reading a few
-// bytes every few seconds (which keeps the stall rule from firing) would hold its workers and
-// buffers forever. The socket's queue is the sign, not its size: a client with a small receive
-// window never lets the broker's send buffer grow, so its replies wait in NNG rather than in the
-// kernel. 16 KiB/s is far below any working client (one reading on loopback takes megabytes per
-// second, and its socket empties between replies) and above a trickle.
+// whose socket held reply bytes the client had not acknowledged for kDrainWindow (at every look but
+// never two in a row: it never caught up), and whose client acknowledged less than
+// kMinDrainBytesPerSecond on average over that window, is closed as a slow consumer. Without it a
+// client reading a few bytes every few seconds (which keeps the stall rule from firing) would hold
+// its workers and buffers forever. The socket's queue is the sign, not its size: a client with a
+// small receive window never lets the broker's send buffer grow, so its replies wait in NNG rather
+// than in the kernel. 16 KiB/s is far below any working client (one reading on loopback takes
+// megabytes per second, and its socket empties between replies) and above a trickle.
 constexpr auto kDrainWindow = std::chrono::seconds(10);
 constexpr double kMinDrainBytesPerSecond = 16 << 10;
 

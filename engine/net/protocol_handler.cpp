@@ -386,12 +386,15 @@ Json ProtocolHandler::faultOp(const Json &request)
             return errorReply(target.error());
         const auto slash = target->rfind('/');
         if (slash == std::string::npos)
-            return errorReply(makeError(Errc::InvalidRequest, "target must be \"topic/partition\""));
+            return errorReply(
+                makeError(Errc::InvalidRequest, "target must be \"topic/partition\""));
         char *end = nullptr;
         const long p = std::strtol(target->c_str() + slash + 1, &end, 10);
         if (*end != '\0' || slash + 1 == target->size())
-            return errorReply(makeError(Errc::InvalidRequest, "target must be \"topic/partition\""));
-        if (auto r = m_broker.setPartitionOffline(target->substr(0, slash), static_cast<int32_t>(p), on);
+            return errorReply(
+                makeError(Errc::InvalidRequest, "target must be \"topic/partition\""));
+        if (auto r = m_broker.setPartitionOffline(target->substr(0, slash), static_cast<int32_t>(p),
+                                                  on);
             !r)
             return errorReply(r.error());
     } else if (*kind == "broker-stall") {
@@ -531,8 +534,8 @@ void ProtocolHandler::handleJson(const Json &request, const Peer &peer, Reply re
     const auto &table = opTable();
     auto it = table.find(name);
     if (it == table.end())
-        return reply(errorReply(makeError(Errc::UnknownOp, "unknown op '" + name
-                                                               + "'; hello lists the supported ops")));
+        return reply(errorReply(makeError(
+            Errc::UnknownOp, "unknown op '" + name + "'; hello lists the supported ops")));
     it->second(m_broker, request, countingRecords(name, request, peer.pipeId, std::move(reply)));
 }
 
@@ -540,8 +543,8 @@ void ProtocolHandler::handleBinary(std::string_view frame, const Peer &peer, Rep
 {
     if (frame.size() < 3) {
         track(peer, "malformed");
-        return reply(encodeErrorReply(BinaryOp::Json,
-                                      makeError(Errc::MalformedRequest, "binary frame: truncated header")));
+        return reply(encodeErrorReply(BinaryOp::Json, makeError(Errc::MalformedRequest,
+                                                                "binary frame: truncated header")));
     }
     const auto version = static_cast<uint8_t>(frame[1]);
     const auto op = static_cast<BinaryOp>(static_cast<uint8_t>(frame[2]));
@@ -661,8 +664,9 @@ void ProtocolHandler::handleBinary(std::string_view frame, const Peer &peer, Rep
     }
     }
     track(peer, "malformed");
-    reply(encodeErrorReply(op, makeError(Errc::UnknownOp, "unknown binary op "
-                                                              + std::to_string(static_cast<int>(op)))));
+    reply(encodeErrorReply(op,
+                           makeError(Errc::UnknownOp,
+                                     "unknown binary op " + std::to_string(static_cast<int>(op)))));
 }
 
 } // namespace eddy::net

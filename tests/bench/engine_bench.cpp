@@ -49,7 +49,8 @@ struct Figures {
 
 Figures runEngine(const Options &o, eddy::Durability durability)
 {
-    const std::string dir = o.dir + (durability == eddy::Durability::Durable ? "/durable" : "/fast");
+    const std::string dir = o.dir
+                            + (durability == eddy::Durability::Durable ? "/durable" : "/fast");
     std::filesystem::remove_all(dir);
     eddy::BrokerConfig config;
     config.dataDir = dir;

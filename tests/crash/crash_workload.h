@@ -153,7 +153,8 @@ public:
                             .arg(next);
                     const std::string id = payloadId(r["value"].get<std::string>());
                     if (!ids.insert(id).second)
-                        return QString("payload %1 is stored twice").arg(QString::fromStdString(id));
+                        return QString("payload %1 is stored twice")
+                            .arg(QString::fromStdString(id));
                     stored[p].push_back(id);
                     ++next;
                 }
@@ -322,7 +323,8 @@ private:
                 }
                 producer = std::move(*opened);
             }
-            std::vector<std::pair<std::string, std::future<eddy::Result<eddy::client::DeliveryReport>>>>
+            std::vector<
+                std::pair<std::string, std::future<eddy::Result<eddy::client::DeliveryReport>>>>
                 sent;
             for (int i = 0; i < m_options.burst; ++i) {
                 const std::string id = "p" + std::to_string(index) + "-" + std::to_string(n++);

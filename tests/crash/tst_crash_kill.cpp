@@ -81,7 +81,8 @@ void TestCrashKill::killsLoseNothingAcknowledged()
                                                 .arg(broker.lastError())));
         slowestStartMs = std::max(slowestStartMs, broker.lastStartMs());
         const QString violation = workload.verify();
-        QVERIFY2(violation.isEmpty(), qPrintable(QString("after kill %1: %2").arg(kill).arg(violation)));
+        QVERIFY2(violation.isEmpty(),
+                 qPrintable(QString("after kill %1: %2").arg(kill).arg(violation)));
     }
     const QString end = workload.finish(60000);
     QVERIFY2(end.isEmpty(), qPrintable(end));

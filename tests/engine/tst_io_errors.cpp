@@ -252,7 +252,8 @@ void TestIoErrors::storeRollsBackAndRecovers()
         TopicSpec spec;
         spec.name = "t";
         spec.partitions = 1;
-        EDDY_VERIFY_OK(store.submitAndWait([&](StoreWriter &w) { return w.insertTopic(1, spec, 0); }));
+        EDDY_VERIFY_OK(
+            store.submitAndWait([&](StoreWriter &w) { return w.insertTopic(1, spec, 0); }));
         for (; end < 3; ++end)
             EDDY_VERIFY_OK(store.submitAndWait([end](StoreWriter &w) {
                 return w.insertBatch(1, 0, batchOf(end, "kept-" + std::to_string(end)));

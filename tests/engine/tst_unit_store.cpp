@@ -466,10 +466,10 @@ void TestUnitStore::smallBatchesShareARow()
     std::vector<RecordBatch> p0;
     for (int i = 0; i < 16; ++i) {
         std::vector<Record> one;
-        one.push_back(rec(5000 - 7 * i, "v" + std::to_string(i),
-                          i % 3 == 0 ? std::nullopt : std::optional<std::string>("k" + std::to_string(i)),
-                          i % 2 ? std::vector<Header>{{"h", std::to_string(i)}}
-                                : std::vector<Header>{}));
+        one.push_back(
+            rec(5000 - 7 * i, "v" + std::to_string(i),
+                i % 3 == 0 ? std::nullopt : std::optional<std::string>("k" + std::to_string(i)),
+                i % 2 ? std::vector<Header>{{"h", std::to_string(i)}} : std::vector<Header>{}));
         p0.push_back(i == 12 ? makeBatch(i, one, 100 + i, 42, 0) : makeBatch(i, one, 100 + i));
     }
     std::vector<RecordBatch> p1;

@@ -1,8 +1,8 @@
 // The replay driver: a main() for a fuzz harness built without libFuzzer (any compiler). It runs
 // LLVMFuzzerTestOneInput once on every file named on the command line and on every file inside
-// every directory named (in name order, hidden files skipped), so the seed corpora and crash regression inputs run in
-// every build, under whatever sanitizer the build has. Fails when it finds no input at all, so a
-// wrong path cannot pass silently; a crashing input aborts it.
+// every directory named (in name order, hidden files skipped), so the seed corpora and crash
+// regression inputs run in every build, under whatever sanitizer the build has. Fails when it finds
+// no input at all, so a wrong path cannot pass silently; a crashing input aborts it.
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>

@@ -173,7 +173,8 @@ void TestKafkaServer::metadataListsTopics()
 void TestKafkaServer::createTopics()
 {
     KafkaTestClient c(port());
-    auto made = c.request(19, 4, createTopicBody("made", 3, -1, {{"retention.ms", "60000"}}, false));
+    auto made =
+        c.request(19, 4, createTopicBody("made", 3, -1, {{"retention.ms", "60000"}}, false));
     QVERIFY(made);
     QCOMPARE(createTopicError(*made), int16_t(0));
     auto info = m_broker->describeTopic("made");
@@ -232,7 +233,8 @@ void TestKafkaServer::produceEachAcksThenFetch()
     QVERIFY(c.send(0, 8, produceBody(0, "acks", 0, recordSet({"e"}))) > 0);
     auto meta = c.request(3, 8, metadataBody(std::vector<std::string>{"acks"}));
     QVERIFY(meta);
-    QVERIFY(waitFor([&] { return m_broker->describeTopic("acks")->partitionInfo[0].highWatermark == 5; }));
+    QVERIFY(waitFor(
+        [&] { return m_broker->describeTopic("acks")->partitionInfo[0].highWatermark == 5; }));
 
     auto fetched = c.request(1, 11, fetchBody("acks", 0, 0, 0));
     QVERIFY(fetched);
@@ -321,7 +323,8 @@ void TestKafkaServer::listOffsets()
 {
     QVERIFY(m_broker->createTopic({"offsets", 1, {}}));
     KafkaTestClient c(port());
-    QCOMPARE(parseProduce(*c.request(0, 8, produceBody(-1, "offsets", 0, recordSet({"0", "1", "2"}))))
+    QCOMPARE(parseProduce(
+                 *c.request(0, 8, produceBody(-1, "offsets", 0, recordSet({"0", "1", "2"}))))
                  .error,
              int16_t(0));
     auto query = [&](int64_t timestamp) {

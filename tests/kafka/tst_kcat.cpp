@@ -109,7 +109,11 @@ void TestKcat::consumerWaitsForNewRecords()
 void TestKcat::unknownTopicFailsCleanly()
 {
     const auto run = runChild(EDDY_KCAT_PATH,
-                              base() << "-P" << "-t" << "nosuch" << "-X" << "message.timeout.ms=1500",
+                              base() << "-P"
+                                     << "-t"
+                                     << "nosuch"
+                                     << "-X"
+                                     << "message.timeout.ms=1500",
                               30000, "lost\n");
     QVERIFY2(run.exitCode != 0, qPrintable(run.describe()));
     QVERIFY(!m_broker->describeTopic("nosuch"));

@@ -73,7 +73,8 @@ void TestNngcat::createProduceFetch()
     auto created = nngcat(R"({"op":"create_topic","topic":"events","partitions":1})");
     QCOMPARE(created.value("ok", false), true);
     auto produced = nngcat(
-        R"({"op":"produce","topic":"events","partition":0,"key":"123","value":"{\"type\":\"user.created\"}"})");
+        R"({"op":"produce","topic":"events","partition":0,"key":"123",)"
+        R"("value":"{\"type\":\"user.created\"}"})");
     QCOMPARE(produced.value("ok", false), true);
     QCOMPARE(produced["offset"].get<int>(), 0);
     auto fetched = nngcat(R"({"op":"fetch","topic":"events","partition":0,"offset":0})");
@@ -92,7 +93,8 @@ void TestNngcat::subscribeReceivesRecord()
              qPrintable(sub.errorString()));
     // The subscription reaches the publisher asynchronously: produce until nngcat has one.
     for (int i = 0; i < 30 && sub.running(); ++i) {
-        QVERIFY(nngcat(R"({"op":"produce","topic":"orders","value":"order-1"})").value("ok", false));
+        const auto r = nngcat(R"({"op":"produce","topic":"orders","value":"order-1"})");
+        QVERIFY(r.value("ok", false));
         sub.waitForFinished(250);
     }
     if (sub.running())

@@ -148,8 +148,8 @@ void TestProtocol::malformedRequestsGetStructuredErrors_data()
     QTest::newRow("topic too long")
         << ("{\"op\":\"create_topic\",\"topic\":\"" + QByteArray(250, 'x') + "\"}")
         << "INVALID_TOPIC_NAME";
-    QTest::newRow("non-utf8 topic") << QByteArray("{\"op\":\"create_topic\",\"topic\":\"\xff\xfe\"}")
-                                    << "MALFORMED_REQUEST";
+    QTest::newRow("non-utf8 topic")
+        << QByteArray("{\"op\":\"create_topic\",\"topic\":\"\xff\xfe\"}") << "MALFORMED_REQUEST";
     QTest::newRow("zero partitions")
         << QByteArray("{\"op\":\"create_topic\",\"topic\":\"z\",\"partitions\":0}")
         << "INVALID_PARTITIONS";
@@ -240,7 +240,8 @@ void TestProtocol::badOffsetsAndPartitions()
     const auto r = call(
         {{"op", "fetch"}, {"topic", "offsets"}, {"partition", partition}, {"offset", offset}});
     QCOMPARE(QString::fromStdString(ReqClient::code(r)), code);
-    const auto p = call({{"op", "produce"}, {"topic", "offsets"}, {"partition", 7}, {"value", "a"}});
+    const auto p =
+        call({{"op", "produce"}, {"topic", "offsets"}, {"partition", 7}, {"value", "a"}});
     QCOMPARE(ReqClient::code(p), std::string("UNKNOWN_PARTITION"));
 }
 
@@ -394,7 +395,8 @@ void TestProtocol::longPollFetchWakesOnProduce()
     });
     QTest::qWait(200);
     const qint64 producedAt = timer.elapsed();
-    QCOMPARE(call({{"op", "produce"}, {"topic", "lp"}, {"value", "wake"}}).value("ok", false), true);
+    const auto woke = call({{"op", "produce"}, {"topic", "lp"}, {"value", "wake"}});
+    QCOMPARE(woke.value("ok", false), true);
     t.join();
     QCOMPARE(result.value("ok", false), true);
     QCOMPARE(result["records"].size(), 1u);
@@ -409,7 +411,10 @@ void TestProtocol::groupJoinPollCommitOverTheWire()
 {
     createTopic("orders", 2);
     for (int i = 0; i < 6; ++i)
-        call({{"op", "produce"}, {"topic", "orders"}, {"partition", i % 2}, {"value", std::to_string(i)}});
+        call({{"op", "produce"},
+              {"topic", "orders"},
+              {"partition", i % 2},
+              {"value", std::to_string(i)}});
     const auto join = call({{"op", "join_group"},
                             {"group", "billing"},
                             {"topics", {"orders"}},
@@ -430,11 +435,12 @@ void TestProtocol::groupJoinPollCommitOverTheWire()
                              {"generation", generation},
                              {"wait_ms", 50}});
     QCOMPARE(again["records"].size(), 0u);
-    const auto commit = call({{"op", "commit"},
-                              {"group", "billing"},
-                              {"member_id", member},
-                              {"generation", generation},
-                              {"offsets", {{{"topic", "orders"}, {"partition", 0}, {"offset", 3}}}}});
+    const auto commit = call(
+        {{"op", "commit"},
+         {"group", "billing"},
+         {"member_id", member},
+         {"generation", generation},
+         {"offsets", {{{"topic", "orders"}, {"partition", 0}, {"offset", 3}}}}});
     QCOMPARE(commit.value("ok", false), true);
     const auto described = call({{"op", "describe_group"}, {"group", "billing"}});
     QCOMPARE(described["group"]["state"].get<std::string>(), std::string("stable"));
@@ -443,7 +449,8 @@ void TestProtocol::groupJoinPollCommitOverTheWire()
                              {"group", "billing"},
                              {"member_id", member},
                              {"generation", generation + 5},
-                             {"offsets", {{{"topic", "orders"}, {"partition", 1}, {"offset", 1}}}}});
+                             {"offsets",
+                              {{{"topic", "orders"}, {"partition", 1}, {"offset", 1}}}}});
     QCOMPARE(ReqClient::code(stale), std::string("STALE_GENERATION"));
     QCOMPARE(call({{"op", "leave_group"}, {"group", "billing"}, {"member_id", member}})
                  .value("ok", false),

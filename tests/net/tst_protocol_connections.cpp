@@ -40,7 +40,8 @@ void TestProtocolConnections::clientsListsConnectedPeers()
 {
     createTopic("c");
     ReqClient producer(m_tcpUrl);
-    QCOMPARE(producer.call({{"op", "produce"}, {"topic", "c"}, {"value", "v"}, {"client_id", "svc-a"}})
+    QCOMPARE(producer
+                 .call({{"op", "produce"}, {"topic", "c"}, {"value", "v"}, {"client_id", "svc-a"}})
                  .value("ok", false),
              true);
     const auto r = call({{"op", "clients"}});
@@ -92,7 +93,10 @@ void TestProtocolConnections::clientsCountRecordsOfBothEncodings()
     QCOMPARE(ReqClient::code(peer.call({{"op", "fetch"}, {"topic", "b"}, {"offset", 99}})),
              std::string("OFFSET_OUT_OF_RANGE"));
     // K = 5 out of b: 3 through a JSON fetch, 2 through a binary one.
-    QCOMPARE(peer.call({{"op", "fetch"}, {"topic", "b"}, {"offset", 0}, {"max_records", 3}})["records"]
+    QCOMPARE(peer.call({{"op", "fetch"},
+                        {"topic", "b"},
+                        {"offset", 0},
+                        {"max_records", 3}})["records"]
                  .size(),
              3u);
     eddy::FetchRequest fr{"b", 0, 3, 100, 1 << 20, 0, {}};

@@ -61,7 +61,8 @@ void TestRunner::sameSeedSameEvents()
           "keys": {"skew": "zipf", "cardinality": 100},
           "payload_bytes": {"kind": "uniform", "min": 0, "max": 50},
           "events": [{"type": "a", "fields": {"id": "uuid", "n": "int:1:9", "who": "name"}},
-                     {"type": "b", "weight": 2, "fields": {"mail": "email", "c": "choice:x|y"}}]}]})");
+                     {"type": "b", "weight": 2,
+                      "fields": {"mail": "email", "c": "choice:x|y"}}]}]})");
     QVERIFY2(scenario, scenario ? "" : scenario.error().message.c_str());
     const auto &spec = scenario->services[0];
     EventGenerator a(spec, 7), b(spec, 7), c(spec, 8);
