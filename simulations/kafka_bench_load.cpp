@@ -128,10 +128,11 @@ struct KafkaConnection {
     }
 };
 
+// The run: every connection, the records still to claim, and what was measured.
 class Driver
 {
 public:
-    Driver(const BenchOptions &o) : m_o(o), m_acks(kafkaAcks(o.acks)), m_value(o.recordSize, 'x')
+    explicit Driver(const BenchOptions &o) : m_o(o), m_acks(kafkaAcks(o.acks)), m_value(o.recordSize, 'x')
     {
     }
     ~Driver()
@@ -184,20 +185,22 @@ Result<void> Driver::connect(const KafkaTarget &target, const std::vector<TopicI
         c->topic = topics[static_cast<std::size_t>(i) % topics.size()].name;
         c->partition = (i / static_cast<int>(topics.size())) % std::max(1, m_o.partitions);
         c->full = produceFrame(c->topic, c->partition, m_acks, m_value, m_o.batch);
-        // Connected while still blocking (loopback answers at once), then non-blocking.
+        // Connected while still blocking (loopback answers at once), then non-blocking. Kept
+        // before connecting, so the destructor closes the socket of a failed connect too.
         c->fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        if (c->fd < 0 || ::connect(c->fd, reinterpret_cast<sockaddr *>(&a), sizeof a) != 0)
+        KafkaConnection &conn = *c;
+        m_connections.push_back(std::move(c));
+        if (conn.fd < 0 || ::connect(conn.fd, reinterpret_cast<sockaddr *>(&a), sizeof a) != 0)
             return makeError(Errc::Timeout, "cannot connect to " + target.host + ":"
                                                     + std::to_string(target.port) + ": "
                                                     + std::strerror(errno));
         int one = 1;
-        ::setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-        ::fcntl(c->fd, F_SETFL, ::fcntl(c->fd, F_GETFL) | O_NONBLOCK);
+        ::setsockopt(conn.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        ::fcntl(conn.fd, F_SETFL, ::fcntl(conn.fd, F_GETFL) | O_NONBLOCK);
         epoll_event ev{};
         ev.events = EPOLLIN;
-        ev.data.ptr = c.get();
-        ::epoll_ctl(m_epoll, EPOLL_CTL_ADD, c->fd, &ev);
-        m_connections.push_back(std::move(c));
+        ev.data.ptr = &conn;
+        ::epoll_ctl(m_epoll, EPOLL_CTL_ADD, conn.fd, &ev);
     }
     return {};
 }

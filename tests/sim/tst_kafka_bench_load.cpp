@@ -247,10 +247,16 @@ private slots:
             ScriptedBroker gone([](int) { return Answer::Close; });
             port = gone.port();
         }
+        const auto openDescriptors = [] {
+            return QDir("/proc/self/fd").entryList(QDir::Files | QDir::System).size();
+        };
+        const auto before = openDescriptors();
         auto r = measureKafkaProduce(options(10, 1), {"127.0.0.1", port}, oneTopic());
         QVERIFY(!r.ok());
         QVERIFY2(r.error().message.find("cannot connect") != std::string::npos,
                  r.error().message.c_str());
+        // The refused socket and the epoll descriptor were closed.
+        QCOMPARE(openDescriptors(), before);
     }
 };
 
