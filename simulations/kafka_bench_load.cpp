@@ -262,11 +262,11 @@ void Driver::flush(KafkaConnection &c)
             c.outstanding.pop_front();
         }
     }
+    // Written whole: with acks=0 every request in it was counted just above, so no
+    // endOfFrame still points into it.
     if (c.outPos == c.out.size()) {
         c.out.clear();
         c.outPos = 0;
-        for (auto &o : c.outstanding)
-            o.endOfFrame = 0;
     }
     watch(c);
 }
