@@ -191,7 +191,12 @@ void handleRecv(Work &w)
     }
     nng_msg *msg = nng_aio_get_msg(w.aio);
     nng_pipe pipe = nng_msg_get_pipe(msg);
-    if (!w.limits->admit(pipe, w.peer)) {
+    const PipeLimits::Admission admission = w.limits->admit(pipe, w.peer);
+    if (admission == PipeLimits::Admission::Closed) {
+        nng_msg_free(msg);
+        return startRecv(w);
+    }
+    if (admission == PipeLimits::Admission::OverCap) {
         if (w.limits->notReading(pipe)) {
             // Past the cap with its replies unread: this request is not handled; closing the
             // pipe completes the replies queued behind it, so their work items return to
@@ -416,8 +421,23 @@ Result<std::unique_ptr<NngServer>> NngServer::start(const ServerOptions &options
         return fail("cannot open the request socket", rv);
     impl->open = true;
     nng_socket_set_size(impl->socket, NNG_OPT_RECVMAXSZ, options.maxMessageBytes);
+    // A client the server closes as slow leaves the clients list at once, not when NNG reports
+    // its pipe removed: that report waits for NNG's reaper, which a connection with a reply half
+    // written can hold up for seconds. Weak: the limits (which keep this handler) belong to the
+    // notify state.
+    SlowClientHandler onSlow = [notify = std::weak_ptr<PipeNotify>(impl->notify),
+                                next = options.onSlowClient](const Peer &peer,
+                                                             const std::string &why) {
+        if (const auto n = notify.lock()) {
+            std::lock_guard lock(n->mutex);
+            if (!n->stopped)
+                n->sink->peerDisconnected(peer.pipeId);
+        }
+        if (next)
+            next(peer, why);
+    };
     auto limits = std::make_shared<PipeLimits>(options.maxInFlightPerConnection,
-                                               options.sendTimeoutMs, options.onSlowClient);
+                                               options.sendTimeoutMs, std::move(onSlow));
     impl->notify->sink = &sink;
     impl->notify->limits = limits;
     impl->closeTimeoutMs = options.closeTimeoutMs;

@@ -20,7 +20,7 @@ namespace {
 // a reply half written to one reading slowly; upstream nng PR #1636): the transport restarts
 // the transfer after the close stopped it, the protocol's operation never completes, and the
 // reaper, which releases every closed connection of the process, waits for it forever. So a
-// TCP connection is shut down at the socket instead: every transfer then ends in an error, and
+// TCP connection is reset at the socket instead: every transfer then ends in an error, and
 // NNG closes the pipe itself from that error, with nothing half done. Other transports (and a
 // socket that cannot be found) are closed the ordinary way.
 void disconnect(nng_pipe pipe)
@@ -54,13 +54,18 @@ PipeLimits::PipeLimits(int maxInFlight, int stallTimeoutMs, SlowClientHandler on
 {
 }
 
-bool PipeLimits::admit(nng_pipe pipe, std::shared_ptr<const Peer> &peer)
+PipeLimits::Admission PipeLimits::admit(nng_pipe pipe, std::shared_ptr<const Peer> &peer)
 {
     const uint32_t id = nng_pipe_id(pipe);
-    bool admitted = true;
+    Admission admission = Admission::Admitted;
     {
-        // One lock for the count and the Peer: they were two tables, each with its own lock.
+        // One lock for the count, the Peer and the closed set: they were separate tables, each
+        // with its own lock, and this runs for every request.
         std::lock_guard lock(m_mutex);
+        // Read before its socket was shut down: handling it would put the client back on the
+        // clients list (ProtocolHandler::track) that closeSlow just took it off.
+        if (!m_closed.empty() && m_closed.count(id) != 0)
+            return Admission::Closed;
         if (const auto known = m_peers.find(id); known == m_peers.end())
             peer.reset();
         else if (peer != known->second)
@@ -79,7 +84,7 @@ bool PipeLimits::admit(nng_pipe pipe, std::shared_ptr<const Peer> &peer)
         }
         int &inFlight = it->second;
         if (m_maxInFlight > 0 && inFlight >= m_maxInFlight)
-            admitted = false;
+            admission = Admission::OverCap;
         else
             ++inFlight;
     }
@@ -95,7 +100,7 @@ bool PipeLimits::admit(nng_pipe pipe, std::shared_ptr<const Peer> &peer)
             peer = m_peers.emplace(id, std::move(made)).first->second;
         }
     }
-    return admitted;
+    return admission;
 }
 
 std::shared_ptr<const Peer> PipeLimits::makePeer(nng_pipe pipe)

@@ -34,12 +34,18 @@ public:
     // ServerOptions::sendTimeoutMs as given.
     int stallTimeoutMs() const { return m_stallTimeoutMs; }
 
+    // What admit() decided about a request.
+    enum class Admission {
+        Admitted, // counted: handle it
+        OverCap,  // not counted: the caller asks notReading() whether to close the pipe or to
+                  // count it anyway with admitOverCap()
+        Closed,   // its pipe was closed as slow (closeSlow): drop it, nobody will take a reply
+    };
+
     // Counts a request received on pipe and sets peer to the pipe's Peer (resolved at its first
     // request or connect, then kept until the pipe goes; its address is empty when NNG no
-    // longer knows the pipe). False when that takes the pipe past the cap: the request is not
-    // counted, and the caller asks notReading() whether to close the pipe or to count it anyway
-    // with admitOverCap().
-    bool admit(nng_pipe pipe, std::shared_ptr<const Peer> &peer);
+    // longer knows the pipe). A request that is not Admitted is not counted.
+    Admission admit(nng_pipe pipe, std::shared_ptr<const Peer> &peer);
 
     // Counts a request past the cap of a client that reads its replies.
     void admitOverCap(uint32_t pipe);

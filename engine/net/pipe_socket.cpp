@@ -1,7 +1,7 @@
 // The kernel socket under an NNG pipe. NNG does not expose a pipe's descriptor, so it is found by
 // the pipe's two addresses among the process's descriptors. Through it the server watches how much
 // of its output a client has taken (a client that does not read stops acknowledging bytes,
-// whatever NNG's queues report) and disconnects a client by shutting its socket down rather than
+// whatever NNG's queues report) and disconnects a client by resetting its connection rather than
 // with nng_pipe_close, which can wedge NNG's reaper when it meets a transfer in progress
 // (docs/reliability.md, "NNG 1.5.2").
 #include "pipe_socket.h"
@@ -137,7 +137,18 @@ std::optional<SocketOutput> socketOutput(int fd)
 bool shutdownPipeSocket(nng_pipe pipe)
 {
     const int fd = pipeSocket(pipe);
-    return fd >= 0 && ::shutdown(fd, SHUT_RDWR) == 0;
+    if (fd < 0)
+        return false;
+    // An abortive disconnect (connect to AF_UNSPEC: Linux's tcp_disconnect) rather than
+    // shutdown(): a shutdown queues the FIN behind the replies already in the socket, which a
+    // client that does not read never takes, so the connection (and NNG's pipe, waiting on its
+    // send) stayed open for good. Aborting discards those replies, resets the connection and
+    // leaves the descriptor to NNG, whose transfers then end in errors and which closes it.
+    sockaddr unspec{};
+    unspec.sa_family = AF_UNSPEC;
+    if (::connect(fd, &unspec, sizeof unspec) == 0)
+        return true;
+    return ::shutdown(fd, SHUT_RDWR) == 0;
 }
 
 } // namespace eddy::net

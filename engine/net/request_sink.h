@@ -96,7 +96,9 @@ class RequestSink
 public:
     virtual ~RequestSink() = default;
     virtual void handle(std::string_view request, const Peer &peer, ReplyFn reply) = 0;
-    // A connection opened or closed (for the clients list).
+    // A connection opened or closed (for the clients list). A connection the server closes
+    // itself (a slow client) is reported closed when it closes it and again when NNG removes
+    // it: the second report must be harmless.
     virtual void peerConnected(const Peer &peer) {}
     virtual void peerDisconnected(uint32_t pipeId) {}
 };

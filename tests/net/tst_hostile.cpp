@@ -14,6 +14,7 @@
 #include "broker_process.h"
 #include "req_client.h"
 
+#include <QDir>
 #include <QElapsedTimer>
 #include <QFile>
 #include <QScopeGuard>
@@ -46,6 +47,38 @@ qint64 rssKib(qint64 pid)
         if (line.startsWith("VmRSS:"))
             return line.mid(6).trimmed().split(' ').first().toLongLong();
     return -1;
+}
+
+// The inode of the broker's end of a loopback connection (from port brokerPort to clientPort),
+// from /proc/net/tcp; empty when there is no such connection.
+QString brokerSocketInode(int brokerPort, int clientPort)
+{
+    QFile table("/proc/net/tcp");
+    if (!table.open(QIODevice::ReadOnly))
+        return {};
+    const QString local = QString("0100007F:%1").arg(brokerPort, 4, 16, QChar('0')).toUpper();
+    const QString remote = QString("0100007F:%1").arg(clientPort, 4, 16, QChar('0')).toUpper();
+    for (const auto &line : table.readAll().split('\n')) {
+        const auto f = QString::fromLatin1(line).simplified().split(' ');
+        if (f.size() > 9 && f[1] == local && f[2] == remote)
+            return f[9];
+    }
+    return {};
+}
+
+// Whether process pid holds the socket of that inode open.
+bool holdsSocket(qint64 pid, const QString &inode)
+{
+    const QString dir = QString("/proc/%1/fd").arg(pid);
+    const QByteArray target = ("socket:[" + inode + "]").toLatin1();
+    for (const auto &fd : QDir(dir).entryList(QDir::NoDotAndDotDot | QDir::System | QDir::Files)) {
+        char link[64];
+        const ssize_t n = ::readlink(QFile::encodeName(dir + "/" + fd).constData(), link,
+                                     sizeof link);
+        if (n > 0 && QByteArray(link, int(n)) == target)
+            return true;
+    }
+    return false;
 }
 
 // A raw TCP connection to the broker, below NNG: what a misbehaving program can do.
@@ -114,15 +147,17 @@ public:
         }
         return sent;
     }
-    // This end's address as the broker's clients list shows it ("tcp://127.0.0.1:PORT").
-    QString localUrl() const
+    // This end's port, 0 when unknown.
+    int localPort() const
     {
         sockaddr_in addr{};
         socklen_t len = sizeof addr;
         if (::getsockname(m_fd, reinterpret_cast<sockaddr *>(&addr), &len) != 0)
-            return {};
-        return QString("tcp://127.0.0.1:%1").arg(ntohs(addr.sin_port));
+            return 0;
+        return ntohs(addr.sin_port);
     }
+    // This end's address as the broker's clients list shows it ("tcp://127.0.0.1:PORT").
+    QString localUrl() const { return QString("tcp://127.0.0.1:%1").arg(localPort()); }
     // Reads (and discards) up to `bytes` of what the broker sent, waiting at most 10 ms.
     void readSome(std::size_t bytes)
     {
@@ -131,6 +166,23 @@ public:
             return;
         std::vector<char> buf(bytes);
         (void)::recv(m_fd, buf.data(), buf.size(), MSG_DONTWAIT);
+    }
+    // Whether the broker ends this connection within timeoutMs: reads (and discards) what it
+    // sent until the end of the stream or a reset.
+    bool closedByBrokerWithin(int timeoutMs)
+    {
+        QElapsedTimer timer;
+        timer.start();
+        std::vector<char> buf(1 << 16);
+        while (timer.elapsed() < timeoutMs) {
+            pollfd p{m_fd, POLLIN, 0};
+            if (::poll(&p, 1, 100) <= 0)
+                continue;
+            const ssize_t n = ::recv(m_fd, buf.data(), buf.size(), MSG_DONTWAIT);
+            if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR))
+                return true;
+        }
+        return false;
     }
     // Shrinks the receive buffer so that unread replies back up into the broker quickly.
     void smallReceiveBuffer()
@@ -178,7 +230,10 @@ private:
     bool listsClient(const QString &address);
     // Pipelines `requests` reads of 512 KiB on a connection that does not read its replies
     // (with a 4 KiB receive buffer unless told otherwise).
-    std::unique_ptr<RawConnection> greedyClient(int requests, bool smallBuffer = true);
+    // With brokerSocket, sets it to the inode of the broker's end of the connection (empty when
+    // the broker did not take the connection within 2 s), found before the reads are sent.
+    std::unique_ptr<RawConnection> greedyClient(int requests, bool smallBuffer = true,
+                                                QString *brokerSocket = nullptr);
     // SIGTERM; the broker must exit cleanly within the bound.
     void terminateWithin(int boundMs);
 
@@ -282,13 +337,29 @@ bool TestHostile::listsClient(const QString &address)
     return false;
 }
 
-std::unique_ptr<RawConnection> TestHostile::greedyClient(int requests, bool smallBuffer)
+std::unique_ptr<RawConnection> TestHostile::greedyClient(int requests, bool smallBuffer,
+                                                         QString *brokerSocket)
 {
     auto greedy = std::make_unique<RawConnection>(m_port);
     if (smallBuffer)
         greedy->smallReceiveBuffer();
     if (!greedy->ok() || !greedy->handshake())
         return nullptr;
+    if (brokerSocket) {
+        brokerSocket->clear();
+        QElapsedTimer timer;
+        timer.start();
+        // The broker's end exists once the kernel accepted the connection and is the broker's
+        // once NNG took it from the queue. Looked up again each time: a read of /proc/net/tcp
+        // can miss an entry while other connections come and go.
+        while (brokerSocket->isEmpty() && timer.elapsed() < 2000) {
+            const QString inode = brokerSocketInode(m_port, greedy->localPort());
+            if (!inode.isEmpty() && holdsSocket(m_broker->pid(), inode))
+                *brokerSocket = inode;
+            else
+                QTest::qSleep(10);
+        }
+    }
     const std::string body = json{{"op", "fetch"}, {"topic", "t"}, {"partition", 0},
                                   {"offset", 0}, {"max_bytes", 1 << 20}}
                                  .dump();
@@ -370,8 +441,10 @@ void TestHostile::clientThatNeverReadsDoesNotStarveOthers()
     // 1,000 reads pipelined on one connection, none of whose replies is ever read: far more than
     // the broker's 256 request workers. Each reply that cannot be sent holds a worker, so
     // without the per-connection cap (64 in flight) this client starved everyone.
-    auto greedy = greedyClient(1000);
+    QString greedySocket;
+    auto greedy = greedyClient(1000, true, &greedySocket);
     QVERIFY(greedy);
+    QVERIFY2(!greedySocket.isEmpty(), "the broker's end of the connection was not found");
     QTest::qSleep(500);
     qint64 took = 0;
     const bool served = servedWithin(10000, &took);
@@ -385,7 +458,14 @@ void TestHostile::clientThatNeverReadsDoesNotStarveOthers()
     const QString greedyUrl = greedy->localUrl();
     QTRY_VERIFY_WITH_TIMEOUT(slowClientEvents() == 1, 5000);
     QTRY_VERIFY2_WITH_TIMEOUT(!listsClient(greedyUrl),
-                              "the client that never reads was not disconnected", 5000);
+                              "the client that never reads is still listed", 5000);
+    // Off the list because its connection really ended, not only in the broker's books.
+    QVERIFY2(greedy->closedByBrokerWithin(5000),
+             "the client that never reads was not disconnected");
+    // And the broker let go of the connection (NNG closed its descriptor): a connection still
+    // held, its replies queued for a client that will never take them, was what a slow
+    // client's disconnect used to leave behind.
+    QTRY_VERIFY_WITH_TIMEOUT(!holdsSocket(m_broker->pid(), greedySocket), 5000);
     // Others are still served, and the broker stops cleanly within a bound (its shutdown used
     // to hang in NNG's close after such a client).
     QVERIFY(servedWithin(5000));
@@ -433,6 +513,7 @@ void TestHostile::clientThatStopsReadingUnderTheCapIsDisconnected()
                  && events.first().contains("the client is not reading"),
              qPrintable(events.first()));
     QTRY_VERIFY_WITH_TIMEOUT(!listsClient(stalledUrl), 5000);
+    QVERIFY2(stalled->closedByBrokerWithin(5000), "listed no more, but still connected");
     QVERIFY(listsClient(readerUrl));
     QVERIFY(servedWithin(5000));
     QCOMPARE(slowClientEvents(), 1);
