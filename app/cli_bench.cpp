@@ -128,8 +128,9 @@ int runBench(const QStringList &args)
     QCommandLineOption topic("topic", "Topic (default: a fresh one, deleted after).", "name");
     QCommandLineOption keep("keep-topic", "Do not delete the generated topic after the run.");
     QCommandLineOption quiet("quiet", "No progress lines on stderr.");
-    QCommandLineOption kafka("kafka", "produce: over Kafka's wire protocol (the embedded broker's "
-                                      "Kafka listener, or --kafka-bootstrap with --broker).");
+    QCommandLineOption kafka("kafka", "produce and e2e: over Kafka's wire protocol (the embedded "
+                                      "broker's Kafka listener, or --kafka-bootstrap with "
+                                      "--broker).");
     QCommandLineOption kafkaBootstrap("kafka-bootstrap", "--kafka with --broker: the broker's "
                                                          "Kafka listener.", "host:port");
     parser.addOptions({kafka, kafkaBootstrap});
@@ -217,8 +218,9 @@ int runBench(const QStringList &args)
     o.keepTopic = parser.isSet(keep);
     o.kafka = parser.isSet(kafka);
     o.kafkaBootstrap = parser.value(kafkaBootstrap).toStdString();
-    if (o.kafka && o.workload != eddy::sim::BenchWorkload::Produce)
-        return usage(kBenchCommand, "--kafka measures the produce workload only");
+    if (o.kafka && o.workload != eddy::sim::BenchWorkload::Produce
+        && o.workload != eddy::sim::BenchWorkload::E2e)
+        return usage(kBenchCommand, "--kafka measures the produce and e2e workloads");
     if (o.kafka && !o.brokerUrl.empty() && o.kafkaBootstrap.empty())
         return usage(kBenchCommand, "--kafka with --broker needs --kafka-bootstrap host:port");
     if (!parser.isSet(quiet)) {

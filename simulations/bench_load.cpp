@@ -623,8 +623,8 @@ Result<BenchResult> runBench(const BenchOptions &options)
         o.batch = 1;
         o.inflight = 1;
     }
-    if (o.kafka && o.workload != BenchWorkload::Produce)
-        return makeError(Errc::InvalidRequest, "--kafka measures the produce workload only");
+    if (o.kafka && o.workload != BenchWorkload::Produce && o.workload != BenchWorkload::E2e)
+        return makeError(Errc::InvalidRequest, "--kafka measures the produce and e2e workloads");
     KafkaTarget kafkaTarget;
     if (o.kafka && !o.brokerUrl.empty()) {
         if (o.kafkaBootstrap.find(':') == std::string::npos)
@@ -635,7 +635,10 @@ Result<BenchResult> runBench(const BenchOptions &options)
     std::unique_ptr<Embedded> embedded;
     std::string url = o.brokerUrl;
     std::string transport;
-    const std::string encoding = o.kafka ? ", Kafka protocol (Produce v8)" : ", binary encoding";
+    const std::string encoding =
+        !o.kafka ? ", binary encoding"
+                 : o.workload == BenchWorkload::E2e ? ", Kafka protocol (Produce v8, Fetch v4)"
+                                                    : ", Kafka protocol (Produce v8)";
     if (url.empty()) {
         auto e = startEmbedded(o);
         if (!e)
@@ -687,8 +690,9 @@ Result<BenchResult> runBench(const BenchOptions &options)
         topics.push_back(std::move(*info));
     }
 
-    auto result = o.kafka ? measureKafkaProduce(o, kafkaTarget, topics)
-                          : measure(o, connection, topics);
+    auto result = !o.kafka ? measure(o, connection, topics)
+                  : o.workload == BenchWorkload::E2e ? measureKafkaE2e(o, kafkaTarget, topics)
+                                                      : measureKafkaProduce(o, kafkaTarget, topics);
     cleanup();
     if (result)
         result->transport = transport;

@@ -9,6 +9,8 @@
 // per connection; Kafka answers them in order.
 #include "kafka_bench_load.h"
 
+#include "kafka_bench_wire.h"
+
 #include "kafka_codec.h"
 #include "kafka_records.h"
 
@@ -37,67 +39,6 @@ using namespace kafka;
 // A connection with requests outstanding and no response for this long fails them.
 constexpr auto kResponseTimeout = std::chrono::seconds(60);
 constexpr std::size_t kReadChunk = 64 << 10;
-
-int16_t kafkaAcks(Acks acks)
-{
-    switch (acks) {
-    case Acks::None: return 0;
-    case Acks::Leader: return 1;
-    case Acks::Durable: return -1;
-    }
-    return 1;
-}
-
-// A Produce v8 request frame (size prefix included) for count records of value to one
-// partition; the correlation id is patched per send.
-std::string produceFrame(const std::string &topic, int32_t partition, int16_t acks,
-                         const std::string &value, int count)
-{
-    std::vector<Record> records(static_cast<std::size_t>(count));
-    for (int i = 0; i < count; ++i) {
-        records[static_cast<std::size_t>(i)].offset = i;
-        records[static_cast<std::size_t>(i)].timestamp = -1; // no timestamp: append time
-        records[static_cast<std::size_t>(i)].value = value;
-    }
-    std::string set;
-    appendRecordBatch(set, records, 0, records.size());
-    std::string frame;
-    KafkaWriter w(frame);
-    w.i32(0);
-    w.i16(0); // Produce
-    w.i16(8);
-    w.i32(0); // correlation id
-    w.string("eddy-bench");
-    w.nullableString(std::nullopt);
-    w.i16(acks);
-    w.i32(30000);
-    w.arrayLength(1);
-    w.string(topic);
-    w.arrayLength(1);
-    w.i32(partition);
-    w.bytes(set);
-    w.patchI32(0, static_cast<int32_t>(frame.size() - 4));
-    return frame;
-}
-
-// The error code of a one-partition Produce v8 response body (after the correlation id), and
-// its message; -100 when it does not parse.
-int16_t produceError(std::string_view body, std::string &message)
-{
-    KafkaReader r(body);
-    r.arrayLength();
-    r.string();
-    r.arrayLength();
-    r.i32();
-    const int16_t error = r.i16();
-    r.i64();
-    r.i64();
-    r.i64();
-    r.arrayLength(0);
-    if (auto m = r.nullableString())
-        message = std::string(*m);
-    return r.ok() ? error : int16_t(-100);
-}
 
 // A request sent and not yet answered (acks=0: sent and not yet wholly written).
 struct Outstanding {
@@ -236,7 +177,7 @@ void Driver::refill(KafkaConnection &c)
         else
             c.out += produceFrame(c.topic, c.partition, m_acks, m_value, count);
         const int32_t id = ++c.nextId;
-        KafkaWriter(c.out).patchI32(at + 8, id);
+        setCorrelationId(c.out, at, id);
         c.outstanding.push_back({id, count, Clock::now(), c.out.size()});
     }
     flush(c);

@@ -25,4 +25,13 @@ KafkaTarget kafkaTargetOf(const std::string &address);
 Result<BenchResult> measureKafkaProduce(const BenchOptions &o, const KafkaTarget &target,
                                         const std::vector<TopicInfo> &topics);
 
+// The e2e workload over Kafka's wire protocol: one consumer connection per partition of every
+// topic, each long-polling with Fetch v4 (o.fetchWaitMs) from offset 0, and o.connections
+// producer connections (assigned as for produce) sending Produce v8 requests of up to o.batch
+// records at o.rate records/s in all until o.records are sent. Latency per record, from when it
+// was due to be sent to when a consumer decoded it; records not consumed within 10 s (plus the
+// wait) of the last send count as errors, as do failed produce and fetch requests.
+Result<BenchResult> measureKafkaE2e(const BenchOptions &o, const KafkaTarget &target,
+                                    const std::vector<TopicInfo> &topics);
+
 } // namespace eddy::sim

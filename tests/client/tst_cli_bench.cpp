@@ -91,7 +91,7 @@ private slots:
                  j["transport"].get<std::string>().c_str());
         ChildRun r = eddy({"consume", "--kafka"});
         QCOMPARE(r.exitCode, 2);
-        QVERIFY2(r.err.contains("produce workload only"), qPrintable(r.err));
+        QVERIFY2(r.err.contains("produce and e2e workloads"), qPrintable(r.err));
         r = eddy({"produce", "--kafka", "--broker", "tcp://127.0.0.1:9"});
         QCOMPARE(r.exitCode, 2);
         QVERIFY2(r.err.contains("--kafka-bootstrap"), qPrintable(r.err));
@@ -110,6 +110,16 @@ private slots:
         if (QTest::currentTestFailed())
             return;
         QCOMPARE(j["batch"].get<int>(), 1);
+        // The same over Kafka's protocol, against the embedded broker's Kafka listener, with
+        // durable acks: every record produced is consumed once.
+        runJson({"e2e", "--kafka", "--records", "300", "--rate", "3000", "--partitions", "2",
+                 "--connections", "2", "--acks", "durable", "--durability", "durable"},
+                300, 100, j);
+        if (QTest::currentTestFailed())
+            return;
+        QCOMPARE(j["requests"].get<int64_t>(), 300);
+        QVERIFY2(j["transport"].get<std::string>().find("Fetch v4") != std::string::npos,
+                 j["transport"].get<std::string>().c_str());
     }
 
     void producerBatchesThroughTheClientLibrary()
