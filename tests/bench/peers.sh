@@ -206,6 +206,11 @@ for run in $(seq "$runs"); do
         # Latency: idle and under 10,000 records/s (long-poll fetch), and the raw NNG round trip.
         bench e2e_idle e2e --records "$n_idle" --rate 200
         bench e2e_load e2e --records "$n_load" --rate 10000 --partitions 2 --connections 2
+        # The same two over the Kafka listener (Produce v8, Fetch v4 long-polls), the path kcat
+        # and librdkafka take.
+        bench e2e_idle_kafka e2e --kafka --records "$n_idle" --rate 200
+        bench e2e_load_kafka e2e --kafka --records "$n_load" --rate 10000 --partitions 2 \
+            --connections 2
         # The same 10,000 records/s sent as 1,000 requests/s of 10 records (latency from the send of
         # each request: a producer's linger is not counted).
         bench e2e_load_batched e2e --records "$n_load" --rate 10000 --batch 10 --partitions 2 \
