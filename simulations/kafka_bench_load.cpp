@@ -73,7 +73,8 @@ struct KafkaConnection {
 class Driver
 {
 public:
-    explicit Driver(const BenchOptions &o) : m_o(o), m_acks(kafkaAcks(o.acks)), m_value(o.recordSize, 'x')
+    explicit Driver(const BenchOptions &o)
+        : m_o(o), m_acks(kafkaAcks(o.acks)), m_value(o.recordSize, 'x')
     {
     }
     ~Driver()

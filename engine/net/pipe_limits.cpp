@@ -25,7 +25,7 @@ namespace {
 // socket that cannot be found) are closed the ordinary way.
 void disconnect(nng_pipe pipe)
 {
-    if (!shutdownPipeSocket(pipe))
+    if (!resetPipeConnection(pipe))
         nng_pipe_close(pipe);
 }
 

@@ -134,7 +134,7 @@ std::optional<SocketOutput> socketOutput(int fd)
     return out;
 }
 
-bool shutdownPipeSocket(nng_pipe pipe)
+bool resetPipeConnection(nng_pipe pipe)
 {
     const int fd = pipeSocket(pipe);
     if (fd < 0)

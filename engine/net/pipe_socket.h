@@ -36,8 +36,9 @@ std::optional<SocketOutput> socketOutput(int fd);
 
 // Resets a TCP (or TLS) pipe's connection (its unsent output discarded) without closing the
 // descriptor, so that every transfer on it ends in an error and NNG closes the pipe itself from
-// that error. True when done; false for other transports or when the socket is gone. NNG 1.5.2 can wedge for good when a pipe is closed
-// while a frame is half read or half written (docs/reliability.md); closing this way avoids it.
-bool shutdownPipeSocket(nng_pipe pipe);
+// that error. True when done; false for other transports or when the socket is gone. NNG 1.5.2
+// can wedge for good when a pipe is closed while a frame is half read or half written
+// (docs/reliability.md); closing this way avoids it.
+bool resetPipeConnection(nng_pipe pipe);
 
 } // namespace eddy::net
