@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -279,9 +280,11 @@ Result<BenchResult> measureKafkaE2e(const BenchOptions &o, const KafkaTarget &ta
         setCorrelationId(frame, 0, static_cast<int32_t>(lane.sent.load() + 1));
         // Counted before it goes: its response can come before send() returns.
         lane.sentRequest(count);
-        if (::send(lane.socket.fd, frame.data(), frame.size(), MSG_NOSIGNAL)
-            != static_cast<ssize_t>(frame.size())) {
-            shared.fail("produce: cannot send: " + std::string(std::strerror(errno)));
+        if (const ssize_t n = ::send(lane.socket.fd, frame.data(), frame.size(), MSG_NOSIGNAL);
+            n != static_cast<ssize_t>(frame.size())) {
+            shared.fail(n >= 0 || errno == EAGAIN || errno == EWOULDBLOCK
+                            ? "produce: the broker took no bytes for 5 s (it stopped reading)"
+                            : "produce: cannot send: " + std::string(std::strerror(errno)));
             break;
         }
         ++lane.sent;

@@ -13,6 +13,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -28,6 +29,8 @@ constexpr int16_t kFetchApi = 1;
 constexpr int16_t kFetchVersion = 4;
 // Bytes a fetch may return: far more than the end-to-end workload's records between fetches.
 constexpr int32_t kFetchMaxBytes = 64 << 20;
+// How long a send may wait for the broker to take bytes (SO_SNDTIMEO).
+constexpr int kSendTimeoutSeconds = 5;
 // A response frame larger than this is taken for a malformed one.
 constexpr int32_t kMaxFrameBytes = 256 << 20;
 
@@ -187,6 +190,11 @@ Result<int> connectKafka(const KafkaTarget &target)
     }
     int one = 1;
     ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    // A broker that stops reading fills the socket buffers; the open-loop pacer's next send
+    // would then block for good. Bounded, it fails instead and the run ends.
+    timeval limit{};
+    limit.tv_sec = kSendTimeoutSeconds;
+    ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &limit, sizeof limit);
     return fd;
 }
 

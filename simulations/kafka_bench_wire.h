@@ -44,8 +44,9 @@ struct FetchedRecords {
 // end (max_bytes) is left for the next fetch, as Kafka's clients do.
 Result<FetchedRecords> parseFetchResponse(std::string_view body);
 
-// A blocking TCP connection to target with TCP_NODELAY; the descriptor, or why not. The
-// caller closes it.
+// A blocking TCP connection to target with TCP_NODELAY whose sends give up after 5 s without
+// progress (SO_SNDTIMEO: a short count or EAGAIN); the descriptor, or why not. The caller
+// closes it.
 Result<int> connectKafka(const KafkaTarget &target);
 
 // Reads one response frame (size prefix, then that many bytes) from the blocking socket fd into

@@ -3,7 +3,8 @@
 // consumers' fetches as told — with the records (followed by a batch cut short, as max_bytes
 // leaves one), with a Kafka error, with a malformed frame, or by closing. The workload must
 // count every record consumed exactly once, report each failure with a clear first error, and
-// end by itself, without waiting out its drain time, when no consumer is left.
+// end by itself, without waiting out its drain time, when no consumer is left; a broker that
+// stops reading fails the run instead of hanging it.
 #include "bench_load.h"
 #include "kafka_bench_load.h"
 #include "kafka_bench_wire.h"
@@ -237,6 +238,33 @@ private:
     std::vector<Record> m_log;
 };
 
+// Accepts connections and never reads from them: a broker that hung.
+class DeafBroker
+{
+public:
+    DeafBroker()
+    {
+        m_listen = ::socket(AF_INET, SOCK_STREAM, 0);
+        // Small buffers (inherited by accepted sockets) fill sooner.
+        const int size = 4096;
+        ::setsockopt(m_listen, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
+        sockaddr_in a{};
+        a.sin_family = AF_INET;
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        ::bind(m_listen, reinterpret_cast<sockaddr *>(&a), sizeof a);
+        ::listen(m_listen, 16);
+        socklen_t len = sizeof a;
+        ::getsockname(m_listen, reinterpret_cast<sockaddr *>(&a), &len);
+        m_port = ntohs(a.sin_port);
+    }
+    ~DeafBroker() { ::close(m_listen); }
+    int port() const { return m_port; }
+
+private:
+    int m_listen = -1;
+    int m_port = 0;
+};
+
 BenchOptions options(int64_t records)
 {
     BenchOptions o;
@@ -339,6 +367,27 @@ private slots:
         QVERIFY2(r->firstError.find("produce failed with Kafka error 3") != std::string::npos,
                  r->firstError.c_str());
         QVERIFY2(timer.elapsed() < 8000, qPrintable(QString::number(timer.elapsed())));
+    }
+
+    void brokerThatStopsReadingFailsTheRunInsteadOfHangingIt()
+    {
+        // Never accepted, never read: the connections complete in the listen backlog and the
+        // pacer's sends fill the socket buffers, then wait 5 s and fail.
+        DeafBroker broker;
+        BenchOptions o = options(20000);
+        o.recordSize = 1000;
+        o.rate = 1000000;
+        o.connections = 1;
+        QElapsedTimer timer;
+        timer.start();
+        auto r = measureKafkaE2e(o, {"127.0.0.1", broker.port()}, oneTopic());
+        QVERIFY(r.ok());
+        QCOMPARE(r->records, 0);
+        QVERIFY(r->errors >= 1);
+        QVERIFY2(r->firstError.find("stopped reading") != std::string::npos,
+                 r->firstError.c_str());
+        // The 5 s send bound and the 10 s drain, not forever.
+        QVERIFY2(timer.elapsed() < 30000, qPrintable(QString::number(timer.elapsed())));
     }
 
     void nothingListeningIsAnError()
