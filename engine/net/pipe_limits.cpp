@@ -62,7 +62,7 @@ PipeLimits::Admission PipeLimits::admit(nng_pipe pipe, std::shared_ptr<const Pee
         // One lock for the count, the Peer and the closed set: they were separate tables, each
         // with its own lock, and this runs for every request.
         std::lock_guard lock(m_mutex);
-        // Read before its socket was shut down: handling it would put the client back on the
+        // Read before its connection was reset: handling it would put the client back on the
         // clients list (ProtocolHandler::track) that closeSlow just took it off.
         if (!m_closed.empty() && m_closed.count(id) != 0)
             return Admission::Closed;
