@@ -9,12 +9,11 @@
 #include "kafka_bench_load.h"
 #include "kafka_bench_wire.h"
 #include "kafka_codec.h"
+#include "kafka_test_support.h"
 #include "kafka_records.h"
 
 #include <QtTest>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -25,22 +24,11 @@
 
 using namespace eddy;
 using namespace eddy::sim;
+using namespace eddy::sim::test;
 
 namespace {
 
 enum class FetchAnswer { Records, KafkaError, Malformed, Close };
-
-bool readExactly(int fd, char *out, std::size_t n)
-{
-    std::size_t done = 0;
-    while (done < n) {
-        const ssize_t r = ::recv(fd, out + done, n - done, 0);
-        if (r <= 0)
-            return false;
-        done += static_cast<std::size_t>(r);
-    }
-    return true;
-}
 
 void sendFrame(int fd, std::string &out)
 {
@@ -56,15 +44,7 @@ public:
     explicit ScriptedKafka(FetchAnswer fetch, bool refuseProduce = false)
         : m_fetch(fetch), m_refuseProduce(refuseProduce)
     {
-        m_listen = ::socket(AF_INET, SOCK_STREAM, 0);
-        sockaddr_in a{};
-        a.sin_family = AF_INET;
-        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        ::bind(m_listen, reinterpret_cast<sockaddr *>(&a), sizeof a);
-        ::listen(m_listen, 16);
-        socklen_t len = sizeof a;
-        ::getsockname(m_listen, reinterpret_cast<sockaddr *>(&a), &len);
-        m_port = ntohs(a.sin_port);
+        m_listen = listenLoopback(m_port);
         m_accept = std::thread([this] {
             for (;;) {
                 const int fd = ::accept(m_listen, nullptr, nullptr);
@@ -244,18 +224,8 @@ class DeafBroker
 public:
     DeafBroker()
     {
-        m_listen = ::socket(AF_INET, SOCK_STREAM, 0);
         // Small buffers (inherited by accepted sockets) fill sooner.
-        const int size = 4096;
-        ::setsockopt(m_listen, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
-        sockaddr_in a{};
-        a.sin_family = AF_INET;
-        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        ::bind(m_listen, reinterpret_cast<sockaddr *>(&a), sizeof a);
-        ::listen(m_listen, 16);
-        socklen_t len = sizeof a;
-        ::getsockname(m_listen, reinterpret_cast<sockaddr *>(&a), &len);
-        m_port = ntohs(a.sin_port);
+        m_listen = listenLoopback(m_port, 4096);
     }
     ~DeafBroker() { ::close(m_listen); }
     int port() const { return m_port; }
@@ -276,14 +246,6 @@ BenchOptions options(int64_t records)
     o.rate = 2000;
     o.fetchWaitMs = 200;
     return o;
-}
-
-std::vector<TopicInfo> oneTopic()
-{
-    TopicInfo t;
-    t.name = "t";
-    t.partitions = 1;
-    return {t};
 }
 
 } // namespace

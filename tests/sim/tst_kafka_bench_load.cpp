@@ -6,11 +6,10 @@
 #include "bench_load.h"
 #include "kafka_bench_load.h"
 #include "kafka_codec.h"
+#include "kafka_test_support.h"
 
 #include <QtTest>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -20,23 +19,12 @@
 
 using namespace eddy;
 using namespace eddy::sim;
+using namespace eddy::sim::test;
 
 namespace {
 
 // How the scripted broker answers request number n (from 0) of its one connection.
 enum class Answer { Ok, KafkaError, Malformed, Close };
-
-bool readExactly(int fd, char *out, std::size_t n)
-{
-    std::size_t done = 0;
-    while (done < n) {
-        const ssize_t r = ::recv(fd, out + done, n - done, 0);
-        if (r <= 0)
-            return false;
-        done += static_cast<std::size_t>(r);
-    }
-    return true;
-}
 
 // One accepted connection on 127.0.0.1, answered by script(n) until it says Close or the
 // client goes. Records the most requests it held unanswered at once (pipelining).
@@ -46,15 +34,7 @@ public:
     explicit ScriptedBroker(std::function<Answer(int)> script, int holdUntil = 1)
         : m_script(std::move(script)), m_holdUntil(holdUntil)
     {
-        m_listen = ::socket(AF_INET, SOCK_STREAM, 0);
-        sockaddr_in a{};
-        a.sin_family = AF_INET;
-        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        ::bind(m_listen, reinterpret_cast<sockaddr *>(&a), sizeof a);
-        ::listen(m_listen, 4);
-        socklen_t len = sizeof a;
-        ::getsockname(m_listen, reinterpret_cast<sockaddr *>(&a), &len);
-        m_port = ntohs(a.sin_port);
+        m_listen = listenLoopback(m_port);
         m_thread = std::thread([this] { serve(); });
     }
     ~ScriptedBroker()
@@ -156,14 +136,6 @@ BenchOptions options(int64_t records, int inflight)
     o.connections = 1;
     o.acks = Acks::Durable;
     return o;
-}
-
-std::vector<TopicInfo> oneTopic()
-{
-    TopicInfo t;
-    t.name = "t";
-    t.partitions = 1;
-    return {t};
 }
 
 } // namespace
