@@ -4,12 +4,15 @@
 // exact reads of request frames, and the one topic they name.
 
 #include "broker.h"
+#include "kafka_codec.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <cstddef>
+#include <string>
 #include <vector>
 
 namespace eddy::sim::test {
@@ -25,6 +28,18 @@ inline bool readExactly(int fd, char *out, std::size_t n)
         done += static_cast<std::size_t>(r);
     }
     return true;
+}
+
+// Reads one request frame of fd (its size prefix, then that many bytes) into frame: false when
+// the connection ends first.
+inline bool readRequestFrame(int fd, std::string &frame)
+{
+    char size[4];
+    if (!readExactly(fd, size, 4))
+        return false;
+    kafka::KafkaReader sr(std::string_view(size, 4));
+    frame.assign(static_cast<std::size_t>(std::max(0, sr.i32())), '\0');
+    return readExactly(fd, frame.data(), frame.size());
 }
 
 // A socket listening on 127.0.0.1 on a free port (set in port); with receiveBuffer, accepted

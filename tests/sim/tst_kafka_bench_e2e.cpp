@@ -82,14 +82,8 @@ public:
 private:
     void serve(int fd)
     {
-        for (;;) {
-            char size[4];
-            if (!readExactly(fd, size, 4))
-                return;
-            kafka::KafkaReader sr(std::string_view(size, 4));
-            std::string frame(static_cast<std::size_t>(sr.i32()), '\0');
-            if (!readExactly(fd, frame.data(), frame.size()))
-                return;
+        std::string frame;
+        while (readRequestFrame(fd, frame)) {
             kafka::KafkaReader r(frame);
             const int16_t api = r.i16();
             r.i16();

@@ -55,14 +55,8 @@ private:
         if (fd < 0)
             return;
         std::vector<int32_t> held; // correlation ids read and not yet answered
-        for (;;) {
-            char size[4];
-            if (!readExactly(fd, size, 4))
-                break;
-            kafka::KafkaReader sr(std::string_view(size, 4));
-            std::string frame(static_cast<std::size_t>(sr.i32()), '\0');
-            if (!readExactly(fd, frame.data(), frame.size()))
-                break;
+        std::string frame;
+        while (readRequestFrame(fd, frame)) {
             kafka::KafkaReader fr(frame);
             fr.i16();
             fr.i16();
