@@ -635,10 +635,9 @@ Result<BenchResult> runBench(const BenchOptions &options)
     std::unique_ptr<Embedded> embedded;
     std::string url = o.brokerUrl;
     std::string transport;
-    const std::string encoding =
-        !o.kafka ? ", binary encoding"
-                 : o.workload == BenchWorkload::E2e ? ", Kafka protocol (Produce v8, Fetch v4)"
-                                                    : ", Kafka protocol (Produce v8)";
+    std::string encoding = o.kafka ? ", Kafka protocol (Produce v8)" : ", binary encoding";
+    if (o.kafka && o.workload == BenchWorkload::E2e)
+        encoding = ", Kafka protocol (Produce v8, Fetch v4)";
     if (url.empty()) {
         auto e = startEmbedded(o);
         if (!e)
@@ -690,9 +689,7 @@ Result<BenchResult> runBench(const BenchOptions &options)
         topics.push_back(std::move(*info));
     }
 
-    auto result = !o.kafka ? measure(o, connection, topics)
-                  : o.workload == BenchWorkload::E2e ? measureKafkaE2e(o, kafkaTarget, topics)
-                                                      : measureKafkaProduce(o, kafkaTarget, topics);
+    auto result = o.kafka ? measureKafka(o, kafkaTarget, topics) : measure(o, connection, topics);
     cleanup();
     if (result)
         result->transport = transport;

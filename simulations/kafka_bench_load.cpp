@@ -353,4 +353,11 @@ Result<BenchResult> measureKafkaProduce(const BenchOptions &o, const KafkaTarget
     return r;
 }
 
+Result<BenchResult> measureKafka(const BenchOptions &o, const KafkaTarget &target,
+                                 const std::vector<TopicInfo> &topics)
+{
+    return o.workload == BenchWorkload::E2e ? measureKafkaE2e(o, target, topics)
+                                            : measureKafkaProduce(o, target, topics);
+}
+
 } // namespace eddy::sim

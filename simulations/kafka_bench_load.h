@@ -34,4 +34,8 @@ Result<BenchResult> measureKafkaProduce(const BenchOptions &o, const KafkaTarget
 Result<BenchResult> measureKafkaE2e(const BenchOptions &o, const KafkaTarget &target,
                                     const std::vector<TopicInfo> &topics);
 
+// o.workload (produce or e2e) over Kafka's wire protocol: one of the two above.
+Result<BenchResult> measureKafka(const BenchOptions &o, const KafkaTarget &target,
+                                 const std::vector<TopicInfo> &topics);
+
 } // namespace eddy::sim
