@@ -2,8 +2,9 @@
 # Measures Eddy against the peers a user would pick instead and against the limits of this
 # machine, in one go, on loopback only: Redis Streams (Debian's redis-server; XADD pipelined and
 # unpipelined, XREAD, XREADGROUP + XACK, appendfsync always), the raw NNG transport
-# (tests/bench/nng_peer.cpp: Eddy's message pattern with no broker) and raw SQLite batched
-# inserts (eddy_engine_bench --sqlite-only). Each workload runs --runs times (default 3); the
+# (tests/bench/nng_peer.cpp: Eddy's message pattern with no broker), raw SQLite batched
+# inserts (eddy_engine_bench --sqlite-only) and the floor of a durable server for Redis's own
+# clients (tests/bench/resp_floor.cpp: answer only, or one pwrite + fdatasync per pass). Each workload runs --runs times (default 3); the
 # table shows medians and the ratio against each target of the performance issue
 # (docs/performance.md). Every server it starts, it stops (trap), and it removes its temp dir.
 #
@@ -37,7 +38,8 @@ eddy="$build/app/eddy"
 nngpeer="$build/tests/bench/eddy_nng_peer"
 redispeer="$build/tests/bench/eddy_redis_peer"
 enginebench="$build/tests/bench/eddy_engine_bench"
-for b in "$eddy" "$nngpeer" "$redispeer" "$enginebench"; do
+floor="$build/tests/bench/eddy_resp_floor"
+for b in "$eddy" "$nngpeer" "$redispeer" "$enginebench" "$floor"; do
     [ -x "$b" ] || { echo "peers.sh: $b is missing: build first (cmake --build $build)" >&2; exit 2; }
 done
 
@@ -47,6 +49,7 @@ rm -rf "$out"
 mkdir -p "$out"
 redis_pid=""
 broker_pid=""
+floor_pid=""
 stop_redis() {
     if [ -n "$redis_pid" ]; then
         kill "$redis_pid" 2>/dev/null || true
@@ -64,6 +67,10 @@ stop_broker() {
 cleanup() {
     stop_redis
     stop_broker
+    if [ -n "$floor_pid" ]; then
+        kill "$floor_pid" 2>/dev/null || true
+        wait "$floor_pid" 2>/dev/null || true
+    fi
     rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -91,6 +98,26 @@ start_redis() {
     done
     echo "peers.sh: redis-server did not start (see $tmp/redis/log)" >&2
     exit 1
+}
+
+# start_floor none|loop / stop_floor OUT: eddy_resp_floor on a loopback port; stopping it
+# writes its counts (XADDs per fdatasync, mean fdatasync) to OUT.
+start_floor() {
+    floor_port="$(free_port)"
+    "$floor" --port "$floor_port" --flush "$1" --dir "$tmp" >"$tmp/floor.json" &
+    floor_pid=$!
+    for _ in $(seq 100); do
+        redis-cli -p "$floor_port" ping >/dev/null 2>&1 && return 0
+        sleep 0.05
+    done
+    echo "peers.sh: eddy_resp_floor did not start" >&2
+    exit 1
+}
+stop_floor() {
+    kill "$floor_pid" 2>/dev/null || true
+    wait "$floor_pid" 2>/dev/null || true
+    floor_pid=""
+    mv "$tmp/floor.json" "$1"
 }
 
 # An `eddy broker` process, for the memory measurement (its RSS alone).
@@ -122,10 +149,11 @@ settled_rss_bytes() {
 peak_bytes() { awk '/^VmHWM:/ { print $2 * 1024 }' "/proc/$1/status"; }
 
 value="$(head -c 100 /dev/zero | tr '\0' v)"
-# redis-benchmark's CSV line -> the JSON fields of eddy bench (records = requests here).
+# redis_bench NAME PORT ARGS...: redis-benchmark XADD against the RESP server on PORT, its CSV
+# line -> the JSON fields of eddy bench (records = requests here) in $dir/NAME.json.
 redis_bench() {
-    local name="$1"; shift
-    redis-benchmark -p "$redis_port" --csv "$@" XADD bench '*' f "$value" | python3 -c '
+    local name="$1" port="$2"; shift 2
+    redis-benchmark -p "$port" --csv "$@" XADD bench '*' f "$value" | python3 -c '
 import csv, json, sys
 rows = list(csv.reader(sys.stdin))
 r = dict(zip(rows[0], rows[-1]))
@@ -226,8 +254,8 @@ for run in $(seq "$runs"); do
 
         # Redis Streams, no persistence: XADD pipelined (50 clients x 64) and not, then the reads.
         start_redis fast
-        redis_bench xadd_p64 -c 50 -P 64 -n "$n_batched"
-        redis_bench xadd_p1 -c 50 -P 1 -n "$n_unbatched"
+        redis_bench xadd_p64 "$redis_port" -c 50 -P 64 -n "$n_batched"
+        redis_bench xadd_p1 "$redis_port" -c 50 -P 1 -n "$n_unbatched"
         redis-cli -p "$redis_port" del bench >/dev/null
         redis-benchmark -p "$redis_port" -q -c 50 -P 64 -n "$n_consume" XADD bench '*' f "$value" \
             >/dev/null
@@ -238,9 +266,17 @@ for run in $(seq "$runs"); do
         # Redis with an fsync per write (per event-loop pass), 50 clients, unpipelined and
         # pipelined.
         start_redis always
-        redis_bench xadd_always -c 50 -P 1 -n "$n_durable"
-        redis_bench xadd_always_p64 -c 50 -P 64 -n "$n_durable_producer"
+        redis_bench xadd_always "$redis_port" -c 50 -P 1 -n "$n_durable"
+        redis_bench xadd_always_p64 "$redis_port" -c 50 -P 64 -n "$n_durable_producer"
         stop_redis
+        # The floor of that row on this machine (tests/bench/resp_floor.cpp), same clients: a
+        # server that only answers, and one that also makes each pass's XADDs durable the
+        # cheapest way (one pwrite into a preallocated file and one fdatasync per pass).
+        for flush in none loop; do
+            start_floor "$flush"
+            redis_bench "floor_$flush" "$floor_port" -c 50 -P 1 -n "$n_durable"
+            stop_floor "$dir/floor_${flush}_server.json"
+        done
     fi
 
     # Memory: RSS growth per retained record, a fresh Redis and a fresh eddy broker process,

@@ -87,6 +87,21 @@ ROWS = [
      lambda r: load(r, "kafka_unbatched50")["records_per_s"],
      "raw NNG, 50 connections, 1/req",
      lambda r: load(r, "nng_unbatched50")["records_per_s"], "rec/s", "ge", None),
+    # The floor of the durable rows for these clients (tests/bench/resp_floor.cpp, driven by
+    # redis-benchmark as Redis is): what 1.5x Redis always asks against what a server that does
+    # nothing but answer, or nothing but one pwrite + fdatasync per pass, reaches here.
+    ("Floor: a server that only answers, 50 clients (redis-benchmark, unpipelined)",
+     lambda r: load(r, "floor_none")["records_per_s"],
+     "Redis XADD, appendfsync always, 50 clients",
+     lambda r: load(r, "xadd_always")["records_per_s"], "rec/s", "ge", None),
+    ("Floor: one pwrite + fdatasync into a preallocated file per pass, 50 clients",
+     lambda r: load(r, "floor_loop")["records_per_s"],
+     "Redis XADD, appendfsync always, 50 clients",
+     lambda r: load(r, "xadd_always")["records_per_s"], "rec/s", "ge", None),
+    ("Kafka protocol: durable produce, 50 unbatched producers (acks=-1)",
+     lambda r: load(r, "kafka_durable50")["records_per_s"],
+     "Floor: one pwrite + fdatasync per pass, 50 clients",
+     lambda r: load(r, "floor_loop")["records_per_s"], "rec/s", "ge", None),
     ("Durable produce, batched (1,000/req)",
      lambda r: load(r, "produce_durable_batched")["records_per_s"],
      "raw SQLite, WAL, synchronous=FULL, 1,000 rows/commit",
