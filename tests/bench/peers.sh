@@ -92,11 +92,16 @@ start_redis() {
     redis-server --port "$redis_port" --bind 127.0.0.1 --protected-mode yes --dir "$tmp/redis" \
         --save '' "${aof[@]}" --daemonize no --logfile "$tmp/redis/log" &
     redis_pid=$!
+    wait_for_ping "$redis_port" "redis-server (see $tmp/redis/log)"
+}
+
+# wait_for_ping PORT WHAT: until the RESP server on PORT answers PING (5 s), or stop the script.
+wait_for_ping() {
     for _ in $(seq 100); do
-        redis-cli -p "$redis_port" ping >/dev/null 2>&1 && return 0
+        redis-cli -p "$1" ping >/dev/null 2>&1 && return 0
         sleep 0.05
     done
-    echo "peers.sh: redis-server did not start (see $tmp/redis/log)" >&2
+    echo "peers.sh: $2 did not start" >&2
     exit 1
 }
 
@@ -106,12 +111,7 @@ start_floor() {
     floor_port="$(free_port)"
     "$floor" --port "$floor_port" --flush "$1" --dir "$tmp" >"$tmp/floor.json" &
     floor_pid=$!
-    for _ in $(seq 100); do
-        redis-cli -p "$floor_port" ping >/dev/null 2>&1 && return 0
-        sleep 0.05
-    done
-    echo "peers.sh: eddy_resp_floor did not start" >&2
-    exit 1
+    wait_for_ping "$floor_port" eddy_resp_floor
 }
 stop_floor() {
     kill "$floor_pid" 2>/dev/null || true
