@@ -4,9 +4,10 @@
 # unpipelined, XREAD, XREADGROUP + XACK, appendfsync always), the raw NNG transport
 # (tests/bench/nng_peer.cpp: Eddy's message pattern with no broker), raw SQLite batched
 # inserts (eddy_engine_bench --sqlite-only) and the floor of a durable server for Redis's own
-# clients (tests/bench/resp_floor.cpp: answer only, or one pwrite + fdatasync per pass). Each workload runs --runs times (default 3); the
-# table shows medians and the ratio against each target of the performance issue
-# (docs/performance.md). Every server it starts, it stops (trap), and it removes its temp dir.
+# clients (tests/bench/resp_floor.cpp: answer only, or one pwrite + fdatasync per pass). Each
+# workload runs --runs times (default 3); the table shows medians and the ratio against each
+# target of the performance issue (docs/performance.md). Every server it starts, it stops
+# (trap), and it removes its temp dir.
 #
 # usage: tests/bench/peers.sh [--build DIR] [--runs N] [--quick] [--out DIR]
 #   --quick  small record counts: checks the script works, the figures mean little
@@ -27,7 +28,7 @@ while [ $# -gt 0 ]; do
         --quick) quick=1; shift ;;
         --memory-only) memory_only=1; shift ;;
         --out) out="$2"; shift 2 ;;
-        -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
         *) echo "peers.sh: unknown option $1" >&2; exit 2 ;;
     esac
 done
@@ -109,9 +110,10 @@ wait_for_ping() {
 # writes its counts (XADDs per fdatasync, mean fdatasync) to OUT.
 start_floor() {
     floor_port="$(free_port)"
-    "$floor" --port "$floor_port" --flush "$1" --dir "$tmp" >"$tmp/floor.json" &
+    "$floor" --port "$floor_port" --flush "$1" --dir "$tmp" >"$tmp/floor.json" \
+        2>"$tmp/floor.log" &
     floor_pid=$!
-    wait_for_ping "$floor_port" eddy_resp_floor
+    wait_for_ping "$floor_port" "eddy_resp_floor (see $tmp/floor.log)"
 }
 stop_floor() {
     kill "$floor_pid" 2>/dev/null || true

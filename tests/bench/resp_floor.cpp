@@ -17,6 +17,7 @@
 // removes its journal.
 //
 // usage: eddy_resp_floor --port PORT [--flush none|loop] [--dir DIR] [--journal-mib N]
+//   --port 0 takes a free port and prints it on stderr ("listening on 127.0.0.1:PORT").
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -51,7 +52,7 @@ void onSignal(int)
 }
 
 struct Options {
-    int port = 0;
+    int port = -1; // 0: any free port
     bool flush = true;
     std::string dir = "/tmp";
     std::size_t journalBytes = 64u << 20;
@@ -144,6 +145,11 @@ public:
                          std::strerror(errno));
             return false;
         }
+        // With --port 0 the kernel picks the port: it is told on stderr for whoever started us.
+        socklen_t len = sizeof addr;
+        ::getsockname(m_listener, reinterpret_cast<sockaddr *>(&addr), &len);
+        std::fprintf(stderr, "eddy_resp_floor: listening on 127.0.0.1:%d\n",
+                     ntohs(addr.sin_port));
         m_epoll = ::epoll_create1(0);
         watch(m_listener, EPOLLIN, EPOLL_CTL_ADD);
         return true;
@@ -421,7 +427,7 @@ int main(int argc, char **argv)
             return 2;
         }
     }
-    if (o.port <= 0 || o.port > 65535) {
+    if (o.port < 0 || o.port > 65535) {
         std::fprintf(stderr, "usage: eddy_resp_floor --port PORT [--flush none|loop] [--dir DIR] "
                              "[--journal-mib N]\n");
         return 2;
